@@ -1,0 +1,219 @@
+"""The ``dejavu-lab`` command line.
+
+dejavu-lab [--db PATH] fingerprint DIR_OR_FILE... [--ext .mp3] [--jobs N]
+dejavu-lab [--db PATH] recognize FILE [--json] [--top-k K]
+dejavu-lab [--db PATH] stats
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._version import __version__
+from .exceptions import DejavuLabError
+from .store import default_db_path
+
+logger = logging.getLogger("dejavu_lab")
+
+#: The keys of ``recognize --json``: a contract with external benchmarks.
+JSON_KEYS = (
+    "song_id",
+    "song_name",
+    "offset_seconds",
+    "confidence",
+    "aligned_hashes",
+    "match_time_s",
+)
+
+
+def _dejavu(args: argparse.Namespace, *, preset: str | None = None) -> Any:
+    from .dejavu import Dejavu
+
+    config: dict[str, Any] = {"database": args.db}
+    if preset is not None:
+        config["pipeline"] = preset
+    return Dejavu(config)
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    from .store import open_store
+
+    store = open_store(args.db)
+    try:
+        from .dejavu import Dejavu
+
+        djv = Dejavu({"pipeline": args.preset} if args.preset else None, store=store)
+        report = djv.fingerprint_directory(
+            args.paths, args.ext or None, args.jobs, progress=not args.quiet
+        )
+    finally:
+        store.close()
+    print(report.summary())
+    return 1 if report.failed and not report.added and not report.skipped else 0
+
+
+def cmd_recognize(args: argparse.Namespace) -> int:
+    if args.mic:
+        from .live import record_and_match
+
+        with _dejavu(args) as djv:
+            result = record_and_match(djv, seconds=args.seconds, device=args.device)
+    else:
+        if args.file is None:
+            raise DejavuLabError("recognize needs a FILE, or --mic to record from a microphone")
+        with _dejavu(args) as djv:
+            result = djv.match_file(args.file, top_k=args.top_k)
+    answer = result.to_dict()
+    if args.json:
+        print(json.dumps({key: answer[key] for key in JSON_KEYS}))
+        return 0
+    if result.is_match:
+        print(
+            f"{result.song_name}  (song {result.song_id}) at {result.offset_seconds:.2f} s; "
+            f"confidence {result.confidence:.1f}, {result.aligned_hashes}/"
+            f"{result.input_hashes} hashes aligned; matched in {result.match_time_s * 1e3:.1f} ms"
+        )
+    else:
+        print(
+            f"no match (best bin {result.aligned_hashes} of {result.input_hashes} hashes, "
+            f"confidence {result.confidence:.1f}); {result.match_time_s * 1e3:.1f} ms"
+        )
+    if args.top_k and args.top_k > 1:
+        for rank, candidate in enumerate(result.candidates, start=1):
+            print(
+                f"  {rank}. {candidate['song_name']} at {candidate['offset_seconds']:.2f} s, "
+                f"confidence {candidate['confidence']:.1f}, "
+                f"{candidate['aligned_hashes']} aligned"
+            )
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .store import open_store
+
+    store = open_store(args.db, read_only=not str(args.db).startswith(("mysql", "postgres")))
+    try:
+        stats = store.stats()
+        stored = store.read_params()
+    finally:
+        store.close()
+    per_track = stats.size_bytes / stats.num_songs if stats.num_songs else 0.0
+    print(f"database:      {args.db}")
+    print(f"songs:         {stats.num_songs:,}")
+    print(f"fingerprints:  {stats.num_fingerprints:,}")
+    print(f"audio:         {stats.audio_seconds / 3600:.2f} h")
+    print(f"size:          {stats.size_bytes / 1e6:.2f} MB ({per_track / 1e6:.3f} MB per song)")
+    if stored:
+        print(f"built with:    dejavu-lab {stored.get('version')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dejavu-lab",
+        description="Fingerprint music once, then recognise a few seconds of it from a file "
+        "or a microphone.",
+        epilog="The database defaults to $DEJAVU_LAB_DB or ./fingerprints.duckdb.",
+    )
+    parser.add_argument("--version", action="version", version=f"dejavu-lab {__version__}")
+    parser.add_argument(
+        "--db",
+        default=default_db_path(),
+        help="fingerprint database: a DuckDB file, duckdb:PATH, mysql://user@host/db or "
+        "postgresql://user@host/db (default: %(default)s)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fp = commands.add_parser(
+        "fingerprint",
+        help="fingerprint audio files and directories",
+        description="Fingerprint audio files (directories are searched recursively). Files "
+        "already in the database, even renamed, are skipped; a killed run can simply be "
+        "started again.",
+    )
+    fp.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
+    fp.add_argument(
+        "--ext",
+        action="append",
+        metavar=".EXT",
+        help="audio extension to look for (repeatable; default: all supported)",
+    )
+    fp.add_argument(
+        "--jobs", "-j", type=int, default=None, help="worker processes (default: CPU count)"
+    )
+    fp.add_argument(
+        "--preset", default=None, help="pipeline preset for a new database: default or dejavu"
+    )
+    fp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    fp.set_defaults(func=cmd_fingerprint)
+
+    rec = commands.add_parser(
+        "recognize",
+        help="recognise an audio file (or the microphone)",
+        description="Name the song a clip comes from, where in it the clip starts, and how "
+        "sure the answer is; 'no match' for music the database has never seen.",
+    )
+    rec.add_argument("file", nargs="?", metavar="FILE")
+    rec.add_argument(
+        "--json", action="store_true", help="print one JSON object: " + ", ".join(JSON_KEYS)
+    )
+    rec.add_argument("--top-k", type=int, default=None, help="list this many candidates")
+    rec.add_argument("--mic", action="store_true", help="record from the microphone")
+    rec.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="seconds to record with --mic (default: %(default)s)",
+    )
+    rec.add_argument("--device", default=None, help="input device index or name (--mic)")
+    rec.set_defaults(func=cmd_recognize)
+
+    st = commands.add_parser(
+        "stats",
+        help="songs, fingerprints and database size",
+        description="Print songs, fingerprints and database size.",
+    )
+    st.set_defaults(func=cmd_stats)
+
+    _add_optional_commands(commands)
+    return parser
+
+
+def _add_optional_commands(commands: Any) -> None:
+    """Commands contributed by optional modules (listen, copy), when present."""
+    for module_name in ("live", "store.copy"):
+        try:
+            module = __import__(f"dejavu_lab.{module_name}", fromlist=["add_cli"])
+        except ImportError:
+            continue
+        add_cli = getattr(module, "add_cli", None)
+        if add_cli is not None:
+            add_cli(commands)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dejavu-lab`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except DejavuLabError as error:
+        print(f"dejavu-lab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dejavu-lab: interrupted; everything already stored is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

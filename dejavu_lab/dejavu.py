@@ -1,0 +1,295 @@
+"""The Dejavu-style facade: one object holding a pipeline and a store.
+
+>>> from dejavu_lab import Dejavu
+>>> djv = Dejavu({"database": {"type": "duckdb", "path": ":memory:"}})
+>>> djv.db.get_num_fingerprints()
+0
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .audio import load_audio, resample
+from .exceptions import ParameterError
+from .fingerprinting import (
+    FingerprintReport,
+    find_audio_files,
+    fingerprint_files,
+    fingerprint_path,
+)
+from .matching import MatchResult
+from .pipeline import Pipeline
+from .presets import PRESETS, get_preset
+from .store import check_compatible, open_store
+from .store.base import SongInfo
+
+CONFIG_KEYS = ("database", "pipeline", "preset")
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """The answer to one query.
+
+    Attributes
+    ----------
+    song_id, song_name : int or None, str or None
+        The song, or None for "no match".
+    offset_seconds : float or None
+        Where in the song the query starts (s).
+    confidence : float
+        ``-log10`` of the chance probability of the best aligned bin
+        (see :mod:`dejavu_lab.matching`); a match needs ``matcher__min_confidence``.
+    aligned_hashes, input_hashes : int
+        Votes in the best bin; hashes extracted from the query.
+    match_time_s : float
+        Fingerprinting the query plus lookup plus voting (s), decode excluded.
+    decode_time_s : float
+        Decoding and resampling the query (s); 0 for samples given directly.
+    query_seconds : float
+        Length of the query (s).
+    candidates : list of dict
+        The top-k candidates, best first (song_id, song_name, offset_seconds,
+        aligned_hashes, confidence), including rejected ones.
+    """
+
+    song_id: int | None
+    song_name: str | None
+    offset_seconds: float | None
+    confidence: float
+    aligned_hashes: int
+    input_hashes: int
+    match_time_s: float
+    decode_time_s: float = 0.0
+    query_seconds: float = 0.0
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_match(self) -> bool:
+        """Whether a song was named."""
+        return self.song_id is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (Dejavu's answer shape)."""
+        return asdict(self)
+
+
+def _preset_for(reference_params: Mapping[str, Any]) -> Pipeline:
+    for pipeline in PRESETS.values():
+        if pipeline.reference_params() == dict(reference_params):
+            return pipeline
+    return get_preset("default")
+
+
+class Dejavu:
+    """Fingerprint music into a store and recognise queries against it.
+
+    Parameters
+    ----------
+    config : dict, optional
+        ``{"database": <store config or URL>, "pipeline": <preset name or
+        {"stage__param": value} dict>}``; the database defaults to
+        ``$DEJAVU_LAB_DB`` or ``fingerprints.duckdb``.
+    pipeline : Pipeline or str, optional
+        Overrides ``config["pipeline"]``. Without either, a database that has
+        fingerprints is matched with the parameters it was built with, and a new
+        one gets the ``"default"`` preset.
+    store : Store, optional
+        An already opened store (overrides ``config["database"]``).
+
+    Raises
+    ------
+    IncompatibleStoreError
+        If the database was built with other fingerprinting parameters.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        pipeline: Pipeline | str | None = None,
+        store: Any = None,
+    ) -> None:
+        config = dict(config or {})
+        unknown = set(config) - set(CONFIG_KEYS)
+        if unknown:
+            raise ParameterError(
+                f"unknown config key(s) {', '.join(sorted(unknown))}: "
+                f"expected {', '.join(CONFIG_KEYS)}"
+            )
+        self.db = store if store is not None else open_store(config.get("database"))
+        stored = self.db.read_params()
+        chosen = pipeline if pipeline is not None else config.get("pipeline", config.get("preset"))
+        if isinstance(chosen, str):
+            chosen = get_preset(chosen)
+        elif isinstance(chosen, Mapping):
+            chosen = get_preset("default").with_params(**dict(chosen))
+        if chosen is None:
+            if stored is not None:
+                base = _preset_for(stored["params"])
+                chosen = base.with_params(**stored["params"])
+            else:
+                chosen = get_preset("default")
+        assert isinstance(chosen, Pipeline)
+        check_compatible(stored, chosen.reference_params(), f"database {self.db!r}")
+        self.pipeline: Pipeline = chosen
+        self._song_table: tuple[np.ndarray, dict[int, str]] | None = None
+
+    def __enter__(self) -> Dejavu:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the store."""
+        self.db.close()
+
+    # -- fingerprinting -------------------------------------------------
+
+    def _claim_store(self) -> None:
+        if self.db.read_params() is None:
+            self.db.write_params(self.pipeline.reference_params(), __version__)
+        check_compatible(
+            self.db.read_params(), self.pipeline.reference_params(), f"database {self.db!r}"
+        )
+
+    def fingerprint_directory(
+        self,
+        path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        extensions: Sequence[str] | None = None,
+        nprocesses: int | None = None,
+        *,
+        progress: bool = True,
+    ) -> FingerprintReport:
+        """Fingerprint every audio file under ``path`` (recursively).
+
+        Parameters
+        ----------
+        path : str, path, or a sequence of them
+            Directories and/or files.
+        extensions : sequence of str, optional
+            E.g. ``[".mp3"]``; default: every supported audio extension.
+        nprocesses : int, optional
+            Worker processes; default the CPU count.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        FingerprintReport
+        """
+        self._claim_store()
+        paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+        files = find_audio_files(paths, extensions)
+        report = fingerprint_files(
+            files, self.pipeline, self.db, nprocesses=nprocesses, progress=progress
+        )
+        self._song_table = None
+        return report
+
+    def fingerprint_file(self, path: str | os.PathLike[str], song_name: str | None = None) -> int:
+        """Fingerprint one file in this process; return its song id.
+
+        Raises
+        ------
+        AudioError
+            If the file cannot be used.
+        DuplicateSongError
+            If its content is already stored.
+        """
+        self._claim_store()
+        result = fingerprint_path(path, self.pipeline, song_name=song_name)
+        info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
+        song_id = int(self.db.add_song(info, result.fingerprints))
+        self._song_table = None
+        return song_id
+
+    # -- recognition ----------------------------------------------------
+
+    def _songs(self) -> tuple[np.ndarray, dict[int, str]]:
+        if self._song_table is None:
+            songs = self.db.songs()
+            size = max((s.song_id for s in songs), default=0) + 1
+            frames = np.zeros(size, dtype=np.int64)
+            for song in songs:
+                frames[song.song_id] = self.pipeline.frames_for(song.duration_s)
+            self._song_table = (frames, {s.song_id: s.name for s in songs})
+        return self._song_table
+
+    def match_samples(
+        self, samples: np.ndarray, sample_rate: int | None = None, *, top_k: int | None = None
+    ) -> Recognition:
+        """Recognise mono samples (resampled to the pipeline's rate if needed)."""
+        rate = self.pipeline.spectrogram.sample_rate
+        decode = 0.0
+        if sample_rate is not None and sample_rate != rate:
+            start = time.perf_counter()
+            samples = resample(np.asarray(samples, dtype=np.float32), sample_rate, rate)
+            decode = time.perf_counter() - start
+        return self._match(np.asarray(samples, dtype=np.float32), decode, top_k)
+
+    def _match(self, samples: np.ndarray, decode_s: float, top_k: int | None) -> Recognition:
+        start = time.perf_counter()
+        frames, names = self._songs()
+        query = self.pipeline.fingerprint_query(samples)
+        lookup = self.db.lookup(query.hashes)
+        query_frames = self.pipeline.frames_for(
+            len(samples) / self.pipeline.spectrogram.sample_rate
+        )
+        result: MatchResult = self.pipeline.matcher(
+            query.offsets,
+            lookup,
+            song_frames=frames,
+            query_frames=query_frames,
+            query_hashes=query.hashes,
+            top_k=top_k,
+        )
+        elapsed = time.perf_counter() - start
+        frame_s = self.pipeline.spectrogram.frame_seconds
+        candidates = [
+            {
+                "song_id": c.song_id,
+                "song_name": names.get(c.song_id),
+                "offset_seconds": round(c.offset_frames * frame_s, 3),
+                "aligned_hashes": c.aligned_hashes,
+                "confidence": c.confidence,
+            }
+            for c in result.candidates
+        ]
+        best = result.best
+        top = result.candidates[0] if result.candidates else None
+        return Recognition(
+            song_id=best.song_id if best else None,
+            song_name=names.get(best.song_id) if best else None,
+            offset_seconds=round(best.offset_frames * frame_s, 3) if best else None,
+            confidence=top.confidence if top else 0.0,
+            aligned_hashes=top.aligned_hashes if top else 0,
+            input_hashes=result.input_hashes,
+            match_time_s=elapsed,
+            decode_time_s=decode_s,
+            query_seconds=len(samples) / self.pipeline.spectrogram.sample_rate,
+            candidates=candidates,
+        )
+
+    def match_file(self, path: str | os.PathLike[str], *, top_k: int | None = None) -> Recognition:
+        """Decode a file and recognise it."""
+        start = time.perf_counter()
+        audio = load_audio(path, sample_rate=self.pipeline.spectrogram.sample_rate)
+        decode = time.perf_counter() - start
+        return self._match(audio.samples, decode, top_k)
+
+    def recognize(self, recognizer: type, *args: Any, **options: Any) -> dict[str, Any]:
+        """Recognise with a recognizer class, as Dejavu does.
+
+        ``djv.recognize(FileRecognizer, "clip.wav")`` or
+        ``djv.recognize(MicrophoneRecognizer, seconds=5)``.
+        """
+        return dict(recognizer(self).recognize(*args, **options))

@@ -1,0 +1,208 @@
+"""Landmark hashes: pairs of peaks packed into 32-bit integers.
+
+Bit layout of a hash (most significant bit first)::
+
+    | f1: 12 bits | f2: 12 bits | dt: 8 bits |
+      31 ..... 20   19 ...... 8   7 ...... 0
+
+``f1`` is the anchor peak's frequency bin, ``f2`` the target's and ``dt`` the
+frames from anchor to target. Bins are absolute FFT bins (so window sizes up to
+8190 samples fit) and ``dt`` at most 255 frames. The hash's offset is the
+anchor's frame. Integers, not Dejavu's SHA-1 strings: 4 bytes a hash, exact
+round trip, and lookups by integer comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from .params import Constraint, validate_params
+from .peaks import Peaks
+
+F1_BITS = 12
+F2_BITS = 12
+DT_BITS = 8
+F2_SHIFT = DT_BITS
+F1_SHIFT = DT_BITS + F2_BITS
+MAX_BIN = (1 << F1_BITS) - 1
+MAX_DT = (1 << DT_BITS) - 1
+
+
+def pack_hashes(f1: np.ndarray, f2: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    """Pack anchor bin, target bin and frame delta into uint32 hashes.
+
+    Parameters
+    ----------
+    f1, f2 : np.ndarray of int, values in [0, 4095]
+        Frequency bins of anchor and target.
+    dt : np.ndarray of int, values in [0, 255]
+        Frames from anchor to target.
+
+    Returns
+    -------
+    np.ndarray, uint32
+    """
+    f1 = np.asarray(f1, dtype=np.uint32)
+    f2 = np.asarray(f2, dtype=np.uint32)
+    dt = np.asarray(dt, dtype=np.uint32)
+    if f1.size and (f1.max() > MAX_BIN or f2.max() > MAX_BIN or dt.max() > MAX_DT):
+        raise ValueError("hash field out of range: bins must be <= 4095 and dt <= 255")
+    return (f1 << np.uint32(F1_SHIFT)) | (f2 << np.uint32(F2_SHIFT)) | dt
+
+
+def unpack_hashes(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`pack_hashes`: (f1, f2, dt) as int32 arrays."""
+    hashes = np.asarray(hashes, dtype=np.uint32)
+    f1 = (hashes >> np.uint32(F1_SHIFT)) & np.uint32(MAX_BIN)
+    f2 = (hashes >> np.uint32(F2_SHIFT)) & np.uint32(MAX_BIN)
+    dt = hashes & np.uint32(MAX_DT)
+    return f1.astype(np.int32), f2.astype(np.int32), dt.astype(np.int32)
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """The hashes of one recording.
+
+    Attributes
+    ----------
+    hashes : np.ndarray, shape (n,), uint32
+        Packed landmark hashes (see the module's bit layout).
+    offsets : np.ndarray, shape (n,), int32
+        Frame of each hash's anchor peak.
+    """
+
+    hashes: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    @classmethod
+    def empty(cls) -> Fingerprints:
+        """No hashes."""
+        return cls(np.zeros(0, np.uint32), np.zeros(0, np.int32))
+
+    @classmethod
+    def concatenate(cls, parts: list[Fingerprints]) -> Fingerprints:
+        """Join several sets of hashes."""
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.hashes for p in parts]),
+            np.concatenate([p.offsets for p in parts]),
+        )
+
+    def unique(self) -> Fingerprints:
+        """Drop repeated (hash, offset) pairs; sorted by offset then hash."""
+        key = (self.offsets.astype(np.uint64) << np.uint64(32)) | self.hashes.astype(np.uint64)
+        key = np.unique(key)
+        return Fingerprints(
+            (key & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+            (key >> np.uint64(32)).astype(np.int32),
+        )
+
+
+def peak_pairs(
+    frame: np.ndarray,
+    bin_: np.ndarray,
+    *,
+    fan_value: int,
+    min_dt: int,
+    max_dt: int,
+    max_df: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (anchor, target) of the peak pairs that make hashes.
+
+    Each anchor is paired with the next ``fan_value`` peaks in time order (as
+    Dejavu) when ``min_dt <= dt <= max_dt`` and ``|df| <= max_df``. Peaks must
+    be sorted by frame. One vectorised pass per fan step.
+    """
+    n = len(frame)
+    anchors: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for step in range(1, min(fan_value, max(n - 1, 0)) + 1):
+        anchor = np.arange(n - step)
+        target = anchor + step
+        dt = frame[target] - frame[anchor]
+        keep = (dt >= min_dt) & (dt <= max_dt)
+        if max_df is not None:
+            keep &= np.abs(bin_[target] - bin_[anchor]) <= max_df
+        if not keep.any():
+            if dt.min(initial=max_dt + 1) > max_dt:
+                break  # every later step is farther still
+            continue
+        anchors.append(anchor[keep])
+        targets.append(target[keep])
+    if not anchors:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    return np.concatenate(anchors), np.concatenate(targets)
+
+
+def hash_peaks(
+    peaks: Peaks, *, fan_value: int, min_dt: int, max_dt: int, max_df: int | None
+) -> Fingerprints:
+    """Pair peaks within the fan and pack each pair into a hash.
+
+    Returns
+    -------
+    Fingerprints
+        Unique (hash, offset) pairs.
+    """
+    anchor, target = peak_pairs(
+        peaks.frame, peaks.bin, fan_value=fan_value, min_dt=min_dt, max_dt=max_dt, max_df=max_df
+    )
+    hashes = pack_hashes(
+        peaks.bin[anchor], peaks.bin[target], peaks.frame[target] - peaks.frame[anchor]
+    )
+    return Fingerprints(hashes, peaks.frame[anchor].astype(np.int32)).unique()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hasher:
+    """Pipeline stage: :class:`Peaks` -> :class:`Fingerprints`.
+
+    Parameters
+    ----------
+    fan_value : int
+        Each anchor pairs with up to this many following peaks.
+    min_dt, max_dt : int
+        Allowed frames from anchor to target (``max_dt <= 255``).
+    max_df : int, optional
+        Largest allowed bin distance between anchor and target (None: any).
+    query_fan_value : int, optional
+        Query only: fan value used for queries (None: same as ``fan_value``).
+    """
+
+    fan_value: int = 15
+    min_dt: int = 0
+    max_dt: int = 200
+    max_df: int | None = None
+    query_fan_value: int | None = field(default=None, metadata={"query_only": True})
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "fan_value": Constraint(int, 1, 100),
+        "min_dt": Constraint(int, 0, MAX_DT),
+        "max_dt": Constraint(int, 0, MAX_DT),
+        "max_df": Constraint(int, 1, MAX_BIN, allow_none=True),
+        "query_fan_value": Constraint(int, 1, 100, allow_none=True),
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+        if self.min_dt > self.max_dt:
+            from .exceptions import ParameterError
+
+            raise ParameterError(
+                f"Hasher.min_dt={self.min_dt} is not allowed: expected at most max_dt={self.max_dt}"
+            )
+
+    def __call__(self, peaks: Peaks, *, query: bool = False) -> Fingerprints:
+        fan = self.fan_value
+        if query and self.query_fan_value is not None:
+            fan = self.query_fan_value
+        return hash_peaks(
+            peaks, fan_value=fan, min_dt=self.min_dt, max_dt=self.max_dt, max_df=self.max_df
+        )

@@ -1,0 +1,327 @@
+"""Voting on offset differences, ranking candidates, and the no-match rule.
+
+Each query hash found in the database votes for ``(song, db_offset -
+query_offset)``: a true match piles its votes into one bin (the query's start
+in the song), chance coincidences scatter theirs over every offset.
+
+**The no-match rule.** For a candidate song with ``V`` votes over ``B``
+possible offset bins, chance alone puts ``lambda = V * w / B`` votes in a
+window of ``w = 2 * time_tolerance + 1`` frames. The tallest window holding
+``S`` votes is called significant when the Poisson tail ``P(X >= S | lambda)``,
+multiplied by the number of windows tested over the whole database (a
+Bonferroni correction), stays below ``10 ** -min_confidence``. ``confidence`` is
+``-log10`` of that corrected probability: 3 means a bin this tall arises by
+chance once in a thousand queries of music the database has never seen. A
+match must also have at least ``min_aligned`` aligned hashes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import gammainc, gammaln
+
+from .params import Constraint, validate_params
+
+_DIFF_BIAS = np.int64(1 << 31)
+_LOW32 = np.int64(0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Database rows whose hash equals a query hash.
+
+    Attributes
+    ----------
+    query_index : np.ndarray, shape (m,), int64
+        Position of the query hash that found the row.
+    song_id : np.ndarray, shape (m,), int32
+    offset : np.ndarray, shape (m,), int32
+        Frame of the row's hash in its song.
+    """
+
+    query_index: np.ndarray
+    song_id: np.ndarray
+    offset: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.song_id)
+
+    @classmethod
+    def empty(cls) -> Lookup:
+        """No rows."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
+
+
+@dataclass(frozen=True)
+class Votes:
+    """Vote counts per (song, offset difference) bin, windowed over the tolerance.
+
+    Attributes
+    ----------
+    song_id : np.ndarray, int64
+    diff : np.ndarray, int64
+        ``db_offset - query_offset`` (frames): where the query starts in the song.
+    count : np.ndarray, int64
+        Votes in the bin itself.
+    windowed : np.ndarray, int64
+        Votes within ``+- time_tolerance`` frames of the bin.
+    """
+
+    song_id: np.ndarray
+    diff: np.ndarray
+    count: np.ndarray
+    windowed: np.ndarray
+
+
+def count_votes(
+    query_offsets: np.ndarray,
+    lookup: Lookup,
+    *,
+    time_tolerance: int,
+    query_hashes: np.ndarray | None = None,
+) -> Votes:
+    """Histogram the lookup rows on (song, offset difference), vectorised.
+
+    With ``query_hashes``, a bin counts each distinct hash value once: a
+    sustained chord repeats one hash at a regular spacing in both query and
+    song, and those repeats would otherwise pile up in a few bins by chance.
+    """
+    if len(lookup) == 0:
+        empty = np.zeros(0, np.int64)
+        return Votes(empty, empty, empty, empty)
+    diff = lookup.offset.astype(np.int64) - query_offsets[lookup.query_index].astype(np.int64)
+    key = (lookup.song_id.astype(np.int64) << np.int64(32)) | (diff + _DIFF_BIAS)
+    if query_hashes is not None:
+        hashes = query_hashes[lookup.query_index]
+        order = np.lexsort((hashes, key))
+        key, hashes = key[order], hashes[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = (key[1:] != key[:-1]) | (hashes[1:] != hashes[:-1])
+        key = key[first]
+    keys, counts = np.unique(key, return_counts=True)
+    windowed = counts.astype(np.int64)
+    for delta in range(1, time_tolerance + 1):
+        for neighbour in (keys - delta, keys + delta):
+            position = np.searchsorted(keys, neighbour)
+            position[position == len(keys)] = 0
+            found = keys[position] == neighbour
+            windowed[found] += counts[position[found]]
+    return Votes(
+        song_id=keys >> np.int64(32),
+        diff=(keys & _LOW32) - _DIFF_BIAS,
+        count=counts.astype(np.int64),
+        windowed=windowed,
+    )
+
+
+def poisson_log10_sf(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``log10 P(X >= observed)`` for ``X ~ Poisson(expected)``, vectorised.
+
+    Uses the regularised lower incomplete gamma function:
+    ``P(X >= k) = P(k, lambda)`` (scipy's ``gammainc``); deep tails through
+    the leading term of the series to avoid underflow.
+    """
+    k = np.asarray(observed, dtype=np.float64)
+    lam = np.maximum(np.asarray(expected, dtype=np.float64), 1e-300)
+    with np.errstate(divide="ignore"):
+        tail = np.log10(np.where(k <= 0, 1.0, gammainc(np.maximum(k, 1e-12), lam)))
+    # Deep tail: P(X >= k) ~ e^-lam lam^k / k! (1 + lam/(k+1) + ...).
+    deep = ~np.isfinite(tail) | (tail < -250)
+    if np.any(deep):
+        kd, ld = k[deep], lam[deep]
+        ratio = np.minimum(ld / (kd + 1.0), 0.99)
+        approx = -ld + kd * np.log(ld) - gammaln(kd + 1.0) - np.log1p(-ratio)
+        tail[deep] = approx / math.log(10.0)
+    return tail
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One song's best-aligned offset.
+
+    Attributes
+    ----------
+    song_id : int
+    offset_frames : float
+        Where the query starts in the song (frames): the vote-weighted mean
+        offset of the window, finer than one frame.
+    aligned_hashes : int
+        Votes within the tolerance window around that offset.
+    song_votes : int
+        All votes this song received, at any offset.
+    confidence : float
+        ``-log10`` of the corrected chance probability (see module docstring).
+    """
+
+    song_id: int
+    offset_frames: float
+    aligned_hashes: int
+    song_votes: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The matcher's answer to one query.
+
+    Attributes
+    ----------
+    candidates : tuple of Candidate
+        Best first, at most ``top_k``.
+    input_hashes : int
+        Hashes extracted from the query.
+    is_match : bool
+        Whether the best candidate passes the no-match rule.
+    """
+
+    candidates: tuple[Candidate, ...]
+    input_hashes: int
+    is_match: bool
+
+    @property
+    def best(self) -> Candidate | None:
+        """The best candidate if it is a match, else None."""
+        return self.candidates[0] if self.is_match and self.candidates else None
+
+
+def _refine_offsets(votes: Votes, best: np.ndarray, time_tolerance: int) -> np.ndarray:
+    """Vote-weighted mean offset over the window around each best bin."""
+    centre = votes.diff[best].astype(np.float64)
+    if time_tolerance == 0:
+        return centre
+    keys = (votes.song_id << np.int64(32)) | (votes.diff + _DIFF_BIAS)
+    total = votes.count[best].astype(np.float64)
+    moment = np.zeros(len(best))
+    for delta in range(-time_tolerance, time_tolerance + 1):
+        if delta == 0:
+            continue
+        neighbour = keys[best] + delta
+        position = np.searchsorted(keys, neighbour)
+        position[position == len(keys)] = 0
+        found = keys[position] == neighbour
+        weight = np.where(found, votes.count[position], 0)
+        total += weight
+        moment += weight * delta
+    return centre + moment / total
+
+
+def rank_candidates(
+    votes: Votes,
+    *,
+    song_frames: np.ndarray,
+    query_frames: int,
+    time_tolerance: int,
+    top_k: int,
+) -> list[Candidate]:
+    """Each song's tallest window, scored against its own chance background.
+
+    Parameters
+    ----------
+    votes : Votes
+    song_frames : np.ndarray, indexed by song id
+        Length of each song in frames (0 for unused ids); its sum sets the
+        number of tests corrected for.
+    query_frames : int
+        Length of the query in frames.
+    time_tolerance : int
+    top_k : int
+    """
+    if len(votes.song_id) == 0:
+        return []
+    width = 2 * time_tolerance + 1
+    songs, first = np.unique(votes.song_id, return_index=True)
+    totals = np.add.reduceat(votes.count, first)
+    # The tallest window of each song; ties go to the bin holding more votes itself.
+    order = np.lexsort((-votes.count, -votes.windowed, votes.song_id))
+    best = order[np.searchsorted(votes.song_id[order], songs)]
+    aligned = votes.windowed[best]
+    offsets = _refine_offsets(votes, best, time_tolerance)
+    known = songs < len(song_frames)
+    frames = np.where(known, song_frames[np.minimum(songs, len(song_frames) - 1)], 0)
+    bins = frames.astype(np.float64) + query_frames + 1
+    expected = totals * width / bins
+    n_tests = max(1.0, (float(np.sum(song_frames)) + query_frames * len(song_frames)) / width)
+    log10_p = poisson_log10_sf(aligned, expected) + math.log10(n_tests)
+    confidence = np.maximum(0.0, -log10_p)
+    ranking = np.lexsort((-aligned, -confidence))[:top_k]
+    return [
+        Candidate(
+            song_id=int(songs[i]),
+            offset_frames=float(offsets[i]),
+            aligned_hashes=int(aligned[i]),
+            song_votes=int(totals[i]),
+            confidence=round(float(confidence[i]), 3),
+        )
+        for i in ranking
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Matcher:
+    """Pipeline stage: votes -> ranked candidates and the no-match decision.
+
+    Parameters
+    ----------
+    time_tolerance : int
+        Votes within this many frames of a bin count for it (peaks in noise
+        move by a frame).
+    min_aligned : int
+        A match needs at least this many aligned hashes.
+    min_confidence : float
+        A match needs at least this confidence (-log10 chance probability).
+    top_k : int
+        Candidates returned.
+    distinct_hashes : bool
+        Count each distinct hash value once per bin (see :func:`count_votes`).
+    """
+
+    time_tolerance: int = 1
+    min_aligned: int = 5
+    min_confidence: float = 3.0
+    top_k: int = 1
+    distinct_hashes: bool = True
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "time_tolerance": Constraint(int, 0, 16),
+        "min_aligned": Constraint(int, 1, 100000),
+        "min_confidence": Constraint(float, 0.0, 1000.0),
+        "top_k": Constraint(int, 1, 1000),
+        "distinct_hashes": Constraint(bool),
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+    def __call__(
+        self,
+        query_offsets: np.ndarray,
+        lookup: Lookup,
+        *,
+        song_frames: np.ndarray,
+        query_frames: int,
+        query_hashes: np.ndarray | None = None,
+        top_k: int | None = None,
+    ) -> MatchResult:
+        votes = count_votes(
+            query_offsets,
+            lookup,
+            time_tolerance=self.time_tolerance,
+            query_hashes=query_hashes if self.distinct_hashes else None,
+        )
+        candidates = rank_candidates(
+            votes,
+            song_frames=song_frames,
+            query_frames=query_frames,
+            time_tolerance=self.time_tolerance,
+            top_k=top_k or self.top_k,
+        )
+        is_match = bool(
+            candidates
+            and candidates[0].aligned_hashes >= self.min_aligned
+            and candidates[0].confidence >= self.min_confidence
+        )
+        return MatchResult(tuple(candidates), len(query_offsets), is_match)

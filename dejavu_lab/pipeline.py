@@ -1,0 +1,156 @@
+"""The fingerprinting pipeline: named stages with flat ``stage__param`` names.
+
+>>> from dejavu_lab.presets import get_preset
+>>> pipe = get_preset("dejavu")
+>>> pipe.get_params()["hasher__fan_value"]
+15
+>>> pipe.with_params(hasher__fan_value=5).hasher.fan_value
+5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ParameterError
+from .hashing import MAX_BIN, Fingerprints, Hasher
+from .matching import Matcher
+from .params import check_known
+from .peaks import PeakPicker, Peaks
+from .spectrogram import LogSpectrogram, Spectrogram
+
+STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher")
+#: Stages whose parameters decide the stored fingerprints.
+REFERENCE_STAGES = ("spectrogram", "peaks", "hasher")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every intermediate result of fingerprinting one signal (for notebooks)."""
+
+    spectrogram: LogSpectrogram
+    peaks: Peaks
+    fingerprints: Fingerprints
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pipeline:
+    """Spectrogram -> peaks -> hashes, plus the matcher that votes on them.
+
+    Parameters
+    ----------
+    spectrogram : Spectrogram
+    peaks : PeakPicker
+    hasher : Hasher
+    matcher : Matcher
+    """
+
+    spectrogram: Spectrogram
+    peaks: PeakPicker
+    hasher: Hasher
+    matcher: Matcher
+
+    def __post_init__(self) -> None:
+        top_bin = self.spectrogram.window_size // 2
+        if top_bin > MAX_BIN:
+            raise ParameterError(
+                f"spectrogram__window_size={self.spectrogram.window_size} gives bins above "
+                f"{MAX_BIN}, which the 12-bit hash field cannot hold"
+            )
+
+    @property
+    def steps(self) -> list[tuple[str, Any]]:
+        """``(name, stage)`` pairs in processing order."""
+        return [(name, getattr(self, name)) for name in STAGE_NAMES]
+
+    def get_params(self) -> dict[str, Any]:
+        """Every parameter as a flat ``{"stage__param": value}`` dict."""
+        params: dict[str, Any] = {}
+        for name, stage in self.steps:
+            for field in dataclasses.fields(stage):
+                params[f"{name}__{field.name}"] = getattr(stage, field.name)
+        return params
+
+    def reference_params(self) -> dict[str, Any]:
+        """Parameters that decide the stored fingerprints.
+
+        A database built with one set of these can only be queried with the
+        same set; matcher and query-only parameters may differ freely.
+        """
+        params: dict[str, Any] = {}
+        for name in REFERENCE_STAGES:
+            stage = getattr(self, name)
+            for field in dataclasses.fields(stage):
+                if not field.metadata.get("query_only", False):
+                    params[f"{name}__{field.name}"] = getattr(stage, field.name)
+        return params
+
+    def with_params(self, **params: Any) -> Pipeline:
+        """A new pipeline with some parameters changed.
+
+        Raises
+        ------
+        ParameterError
+            For an unknown ``stage__param`` name or a value out of range.
+        """
+        check_known(list(params), list(self.get_params()), "the pipeline")
+        changes: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            stage, _, name = key.partition("__")
+            changes.setdefault(stage, {})[name] = value
+        stages = {
+            name: dataclasses.replace(stage, **changes[name]) if name in changes else stage
+            for name, stage in self.steps
+        }
+        return Pipeline(**stages)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, base: Pipeline | None = None) -> Pipeline:
+        """Rebuild a pipeline from :meth:`get_params` output (missing names keep ``base``'s)."""
+        if base is None:
+            from .presets import get_preset
+
+            base = get_preset("default")
+        return base.with_params(**dict(params))
+
+    # -- fingerprinting -------------------------------------------------
+
+    def analyse(self, samples: np.ndarray, *, query: bool = False) -> Analysis:
+        """Run every stage on samples at ``spectrogram.sample_rate``, keeping all results."""
+        spec = self.spectrogram(samples)
+        peaks = self.peaks(spec, query=query)
+        return Analysis(spec, peaks, self.hasher(peaks, query=query))
+
+    def fingerprint(self, samples: np.ndarray) -> Fingerprints:
+        """Reference fingerprints of samples at ``spectrogram.sample_rate``."""
+        return self.hasher(self.peaks(self.spectrogram(samples)))
+
+    def fingerprint_query(self, samples: np.ndarray) -> Fingerprints:
+        """Query fingerprints: denser peaks, wider fan, several sub-hop shifts.
+
+        Offsets of every shift are in frames of the unshifted signal (rounded).
+        """
+        shifts = self.spectrogram.query_shifts
+        hop = self.spectrogram.hop_length
+        parts = []
+        for index in range(shifts):
+            start = round(index * hop / shifts)
+            spec = self.spectrogram(samples[start:])
+            fingerprints = self.hasher(self.peaks(spec, query=True), query=True)
+            if index and start * 2 >= hop:
+                # The shifted frame t starts nearer frame t + 1 of the original.
+                fingerprints = Fingerprints(fingerprints.hashes, fingerprints.offsets + 1)
+            parts.append(fingerprints)
+        return Fingerprints.concatenate(parts).unique() if shifts > 1 else parts[0]
+
+    def frames_for(self, duration_s: float) -> int:
+        """Number of frames in ``duration_s`` seconds of audio."""
+        sample_rate = self.spectrogram.sample_rate
+        n_samples = round(duration_s * sample_rate)
+        window, hop = self.spectrogram.window_size, self.spectrogram.hop_length
+        return 0 if n_samples < window else 1 + (n_samples - window) // hop

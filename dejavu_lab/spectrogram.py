@@ -1,0 +1,226 @@
+"""Short-time Fourier transform into a log-magnitude spectrogram (dB).
+
+The dB scale is Dejavu's: power spectral density of samples expressed in
+16-bit integer units, ``10 * log10(PSD)``, so an amplitude threshold of 10 dB
+means what it meant in Dejavu (``mlab.specgram`` on int16 samples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import ClassVar
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from .params import Constraint, validate_params
+
+#: Scale of float samples in [-1, 1] to the int16 units Dejavu worked in.
+INT16_SCALE = 32768.0
+#: Value given to bins with zero power (dB); far below any useful threshold.
+FLOOR_DB = -100.0
+WINDOWS = ("hann", "hamming", "blackman", "boxcar")
+
+
+@dataclass(frozen=True)
+class LogSpectrogram:
+    """A log-magnitude spectrogram.
+
+    Attributes
+    ----------
+    values_db : np.ndarray, shape (n_bins, n_frames), float32
+        Power spectral density in dB (re 1 int16 unit^2 / Hz) of frequency bins
+        ``first_bin .. first_bin + n_bins - 1``.
+    sample_rate : int
+        Sample rate of the analysed signal (Hz).
+    hop_length : int
+        Samples between frame starts; frame ``t`` starts at sample ``t * hop_length``.
+    window_size : int
+        FFT length (samples); bin ``k`` is centred on ``k * sample_rate / window_size`` Hz.
+    first_bin : int
+        Absolute index of the first row of ``values_db``.
+    """
+
+    values_db: np.ndarray
+    sample_rate: int
+    hop_length: int
+    window_size: int
+    first_bin: int = 0
+
+    @property
+    def n_frames(self) -> int:
+        """Number of time frames."""
+        return int(self.values_db.shape[1])
+
+    @property
+    def frame_seconds(self) -> float:
+        """Duration of one hop (s)."""
+        return self.hop_length / self.sample_rate
+
+    @property
+    def bin_hz(self) -> float:
+        """Width of one frequency bin (Hz)."""
+        return self.sample_rate / self.window_size
+
+    def times_s(self) -> np.ndarray:
+        """Start time of each frame (s), shape (n_frames,)."""
+        return np.arange(self.n_frames) * self.frame_seconds
+
+    def frequencies_hz(self) -> np.ndarray:
+        """Centre frequency of each row (Hz), shape (n_bins,)."""
+        return (self.first_bin + np.arange(self.values_db.shape[0])) * self.bin_hz
+
+
+@lru_cache(maxsize=16)
+def _window(name: str, size: int) -> np.ndarray:
+    window = scipy.signal.get_window(name, size, fftbins=True).astype(np.float32)
+    window.setflags(write=False)
+    return window
+
+
+def frame_count(n_samples: int, *, window_size: int, hop_length: int) -> int:
+    """Number of whole frames in ``n_samples`` (no padding, as Dejavu)."""
+    if n_samples < window_size:
+        return 0
+    return 1 + (n_samples - window_size) // hop_length
+
+
+def log_spectrogram(
+    samples: np.ndarray,
+    *,
+    sample_rate: int,
+    window_size: int,
+    hop_length: int,
+    window: str = "hann",
+    fmin_hz: float = 0.0,
+    fmax_hz: float | None = None,
+) -> LogSpectrogram:
+    """Compute the log-power spectrogram of mono samples.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape (n,), float
+        Mono samples in [-1, 1].
+    sample_rate : int
+        Hz.
+    window_size : int
+        FFT length in samples.
+    hop_length : int
+        Samples between successive frames.
+    window : str
+        Window function name (scipy.signal.get_window).
+    fmin_hz, fmax_hz : float
+        Keep only bins inside this band (Hz); ``None`` means up to Nyquist.
+
+    Returns
+    -------
+    LogSpectrogram
+        ``values_db`` has shape (n_bins kept, n_frames).
+    """
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    n_frames = frame_count(len(samples), window_size=window_size, hop_length=hop_length)
+    n_total_bins = window_size // 2 + 1
+    first_bin = int(np.ceil(fmin_hz * window_size / sample_rate))
+    last_bin = n_total_bins - 1
+    if fmax_hz is not None:
+        last_bin = min(last_bin, int(np.floor(fmax_hz * window_size / sample_rate)))
+    n_bins = max(0, last_bin - first_bin + 1)
+    if n_frames == 0 or n_bins == 0:
+        empty = np.full((n_bins, n_frames), FLOOR_DB, dtype=np.float32)
+        return LogSpectrogram(empty, sample_rate, hop_length, window_size, first_bin)
+    frames = np.lib.stride_tricks.as_strided(
+        samples,
+        shape=(n_frames, window_size),
+        strides=(samples.strides[0] * hop_length, samples.strides[0]),
+        writeable=False,
+    )
+    win = _window(window, window_size)
+    spectrum = scipy.fft.rfft(frames * win, axis=1)[:, first_bin : last_bin + 1]
+    power = spectrum.real**2 + spectrum.imag**2
+    # One-sided power spectral density in int16 units (matplotlib.mlab scaling).
+    scale = 2.0 * INT16_SCALE**2 / (sample_rate * float(np.sum(win.astype(np.float64) ** 2)))
+    power *= np.float32(scale)
+    if first_bin == 0:
+        power[:, 0] *= 0.5
+    if last_bin == window_size // 2 and window_size % 2 == 0:
+        power[:, -1] *= 0.5
+    with np.errstate(divide="ignore"):
+        values_db = np.log10(power, dtype=np.float32)
+    values_db *= np.float32(10.0)
+    np.maximum(values_db, np.float32(FLOOR_DB), out=values_db)
+    # (frames, bins) is computed; expose (bins, frames) as librosa does.
+    return LogSpectrogram(values_db.T, sample_rate, hop_length, window_size, first_bin)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spectrogram:
+    """Pipeline stage: samples -> :class:`LogSpectrogram`.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Rate audio is resampled to before analysis (Hz).
+    window_size : int
+        FFT length (samples).
+    hop_length : int
+        Samples between frames (``window_size * (1 - overlap)``).
+    window : str
+        Window function.
+    fmin_hz, fmax_hz : float
+        Band analysed (Hz); ``fmax_hz=None`` means Nyquist.
+    query_shifts : int
+        Query only: the query is analysed at this many sub-hop time shifts and
+        their hashes pooled, so that a query whose start falls between the
+        reference's frames still lines up. Does not change stored fingerprints.
+    """
+
+    sample_rate: int = 11025
+    window_size: int = 1024
+    hop_length: int = 256
+    window: str = "hann"
+    fmin_hz: float = 0.0
+    fmax_hz: float | None = None
+    query_shifts: int = field(default=1, metadata={"query_only": True})
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "sample_rate": Constraint(int, 4000, 192000),
+        "window_size": Constraint(int, 64, 8190),
+        "hop_length": Constraint(int, 16, 8190),
+        "window": Constraint(str, options=WINDOWS),
+        "fmin_hz": Constraint(float, 0.0, 96000.0),
+        "fmax_hz": Constraint(float, 1.0, 96000.0, allow_none=True),
+        "query_shifts": Constraint(int, 1, 16),
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+        from .exceptions import ParameterError
+
+        if self.hop_length > self.window_size:
+            raise ParameterError(
+                f"Spectrogram.hop_length={self.hop_length} is not allowed: "
+                f"expected at most window_size={self.window_size}"
+            )
+
+    @property
+    def overlap(self) -> float:
+        """Fraction of a window shared by successive frames."""
+        return 1.0 - self.hop_length / self.window_size
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds per hop."""
+        return self.hop_length / self.sample_rate
+
+    def __call__(self, samples: np.ndarray) -> LogSpectrogram:
+        return log_spectrogram(
+            samples,
+            sample_rate=self.sample_rate,
+            window_size=self.window_size,
+            hop_length=self.hop_length,
+            window=self.window,
+            fmin_hz=self.fmin_hz,
+            fmax_hz=self.fmax_hz,
+        )

@@ -1,0 +1,93 @@
+"""Fingerprint stores: the protocol, the DuckDB default, and a factory.
+
+>>> store = open_store(":memory:")
+>>> store.stats().num_songs
+0
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..exceptions import ParameterError
+from .base import (
+    DuplicateSongError,
+    SongInfo,
+    SongRecord,
+    Store,
+    StoreStats,
+    check_compatible,
+)
+from .duckdb_store import DuckDBStore
+
+__all__ = [
+    "DuckDBStore",
+    "DuplicateSongError",
+    "SongInfo",
+    "SongRecord",
+    "Store",
+    "StoreStats",
+    "check_compatible",
+    "default_db_path",
+    "open_store",
+]
+
+DEFAULT_DB = "fingerprints.duckdb"
+
+
+def default_db_path() -> str:
+    """``$DEJAVU_LAB_DB`` if set, else ``fingerprints.duckdb`` in the working directory."""
+    return os.environ.get("DEJAVU_LAB_DB") or DEFAULT_DB
+
+
+def open_store(
+    spec: str | os.PathLike[str] | Mapping[str, Any] | None = None, *, read_only: bool = False
+) -> Any:
+    """Open a store from a path, a URL or a Dejavu-style config dict.
+
+    Parameters
+    ----------
+    spec : str, path, dict or None
+        ``"fingerprints.duckdb"``, ``"duckdb:path"``, ``":memory:"``,
+        ``"mysql://user:pass@host/db"``, ``"postgresql://..."``, or
+        ``{"type": "duckdb", "path": ...}`` / ``{"type": "mysql", "host": ...}``.
+        None means :func:`default_db_path`.
+    read_only : bool
+        Open for reading only (DuckDB).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown store type.
+    """
+    if spec is None:
+        spec = default_db_path()
+    if isinstance(spec, Mapping):
+        config = dict(spec)
+        kind = config.pop("type", "duckdb")
+        if kind == "duckdb":
+            index = config.pop("index", "memory")
+            path = config.pop("path", default_db_path())
+            if config:
+                raise ParameterError(
+                    f"unknown duckdb database option(s): {', '.join(sorted(config))}"
+                )
+            return DuckDBStore(path, read_only=read_only, index=index)
+        if kind in ("mysql", "mariadb", "postgresql", "postgres"):
+            from .server import open_server_store
+
+            return open_server_store(kind, config)
+        raise ParameterError(
+            f"unknown database type {kind!r}: expected duckdb, mysql or postgresql"
+        )
+    text = os.fspath(spec)
+    lowered = text.lower()
+    if lowered.startswith(("mysql://", "mariadb://", "postgresql://", "postgres://")):
+        from .server import open_server_store_url
+
+        return open_server_store_url(text)
+    if lowered.startswith("duckdb:"):
+        text = text[len("duckdb:") :]
+    return DuckDBStore(text, read_only=read_only)

@@ -1,0 +1,159 @@
+"""The store protocol: what every fingerprint database offers.
+
+A handful of bulk operations, arrays in and arrays out. Each engine's SQL
+lives in its own module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..exceptions import IncompatibleStoreError, StoreError
+from ..hashing import Fingerprints
+from ..matching import Lookup
+
+SCHEMA_VERSION = 1
+
+
+class DuplicateSongError(StoreError):
+    """A song with the same content hash is already stored."""
+
+    def __init__(self, content_hash: str, song_id: int | None = None) -> None:
+        self.content_hash = content_hash
+        self.song_id = song_id
+        super().__init__(f"a song with content hash {content_hash} is already stored")
+
+
+@dataclass(frozen=True)
+class SongInfo:
+    """What is known of a song before it is stored.
+
+    Attributes
+    ----------
+    name : str
+        Display name (by default the file name without extension), verbatim.
+    path : str
+        Where it was read from.
+    content_hash : str
+        SHA-1 of the file's bytes.
+    duration_s : float
+        Length (s).
+    """
+
+    name: str
+    path: str
+    content_hash: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class SongRecord:
+    """A stored song."""
+
+    song_id: int
+    name: str
+    path: str
+    content_hash: str
+    duration_s: float
+    num_hashes: int
+    fingerprinted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Size of a store.
+
+    Attributes
+    ----------
+    num_songs, num_fingerprints : int
+    size_bytes : int
+        Bytes on disk (database file, or the server's table + index size).
+    audio_seconds : float
+        Total duration of the stored songs (s).
+    """
+
+    num_songs: int
+    num_fingerprints: int
+    size_bytes: int
+    audio_seconds: float
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A fingerprint database."""
+
+    def read_params(self) -> dict[str, Any] | None:
+        """The stored pipeline parameters and version, or None for a new database."""
+        ...
+
+    def write_params(self, params: Mapping[str, Any], version: str) -> None:
+        """Record the pipeline parameters and package version (first use)."""
+        ...
+
+    def content_hashes(self) -> set[str]:
+        """Content hashes of every complete song."""
+        ...
+
+    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
+        """Store a song and all its hashes atomically; return its id.
+
+        Raises :class:`DuplicateSongError` if its content hash is stored.
+        """
+        ...
+
+    def lookup(self, hashes: np.ndarray) -> Lookup:
+        """All rows whose hash is in ``hashes`` (bulk)."""
+        ...
+
+    def songs(self) -> list[SongRecord]:
+        """Every complete song, by id."""
+        ...
+
+    def song_fingerprints(self, song_id: int) -> Fingerprints:
+        """The stored hashes of one song."""
+        ...
+
+    def stats(self) -> StoreStats:
+        """Counts and size."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+def params_to_json(params: Mapping[str, Any]) -> str:
+    """Canonical JSON of pipeline parameters (sorted keys)."""
+    return json.dumps(dict(params), sort_keys=True)
+
+
+def check_compatible(
+    stored: Mapping[str, Any] | None, wanted: Mapping[str, Any], where: str
+) -> None:
+    """Refuse to use a database built with other reference parameters.
+
+    Raises
+    ------
+    IncompatibleStoreError
+        Listing each parameter that differs, stored value against wanted.
+    """
+    if stored is None:
+        return
+    stored_params = stored.get("params", {})
+    names = sorted(set(stored_params) | set(wanted))
+    differing = [
+        f"{name}: database has {stored_params.get(name)!r}, pipeline has {wanted.get(name)!r}"
+        for name in names
+        if stored_params.get(name) != wanted.get(name)
+    ]
+    if differing:
+        raise IncompatibleStoreError(
+            f"{where} was fingerprinted with other parameters; matching with these would "
+            "give wrong answers. Differences: " + "; ".join(differing)
+        )

@@ -1,0 +1,278 @@
+"""The embedded default store: one DuckDB file (or ``:memory:``).
+
+Tables::
+
+    meta(key VARCHAR PRIMARY KEY, value VARCHAR)       -- params, version, schema
+    songs(song_id, name, path, content_hash UNIQUE, duration_s, num_hashes,
+          fingerprinted_at)
+    fingerprints(hash UINTEGER, song_id INTEGER, "offset" INTEGER)
+
+A song and its hashes are inserted in one transaction, so a song is visible
+only once all its hashes are; a killed writer leaves nothing half-stored.
+Lookups go through an in-memory :class:`~dejavu_lab.index.HashIndex` loaded
+once from the table (``index="memory"``, the default) or through one SQL join
+per query (``index="sql"``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ..exceptions import StoreError, StoreLockedError
+from ..hashing import Fingerprints
+from ..index import HashIndex
+from ..matching import Lookup
+from .base import (
+    SCHEMA_VERSION,
+    DuplicateSongError,
+    SongInfo,
+    SongRecord,
+    StoreStats,
+    params_to_json,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE SEQUENCE IF NOT EXISTS song_id_seq START 1;
+CREATE TABLE IF NOT EXISTS songs (
+    song_id INTEGER PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL UNIQUE,
+    duration_s DOUBLE NOT NULL,
+    num_hashes BIGINT NOT NULL,
+    fingerprinted_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    hash UINTEGER NOT NULL,
+    song_id INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL
+);
+"""
+
+
+class DuckDBStore:
+    """Fingerprints in a DuckDB database file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Database file, created if missing; ``":memory:"`` for a throwaway one.
+    read_only : bool
+        Open without write access (several readers may share a file).
+    index : {"memory", "sql"}
+        How lookups are answered (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        path: str | Path = "fingerprints.duckdb",
+        *,
+        read_only: bool = False,
+        index: str = "memory",
+    ) -> None:
+        self.path = str(path)
+        if index not in ("memory", "sql"):
+            from ..exceptions import ParameterError
+
+            raise ParameterError(f"index={index!r} is not allowed: expected 'memory' or 'sql'")
+        self.index_mode = index
+        self.read_only = read_only
+        self._index: HashIndex | None = None
+        if self.path != ":memory:":
+            parent = Path(self.path).expanduser().resolve().parent
+            if not parent.exists():
+                raise StoreError(f"cannot create database {self.path}: no directory {parent}")
+            if read_only and not Path(self.path).exists():
+                raise StoreError(f"no database at {self.path}")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as error:
+            message = str(error)
+            if "lock" in message.lower():
+                raise StoreLockedError(
+                    f"database {self.path} is in use by another process; wait for it to "
+                    f"finish or use another --db ({message.splitlines()[0]})"
+                ) from error
+            raise StoreError(f"cannot open database {self.path}: {message}") from error
+        except duckdb.Error as error:
+            raise StoreError(f"cannot open database {self.path}: {error}") from error
+        if not read_only:
+            self.con.execute(_SCHEMA)
+            self.con.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                [str(SCHEMA_VERSION)],
+            )
+
+    def __repr__(self) -> str:
+        return f"DuckDBStore({self.path!r})"
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- parameters -----------------------------------------------------
+
+    def read_params(self) -> dict[str, Any] | None:
+        rows = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+        if "params" not in rows:
+            return None
+        return {"params": json.loads(rows["params"]), "version": rows.get("package_version")}
+
+    def write_params(self, params: Mapping[str, Any], version: str) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                "INSERT INTO meta VALUES ('params', ?), ('package_version', ?) "
+                "ON CONFLICT DO NOTHING",
+                [params_to_json(params), version],
+            )
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+
+    # -- songs ----------------------------------------------------------
+
+    def content_hashes(self) -> set[str]:
+        return {row[0] for row in self.con.execute("SELECT content_hash FROM songs").fetchall()}
+
+    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
+        frame = pd.DataFrame(
+            {
+                "hash": fingerprints.hashes.astype(np.uint32, copy=False),
+                "offset": fingerprints.offsets.astype(np.int32, copy=False),
+            }
+        )
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            existing = con.execute(
+                "SELECT song_id FROM songs WHERE content_hash = ?", [info.content_hash]
+            ).fetchall()
+            if existing:
+                raise DuplicateSongError(info.content_hash, int(existing[0][0]))
+            song_id = int(con.execute("SELECT nextval('song_id_seq')").fetchall()[0][0])
+            con.register("new_fingerprints", frame)
+            try:
+                con.execute(
+                    'INSERT INTO fingerprints SELECT hash, ?::INTEGER, "offset" '
+                    "FROM new_fingerprints",
+                    [song_id],
+                )
+            finally:
+                con.unregister("new_fingerprints")
+            con.execute(
+                "INSERT INTO songs (song_id, name, path, content_hash, duration_s, num_hashes) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    song_id,
+                    info.name,
+                    info.path,
+                    info.content_hash,
+                    info.duration_s,
+                    len(fingerprints),
+                ],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._index = None
+        return song_id
+
+    def songs(self) -> list[SongRecord]:
+        rows = self.con.execute(
+            "SELECT song_id, name, path, content_hash, duration_s, num_hashes, fingerprinted_at "
+            "FROM songs ORDER BY song_id"
+        ).fetchall()
+        return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
+
+    def song_fingerprints(self, song_id: int) -> Fingerprints:
+        result = self.con.execute(
+            'SELECT hash, "offset" FROM fingerprints WHERE song_id = ? ORDER BY "offset", hash',
+            [song_id],
+        ).fetchnumpy()
+        return Fingerprints(
+            np.asarray(result["hash"], dtype=np.uint32),
+            np.asarray(result["offset"], dtype=np.int32),
+        )
+
+    # -- lookups --------------------------------------------------------
+
+    def load_index(self) -> HashIndex:
+        """Load (once) the in-memory index of every stored hash."""
+        if self._index is None:
+            result = self.con.execute(
+                'SELECT hash, song_id, "offset" FROM fingerprints ORDER BY hash'
+            ).fetchnumpy()
+            self._index = HashIndex(
+                np.asarray(result["hash"], dtype=np.uint32),
+                np.asarray(result["song_id"], dtype=np.int32),
+                np.asarray(result["offset"], dtype=np.int32),
+                assume_sorted=True,
+            )
+        return self._index
+
+    def lookup(self, hashes: np.ndarray) -> Lookup:
+        if self.index_mode == "memory":
+            return self.load_index().lookup(hashes)
+        return self.lookup_sql(hashes)
+
+    def lookup_sql(self, hashes: np.ndarray) -> Lookup:
+        """The same rows as :meth:`lookup`, through one SQL join."""
+        if len(hashes) == 0:
+            return Lookup.empty()
+        query = pd.DataFrame(
+            {
+                "query_index": np.arange(len(hashes), dtype=np.int64),
+                "hash": np.asarray(hashes, dtype=np.uint32),
+            }
+        )
+        self.con.register("query_hashes", query)
+        try:
+            result = self.con.execute(
+                'SELECT q.query_index, f.song_id, f."offset" FROM query_hashes q '
+                "JOIN fingerprints f ON f.hash = q.hash"
+            ).fetchnumpy()
+        finally:
+            self.con.unregister("query_hashes")
+        return Lookup(
+            np.asarray(result["query_index"], dtype=np.int64),
+            np.asarray(result["song_id"], dtype=np.int32),
+            np.asarray(result["offset"], dtype=np.int32),
+        )
+
+    # -- size -----------------------------------------------------------
+
+    def stats(self) -> StoreStats:
+        row = self.con.execute(
+            "SELECT count(*), coalesce(sum(num_hashes), 0), coalesce(sum(duration_s), 0) FROM songs"
+        ).fetchall()[0]
+        size = 0
+        if self.path != ":memory:":
+            if not self.read_only:
+                self.con.execute("CHECKPOINT")
+            size = os.path.getsize(self.path)
+            wal = self.path + ".wal"
+            if os.path.exists(wal):
+                size += os.path.getsize(wal)
+        return StoreStats(int(row[0]), int(row[1]), size, float(row[2]))
+
+    def get_num_fingerprints(self) -> int:
+        """Number of stored hashes (Dejavu's name)."""
+        return self.stats().num_fingerprints
+
+    def close(self) -> None:
+        self._index = None
+        self.con.close()

@@ -1,0 +1,55 @@
+"""Shared fixtures: seeded synthetic songs and a database fingerprinted from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dejavu_lab import Dejavu
+from dejavu_lab.synth import synth_song, write_synth_songs
+
+SONG_RATE = 22050
+SONG_SECONDS = 30.0
+N_SONGS = 10
+#: Seeds of songs never fingerprinted (for "no match").
+UNSEEN_SEEDS = range(100, 106)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20131101)
+
+
+@pytest.fixture(scope="session")
+def song_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("songs")
+    write_synth_songs(directory, range(N_SONGS), duration_s=SONG_SECONDS, sample_rate=SONG_RATE)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def song_samples() -> dict[str, np.ndarray]:
+    return {
+        f"synth_{seed:03d}": synth_song(seed, SONG_SECONDS, SONG_RATE) for seed in range(N_SONGS)
+    }
+
+
+@pytest.fixture(scope="session")
+def fingerprinted(song_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dejavu]:
+    """The 10 synthetic songs fingerprinted with the default preset (DuckDB file)."""
+    path = tmp_path_factory.mktemp("db") / "fingerprints.duckdb"
+    djv = Dejavu({"database": {"type": "duckdb", "path": str(path)}})
+    report = djv.fingerprint_directory(song_dir, [".wav"], 2, progress=False)
+    assert len(report.added) == N_SONGS, report.summary()
+    yield djv
+    djv.close()
+
+
+def add_noise(clip: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise at ``snr_db`` relative to the clip's power."""
+    noise = rng.standard_normal(len(clip))
+    noise *= np.sqrt(np.mean(clip**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
+    return (clip + noise).astype(np.float32)
