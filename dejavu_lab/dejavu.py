@@ -25,7 +25,7 @@ from .fingerprinting import (
     fingerprint_files,
     fingerprint_path,
 )
-from .matching import MatchResult
+from .matching import Lookup, MatchResult
 from .pipeline import Pipeline
 from .presets import PRESETS, get_preset
 from .store import check_compatible, open_store
@@ -240,7 +240,10 @@ class Dejavu:
         start = time.perf_counter()
         frames, names = self._songs()
         query = self.pipeline.fingerprint_query(samples)
-        lookup = self.db.lookup(query.hashes)
+        variants, origin = self.pipeline.hasher.lookup_variants(query.hashes)
+        lookup = self.db.lookup(variants)
+        if len(variants) != len(query.hashes):
+            lookup = Lookup(origin[lookup.query_index], lookup.song_id, lookup.offset)
         query_frames = self.pipeline.frames_for(
             len(samples) / self.pipeline.spectrogram.sample_rate
         )

@@ -105,6 +105,48 @@ class Fingerprints:
         )
 
 
+def tolerance_variants(
+    hashes: np.ndarray, *, freq_tolerance: int, dt_tolerance: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every hash whose fields lie within the tolerances of a query hash.
+
+    Peaks heard through a room move by a bin or a frame; looking up the
+    neighbours of each query hash finds the stored pairs anyway.
+
+    Parameters
+    ----------
+    hashes : np.ndarray, shape (n,), uint32
+    freq_tolerance : int
+        Bins either side, applied to ``f1`` and ``f2``.
+    dt_tolerance : int
+        Frames either side, applied to ``dt``.
+
+    Returns
+    -------
+    variants : np.ndarray, uint32
+        ``n * (2 * freq_tolerance + 1) ** 2 * (2 * dt_tolerance + 1)`` hashes at
+        most (out-of-range fields dropped); the originals come first.
+    origin : np.ndarray, int64
+        Index into ``hashes`` of each variant's original.
+    """
+    if freq_tolerance == 0 and dt_tolerance == 0:
+        return hashes, np.arange(len(hashes), dtype=np.int64)
+    f1, f2, dt = unpack_hashes(hashes)
+    freq_steps = [0, *[s for k in range(1, freq_tolerance + 1) for s in (-k, k)]]
+    dt_steps = [0, *[s for k in range(1, dt_tolerance + 1) for s in (-k, k)]]
+    parts, origins = [], []
+    index = np.arange(len(hashes), dtype=np.int64)
+    for d1 in freq_steps:
+        for d2 in freq_steps:
+            for ddt in dt_steps:
+                g1, g2, gdt = f1 + d1, f2 + d2, dt + ddt
+                ok = (g1 >= 0) & (g1 <= MAX_BIN) & (g2 >= 0) & (g2 <= MAX_BIN)
+                ok &= (gdt >= 0) & (gdt <= MAX_DT)
+                parts.append(pack_hashes(g1[ok], g2[ok], gdt[ok]))
+                origins.append(index[ok])
+    return np.concatenate(parts), np.concatenate(origins)
+
+
 def peak_pairs(
     frame: np.ndarray,
     bin_: np.ndarray,
@@ -174,6 +216,9 @@ class Hasher:
         Largest allowed bin distance between anchor and target (None: any).
     query_fan_value : int, optional
         Query only: fan value used for queries (None: same as ``fan_value``).
+    query_freq_tolerance, query_dt_tolerance : int
+        Query only: also look up stored hashes whose bins differ by up to this
+        many bins and whose ``dt`` differs by up to this many frames.
     """
 
     fan_value: int = 15
@@ -181,6 +226,8 @@ class Hasher:
     max_dt: int = 200
     max_df: int | None = None
     query_fan_value: int | None = field(default=None, metadata={"query_only": True})
+    query_freq_tolerance: int = field(default=0, metadata={"query_only": True})
+    query_dt_tolerance: int = field(default=0, metadata={"query_only": True})
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "fan_value": Constraint(int, 1, 100),
@@ -188,6 +235,8 @@ class Hasher:
         "max_dt": Constraint(int, 0, MAX_DT),
         "max_df": Constraint(int, 1, MAX_BIN, allow_none=True),
         "query_fan_value": Constraint(int, 1, 100, allow_none=True),
+        "query_freq_tolerance": Constraint(int, 0, 3),
+        "query_dt_tolerance": Constraint(int, 0, 3),
     }
 
     def __post_init__(self) -> None:
@@ -198,6 +247,14 @@ class Hasher:
             raise ParameterError(
                 f"Hasher.min_dt={self.min_dt} is not allowed: expected at most max_dt={self.max_dt}"
             )
+
+    def lookup_variants(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hashes to look up for a query, and the index of each one's original."""
+        return tolerance_variants(
+            hashes,
+            freq_tolerance=self.query_freq_tolerance,
+            dt_tolerance=self.query_dt_tolerance,
+        )
 
     def __call__(self, peaks: Peaks, *, query: bool = False) -> Fingerprints:
         fan = self.fan_value

@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +25,24 @@ from .peaks import PeakPicker, Peaks
 from .spectrogram import LogSpectrogram, Spectrogram
 
 STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher")
+
+
+class StageCache(Protocol):
+    """Somewhere to keep intermediate results (see :mod:`dejavu_lab.cache`)."""
+
+    def get_or_compute(self, stage: str, key: Hashable, compute: Callable[[], Any]) -> Any: ...
+
+
+def stage_key(stage: Any, *, query: bool) -> tuple[Any, ...]:
+    """The parameters that decide a stage's output: query-only ones only for queries."""
+    fields = [
+        (field.name, getattr(stage, field.name))
+        for field in dataclasses.fields(stage)
+        if query or not field.metadata.get("query_only", False)
+    ]
+    return (type(stage).__name__, *fields)
+
+
 #: Stages whose parameters decide the stored fingerprints.
 REFERENCE_STAGES = ("spectrogram", "peaks", "hasher")
 
@@ -126,11 +144,39 @@ class Pipeline:
         peaks = self.peaks(spec, query=query)
         return Analysis(spec, peaks, self.hasher(peaks, query=query))
 
-    def fingerprint(self, samples: np.ndarray) -> Fingerprints:
-        """Reference fingerprints of samples at ``spectrogram.sample_rate``."""
-        return self.hasher(self.peaks(self.spectrogram(samples)))
+    def find_peaks(
+        self,
+        samples: np.ndarray,
+        *,
+        query: bool = False,
+        cache: StageCache | None = None,
+        key: str | None = None,
+    ) -> Peaks:
+        """Spectrogram then peaks, through ``cache`` when given with a ``key`` naming the audio."""
+        if cache is None or key is None:
+            return self.peaks(self.spectrogram(samples), query=query)
+        spec_key = stage_key(self.spectrogram, query=False)
+        peaks_key = (spec_key, stage_key(self.peaks, query=query))
+        return cache.get_or_compute(
+            "peaks",
+            (peaks_key, key),
+            lambda: self.peaks(
+                cache.get_or_compute(
+                    "spectrogram", (spec_key, key), lambda: self.spectrogram(samples)
+                ),
+                query=query,
+            ),
+        )
 
-    def fingerprint_query(self, samples: np.ndarray) -> Fingerprints:
+    def fingerprint(
+        self, samples: np.ndarray, *, cache: StageCache | None = None, key: str | None = None
+    ) -> Fingerprints:
+        """Reference fingerprints of samples at ``spectrogram.sample_rate``."""
+        return self.hasher(self.find_peaks(samples, cache=cache, key=key))
+
+    def fingerprint_query(
+        self, samples: np.ndarray, *, cache: StageCache | None = None, key: str | None = None
+    ) -> Fingerprints:
         """Query fingerprints: denser peaks, wider fan, several sub-hop shifts.
 
         Offsets of every shift are in frames of the unshifted signal (rounded).
@@ -140,8 +186,9 @@ class Pipeline:
         parts = []
         for index in range(shifts):
             start = round(index * hop / shifts)
-            spec = self.spectrogram(samples[start:])
-            fingerprints = self.hasher(self.peaks(spec, query=True), query=True)
+            shift_key = None if key is None else f"{key}@{start}"
+            peaks = self.find_peaks(samples[start:], query=True, cache=cache, key=shift_key)
+            fingerprints = self.hasher(peaks, query=True)
             if index and start * 2 >= hop:
                 # The shifted frame t starts nearer frame t + 1 of the original.
                 fingerprints = Fingerprints(fingerprints.hashes, fingerprints.offsets + 1)
