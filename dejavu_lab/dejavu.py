@@ -26,7 +26,7 @@ from .fingerprinting import (
     fingerprint_path,
 )
 from .matching import Lookup, MatchResult
-from .pipeline import Pipeline
+from .pipeline import Pipeline, StageCache
 from .presets import PRESETS, get_preset
 from .store import check_compatible, open_store
 from .store.base import SongInfo
@@ -225,21 +225,40 @@ class Dejavu:
         return self._song_table
 
     def match_samples(
-        self, samples: np.ndarray, sample_rate: int | None = None, *, top_k: int | None = None
+        self,
+        samples: np.ndarray,
+        sample_rate: int | None = None,
+        *,
+        top_k: int | None = None,
+        cache: StageCache | None = None,
+        cache_key: str | None = None,
     ) -> Recognition:
-        """Recognise mono samples (resampled to the pipeline's rate if needed)."""
+        """Recognise mono samples (resampled to the pipeline's rate if needed).
+
+        ``cache`` and ``cache_key`` (a name for these samples) let sweeps reuse
+        the query's spectrogram and peaks across settings.
+        """
         rate = self.pipeline.spectrogram.sample_rate
         decode = 0.0
         if sample_rate is not None and sample_rate != rate:
             start = time.perf_counter()
             samples = resample(np.asarray(samples, dtype=np.float32), sample_rate, rate)
             decode = time.perf_counter() - start
-        return self._match(np.asarray(samples, dtype=np.float32), decode, top_k)
+        return self._match(np.asarray(samples, dtype=np.float32), decode, top_k, cache, cache_key)
 
-    def _match(self, samples: np.ndarray, decode_s: float, top_k: int | None) -> Recognition:
+    def _match(
+        self,
+        samples: np.ndarray,
+        decode_s: float,
+        top_k: int | None,
+        cache: StageCache | None = None,
+        cache_key: str | None = None,
+    ) -> Recognition:
         start = time.perf_counter()
         frames, names = self._songs()
-        query = self.pipeline.fingerprint_query(samples)
+        if cache_key is not None:
+            cache_key = f"{cache_key}@{self.pipeline.spectrogram.sample_rate}"
+        query = self.pipeline.fingerprint_query(samples, cache=cache, key=cache_key)
         variants, origin = self.pipeline.hasher.lookup_variants(query.hashes)
         lookup = self.db.lookup(variants)
         if len(variants) != len(query.hashes):

@@ -158,18 +158,25 @@ def peak_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (anchor, target) of the peak pairs that make hashes.
 
-    Each anchor is paired with the next ``fan_value`` peaks in time order (as
-    Dejavu) when ``min_dt <= dt <= max_dt`` and ``|df| <= max_df``. Peaks must
-    be sorted by frame. One vectorised pass per fan step.
+    The target zone of an anchor starts at the first peak at least ``min_dt``
+    frames later (with ``min_dt = 0``: the next peak in (frame, bin) order, as
+    Dejavu); the anchor pairs with the ``fan_value`` peaks from there on that
+    lie within ``max_dt`` frames and, if given, ``max_df`` bins. Peaks must be
+    sorted by frame. One vectorised pass per fan step.
     """
     n = len(frame)
     anchors: list[np.ndarray] = []
     targets: list[np.ndarray] = []
-    for step in range(1, min(fan_value, max(n - 1, 0)) + 1):
-        anchor = np.arange(n - step)
-        target = anchor + step
+    index = np.arange(n)
+    zone_start = np.maximum(index + 1, np.searchsorted(frame, frame + min_dt, side="left"))
+    for step in range(fan_value):
+        target = zone_start + step
+        inside = target < n
+        if not inside.any():
+            break
+        anchor, target = index[inside], target[inside]
         dt = frame[target] - frame[anchor]
-        keep = (dt >= min_dt) & (dt <= max_dt)
+        keep = dt <= max_dt
         if max_df is not None:
             keep &= np.abs(bin_[target] - bin_[anchor]) <= max_df
         if not keep.any():

@@ -11,8 +11,14 @@ window of ``w = 2 * time_tolerance + 1`` frames. The tallest window holding
 multiplied by the number of windows tested over the whole database (a
 Bonferroni correction), stays below ``10 ** -min_confidence``. ``confidence`` is
 ``-log10`` of that corrected probability: 3 means a bin this tall arises by
-chance once in a thousand queries of music the database has never seen. A
-match must also have at least ``min_aligned`` aligned hashes.
+chance once in a thousand queries of music the database has never seen.
+
+Music that only resembles the query (same instruments, same key) raises every
+similar song's tallest bin together, which the Poisson background cannot see.
+So the tallest bin ``S`` is also tested against the runner-up, the tallest bin
+``R`` of any *other* song: ``P(X >= S | X ~ Poisson(R + 1))``. ``confidence`` is
+the smaller of the two ``-log10`` probabilities, and a match needs it to reach
+``min_confidence`` with at least ``min_aligned`` aligned hashes.
 """
 
 from __future__ import annotations
@@ -86,36 +92,51 @@ def count_votes(
 ) -> Votes:
     """Histogram the lookup rows on (song, offset difference), vectorised.
 
-    With ``query_hashes``, a bin counts each distinct hash value once: a
-    sustained chord repeats one hash at a regular spacing in both query and
-    song, and those repeats would otherwise pile up in a few bins by chance.
+    With ``query_hashes``, a bin (and a window) counts each distinct hash
+    value once: a sustained chord repeats one hash at a regular spacing in both
+    query and song, and a hash found at two neighbouring offsets (a peak that
+    moved by a frame) is one piece of evidence, not two.
     """
     if len(lookup) == 0:
         empty = np.zeros(0, np.int64)
         return Votes(empty, empty, empty, empty)
     diff = lookup.offset.astype(np.int64) - query_offsets[lookup.query_index].astype(np.int64)
     key = (lookup.song_id.astype(np.int64) << np.int64(32)) | (diff + _DIFF_BIAS)
-    if query_hashes is not None:
-        hashes = query_hashes[lookup.query_index]
-        order = np.lexsort((hashes, key))
-        key, hashes = key[order], hashes[order]
-        first = np.ones(len(key), dtype=bool)
-        first[1:] = (key[1:] != key[:-1]) | (hashes[1:] != hashes[:-1])
-        key = key[first]
-    keys, counts = np.unique(key, return_counts=True)
-    windowed = counts.astype(np.int64)
-    for delta in range(1, time_tolerance + 1):
-        for neighbour in (keys - delta, keys + delta):
-            position = np.searchsorted(keys, neighbour)
-            position[position == len(keys)] = 0
-            found = keys[position] == neighbour
-            windowed[found] += counts[position[found]]
+    if query_hashes is None:
+        keys, counts = np.unique(key, return_counts=True)
+        windowed = counts.astype(np.int64)
+        for delta in range(1, time_tolerance + 1):
+            for neighbour in (keys - delta, keys + delta):
+                position = np.searchsorted(keys, neighbour)
+                position[position == len(keys)] = 0
+                found = keys[position] == neighbour
+                windowed[found] += counts[position[found]]
+    else:
+        hashes = query_hashes[lookup.query_index].astype(np.int64)
+        key, hashes = _distinct_pairs(key, hashes)
+        keys, counts = np.unique(key, return_counts=True)
+        # Spread each (bin, hash) over the window, then count distinct hashes per bin.
+        spread = np.concatenate(
+            [key + delta for delta in range(-time_tolerance, time_tolerance + 1)]
+        )
+        spread, _ = _distinct_pairs(spread, np.tile(hashes, 2 * time_tolerance + 1))
+        window_keys, window_counts = np.unique(spread, return_counts=True)
+        windowed = window_counts[np.searchsorted(window_keys, keys)].astype(np.int64)
     return Votes(
         song_id=keys >> np.int64(32),
         diff=(keys & _LOW32) - _DIFF_BIAS,
         count=counts.astype(np.int64),
         windowed=windowed,
     )
+
+
+def _distinct_pairs(key: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (key, value) pairs, sorted by key."""
+    order = np.lexsort((value, key))
+    key, value = key[order], value[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = (key[1:] != key[:-1]) | (value[1:] != value[:-1])
+    return key[first], value[first]
 
 
 def poisson_log10_sf(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -153,6 +174,8 @@ class Candidate:
         Votes within the tolerance window around that offset.
     song_votes : int
         All votes this song received, at any offset.
+    runner_up_aligned : int
+        The tallest window of any other song.
     confidence : float
         ``-log10`` of the corrected chance probability (see module docstring).
     """
@@ -161,6 +184,7 @@ class Candidate:
     offset_frames: float
     aligned_hashes: int
     song_votes: int
+    runner_up_aligned: int
     confidence: float
 
 
@@ -209,6 +233,17 @@ def _refine_offsets(votes: Votes, best: np.ndarray, time_tolerance: int) -> np.n
     return centre + moment / total
 
 
+def _runner_up(aligned: np.ndarray) -> np.ndarray:
+    """For each song, the largest value among the other songs (0 if none)."""
+    if len(aligned) < 2:
+        return np.zeros(len(aligned))
+    order = np.argsort(aligned)
+    first, second = aligned[order[-1]], aligned[order[-2]]
+    runner_up = np.full(len(aligned), float(first))
+    runner_up[order[-1]] = float(second)
+    return runner_up
+
+
 def rank_candidates(
     votes: Votes,
     *,
@@ -245,8 +280,12 @@ def rank_candidates(
     bins = frames.astype(np.float64) + query_frames + 1
     expected = totals * width / bins
     n_tests = max(1.0, (float(np.sum(song_frames)) + query_frames * len(song_frames)) / width)
-    log10_p = poisson_log10_sf(aligned, expected) + math.log10(n_tests)
-    confidence = np.maximum(0.0, -log10_p)
+    background = -(poisson_log10_sf(aligned, expected) + math.log10(n_tests))
+    # The tallest bin of every other song: music that merely resembles the
+    # query (same instruments, same key) raises all of them together.
+    runner_up = _runner_up(aligned)
+    against_runner_up = -poisson_log10_sf(aligned, runner_up + 1.0)
+    confidence = np.maximum(0.0, np.minimum(background, against_runner_up))
     ranking = np.lexsort((-aligned, -confidence))[:top_k]
     return [
         Candidate(
@@ -254,6 +293,7 @@ def rank_candidates(
             offset_frames=float(offsets[i]),
             aligned_hashes=int(aligned[i]),
             song_votes=int(totals[i]),
+            runner_up_aligned=int(runner_up[i]),
             confidence=round(float(confidence[i]), 3),
         )
         for i in ranking

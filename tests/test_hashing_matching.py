@@ -166,3 +166,33 @@ def test_dejavu_preset_is_the_classic_settings() -> None:
     assert pipe.peaks.amp_min_db == 10.0 and pipe.peaks.neighborhood_freq == 20
     with pytest.raises(ParameterError, match="unknown preset"):
         get_preset("shazam")
+
+
+def test_target_zone_starts_min_dt_after_the_anchor() -> None:
+    from dejavu_lab.hashing import peak_pairs
+
+    frames = np.array([0, 1, 2, 8, 9])
+    anchors, targets = peak_pairs(
+        frames, np.arange(5), fan_value=2, min_dt=5, max_dt=20, max_df=None
+    )
+    assert set(zip(anchors.tolist(), targets.tolist(), strict=True)) == {
+        (0, 3),
+        (0, 4),
+        (1, 3),
+        (1, 4),
+        (2, 3),
+        (2, 4),
+    }
+
+
+def test_a_hash_found_at_neighbouring_offsets_counts_once() -> None:
+    # Query hash 0 found at song offsets 10 and 11 (its peak moved a frame); hash 1 at 11.
+    lookup = Lookup(
+        np.array([0, 0, 1]), np.array([1, 1, 1], np.int32), np.array([10, 11, 11], np.int32)
+    )
+    query_hashes = np.array([111, 222], np.uint32)
+    votes = count_votes(np.zeros(2, np.int32), lookup, time_tolerance=1, query_hashes=query_hashes)
+    table = dict(zip(votes.diff.tolist(), votes.windowed.tolist(), strict=True))
+    assert table == {10: 2, 11: 2}  # two distinct hashes, not three votes
+    plain = count_votes(np.zeros(2, np.int32), lookup, time_tolerance=1)
+    assert dict(zip(plain.diff.tolist(), plain.windowed.tolist(), strict=True)) == {10: 3, 11: 3}

@@ -1,0 +1,47 @@
+"""Where a result came from: parameters, corpus, code version, date."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def git_commit() -> str:
+    """The repository's commit (with ``+dirty`` for local changes), or ``"unknown"``."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def provenance(params: dict[str, Any], manifest_hash: str) -> dict[str, str]:
+    """The columns recorded beside every result row."""
+    return {
+        "params": json.dumps(params, sort_keys=True),
+        "manifest_hash": manifest_hash,
+        "git_commit": git_commit(),
+        "package_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,150 @@
+"""The studies on a synthetic corpus: documented columns, perfect clean 5 s, cached sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from dejavu_lab.cache import MemoryCache
+from dejavu_lab.studies import (
+    accuracy_vs_seconds,
+    build_database,
+    fit_line,
+    matching_time,
+    storage,
+    sweep,
+    synthetic_corpus,
+)
+from dejavu_lab.studies.accuracy import ACCURACY_COLUMNS
+from dejavu_lab.studies.corpus_audio import write_synthetic_corpus
+from dejavu_lab.studies.storage import STORAGE_COLUMNS
+from dejavu_lab.studies.timing import TIMING_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def corpus():  # type: ignore[no-untyped-def]
+    return synthetic_corpus(6, 2, duration_s=35.0)
+
+
+def test_accuracy_table_has_the_documented_rows_and_perfect_clean_5s(corpus) -> None:  # type: ignore[no-untyped-def]
+    djv, build = build_database(djv_pipeline(), corpus)
+    assert build.num_hashes > 0 and build.audio_seconds == pytest.approx(6 * 35.0)
+    table = accuracy_vs_seconds(
+        djv,
+        corpus,
+        seconds=(1, 2, 5),
+        conditions=("clean",),
+        n_per_song=2,
+        n_per_unseen=2,
+        progress=False,
+    )
+    assert tuple(table.columns) == ACCURACY_COLUMNS
+    assert table.seconds.tolist() == [1.0, 2.0, 5.0]
+    five = table[table.seconds == 5.0].iloc[0]
+    assert five.total == 12 and five.correct == 12 and five.accuracy_pct == 100.0
+    assert five.offset_correct_pct == 100.0
+    assert (table.unseen_total == 4).all()
+    assert (table.false_match_pct == 0.0).all()
+
+
+def djv_pipeline():  # type: ignore[no-untyped-def]
+    from dejavu_lab.presets import get_preset
+
+    return get_preset("default")
+
+
+def test_matching_time_rows_and_linear_fit(corpus) -> None:  # type: ignore[no-untyped-def]
+    djv, _ = build_database(djv_pipeline(), corpus)
+    name, samples = next(iter(corpus.reference.items()))
+    table = matching_time(
+        djv,
+        samples,
+        corpus.sample_rate,
+        song_name=name,
+        record_times_s=(1.0, 3.0, 6.0),
+        repeats=2,
+        progress=False,
+    )
+    assert tuple(table.columns) == TIMING_COLUMNS
+    assert len(table) == 6 and table.correct.all()
+    assert (table.match_time_s >= table.decode_s).all()
+    assert (table.match_time_s >= table.fingerprint_lookup_s).all()
+    assert table.groupby("record_time_s").size().tolist() == [2, 2, 2]
+
+
+def test_fit_line_recovers_a_known_line() -> None:
+    x = np.arange(1.0, 11.0)
+    fit = fit_line(x, 1.364757 * x - 0.034373)
+    assert fit.slope == pytest.approx(1.364757) and fit.intercept == pytest.approx(-0.034373)
+    assert fit.equation() == "1.364757 * record_time - 0.034373"
+    assert fit.r_squared == pytest.approx(1.0)
+
+
+def test_storage_table(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    corpus_dir = write_synthetic_corpus(tmp_path / "corpus", 6, 2, duration_s=35.0)
+    db = tmp_path / "default.duckdb"
+    djv, _ = build_database(djv_pipeline(), corpus, path=db)
+    djv.close()
+    table = storage(corpus_dir, {"default": db})
+    assert tuple(table.columns) == STORAGE_COLUMNS
+    assert table.kind.tolist() == ["mp3", "wav", "fingerprints (default)"]
+    wav = table.set_index("kind").loc["wav"]
+    assert wav.megabytes == pytest.approx(6 * 35.0 * 44100 * 4 / 1e6)
+    fingerprints = table.set_index("kind").loc["fingerprints (default)"]
+    assert fingerprints.tracks == 6 and fingerprints.fingerprints > 0
+    assert fingerprints.megabytes == pytest.approx(db.stat().st_size / 1e6)
+
+
+def test_sweep_rows_cache_and_results_table(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    cache = MemoryCache()
+    grid = {"hasher__fan_value": [3, 6], "matcher__min_confidence": [2.0]}
+    results = tmp_path / "results.duckdb"
+    first = sweep(
+        grid,
+        corpus,
+        seconds=(2,),
+        conditions=("clean",),
+        cache=cache,
+        results_db=results,
+        progress=False,
+    )
+    assert len(first) == 2
+    assert first.hasher__fan_value.tolist() == [3, 6]
+    for column in (
+        "accuracy_pct_clean_2s",
+        "false_match_pct",
+        "hashes_per_second",
+        "bytes_per_track",
+        "fingerprint_x_realtime",
+        "median_match_ms",
+        "params",
+        "manifest_hash",
+        "git_commit",
+        "package_version",
+        "created_at",
+    ):
+        assert column in first.columns
+    assert first.hashes_per_second.iloc[1] > first.hashes_per_second.iloc[0]
+    songs_and_queries = cache.misses["peaks"]
+    assert songs_and_queries > 0
+    # A second run over hasher/matcher parameters recomputes no peaks.
+    second = sweep(
+        {"hasher__fan_value": [4]},
+        corpus,
+        seconds=(2,),
+        conditions=("clean",),
+        cache=cache,
+        results_db=results,
+        progress=False,
+    )
+    assert cache.misses["peaks"] == songs_and_queries
+    assert cache.misses["spectrogram"] <= songs_and_queries
+    assert cache.hits["peaks"] >= songs_and_queries
+    assert len(second) == 1
+    stored = duckdb.connect(str(results)).execute("SELECT count(*) FROM results").fetchall()
+    assert stored[0][0] == 3
+    with pytest.raises(Exception, match="hasher__fan"):
+        sweep({"hasher__fan": [1]}, corpus, progress=False)
