@@ -55,7 +55,9 @@ format: install
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 	$(VENV)/bin/ruff format $(LINT_PATHS)
 
+# The notebooks run on the small free-music corpus (synthetic songs if it cannot be built).
 test: install lint
+	$(MAKE) --no-print-directory corpus-small || echo "corpus unavailable: notebooks use synthetic songs"
 	$(PY) -m pytest -q
 
 corpus: install

@@ -12,9 +12,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from dejavu_lab import Dejavu, get_preset
+from dejavu_lab import Dejavu
 from dejavu_lab.corpus import default_corpus_dir
-from dejavu_lab.studies import CorpusAudio, build_database, load_corpus_audio
+from dejavu_lab.studies import CorpusAudio, load_corpus_audio
+from dejavu_lab.studies.corpus_audio import cached_database
 from dejavu_lab.studies.provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,29 +63,7 @@ def load_corpus(args: argparse.Namespace) -> CorpusAudio:
 
 def database(args: argparse.Namespace, corpus: CorpusAudio, preset: str) -> tuple[Dejavu, Path]:
     """The preset's database of the corpus, built once and reused while it matches."""
-    folder = output_dir(args) / "db"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{preset}-{corpus.manifest_hash[:10]}.duckdb"
-    pipeline = get_preset(preset)
-    if path.exists():
-        try:
-            djv = Dejavu({"database": str(path)}, pipeline=pipeline)
-            if djv.db.stats().num_songs == len(corpus.reference):
-                return djv, path
-            djv.close()
-        except Exception as error:  # stale or foreign file: rebuild it
-            logging.warning("rebuilding %s (%s)", path, error)
-    djv, report = build_database(pipeline, corpus, path=path, progress=not args.quiet)
-    meta = {
-        "preset": preset,
-        "fingerprint_seconds": report.fingerprint_seconds,
-        "audio_seconds": report.audio_seconds,
-        "num_hashes": report.num_hashes,
-        "speed_x_realtime": report.speed_x_realtime,
-        **provenance(pipeline.get_params(), corpus.manifest_hash),
-    }
-    (folder / f"{preset}-build.json").write_text(json.dumps(meta, indent=2))
-    return djv, path
+    return cached_database(preset, corpus, output_dir(args) / "db", progress=not args.quiet)
 
 
 def save(frame, folder: Path, name: str, corpus: CorpusAudio, params: dict) -> Path:  # type: ignore[no-untyped-def]

@@ -245,3 +245,67 @@ def write_synthetic_corpus(
         writer.writeheader()
         writer.writerows(rows)
     return out
+
+
+def open_corpus(
+    size: str = "small", *, synthetic_fallback: bool = True, progress: bool = False
+) -> tuple[Path, CorpusAudio]:
+    """The decoded corpus of a size, for notebooks and scripts.
+
+    Where the corpus was never built (``make corpus-small``) and
+    ``synthetic_fallback`` is set, a synthetic corpus is written next to it
+    and used instead, so notebooks run anywhere.
+
+    Returns
+    -------
+    (Path, CorpusAudio)
+        The corpus folder and its decoded tracks.
+    """
+    from ..corpus import default_corpus_dir
+
+    folder = default_corpus_dir(size)
+    if not (folder / "manifest.csv").exists():
+        if not synthetic_fallback:
+            raise FileNotFoundError(f"no corpus at {folder}: run `make corpus-{size}`")
+        import logging
+
+        folder = folder.parent / "synthetic"
+        logging.getLogger(__name__).warning(
+            "no %s corpus (make corpus-small): using synthetic songs in %s", size, folder
+        )
+        write_synthetic_corpus(folder)
+    return folder, load_corpus_audio(folder, progress=progress)
+
+
+def cached_database(
+    pipeline: Pipeline | str,
+    corpus: CorpusAudio,
+    folder: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    progress: bool = False,
+) -> tuple[Dejavu, Path]:
+    """A database of the corpus in ``folder``, built once and reused while it matches.
+
+    The file is named after the preset (or ``name``) and the corpus manifest,
+    and rebuilt when its parameters or song count no longer fit.
+    """
+    import logging
+
+    from ..presets import get_preset
+
+    label = name or (pipeline if isinstance(pipeline, str) else "custom")
+    pipe = get_preset(pipeline) if isinstance(pipeline, str) else pipeline
+    directory = Path(folder)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{label}-{corpus.manifest_hash[:10]}.duckdb"
+    if path.exists():
+        try:
+            djv = Dejavu({"database": str(path)}, pipeline=pipe)
+            if djv.db.stats().num_songs == len(corpus.reference):
+                return djv, path
+            djv.close()
+        except Exception as error:  # stale or foreign file: rebuild it
+            logging.getLogger(__name__).warning("rebuilding %s (%s)", path, error)
+    djv, _ = build_database(pipe, corpus, path=path, progress=progress)
+    return djv, path
