@@ -215,3 +215,14 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_repeats_nothing(
         djv.fingerprint_directory(music, [".wav"], 1, progress=False)
         clean = {s.content_hash: (s.name, s.num_hashes) for s in djv.db.songs()}
     assert killed == clean
+
+
+def test_too_long_and_directory_inputs_are_refused_by_name(tmp_path: Path) -> None:
+    from dejavu_lab.audio import load_audio
+
+    (path,) = write_synth_songs(tmp_path, [9], duration_s=6.0)
+    with pytest.raises(AudioError, match=r"synth_009\.wav: too long: 6 s > the limit of 2 s"):
+        load_audio(path, sample_rate=11025, max_duration_s=2.0)
+    with pytest.raises(AudioError, match="is a directory"):
+        load_audio(tmp_path, sample_rate=11025)
+    assert load_audio(path, sample_rate=11025).duration_s == pytest.approx(6.0)
