@@ -1,0 +1,465 @@
+"""Server stores (MySQL/MariaDB, PostgreSQL): configuration, factory, shared pieces.
+
+Several processes, on one machine or several, may fingerprint into one server
+database at once: a song is stored in one transaction (its row, then its hashes
+bulk-loaded), so it is visible only when complete, and the UNIQUE content hash
+makes a second writer of the same song wait for the first and then fail with
+:class:`~dejavu_lab.store.base.DuplicateSongError`, its transaction rolled back.
+
+Configuration, as in Dejavu::
+
+    {"type": "mysql", "host": "127.0.0.1", "port": 3306, "user": "root",
+     "passwd": "", "db": "dejavu"}
+    {"type": "postgresql", "host": "127.0.0.1", "user": "me", "database": "dejavu",
+     "schema": "fingerprints"}
+
+or a URL: ``mysql://root@127.0.0.1/dejavu``, ``mariadb://...``,
+``postgresql://me:secret@db.example.org:5432/dejavu?schema=fingerprints``.
+
+Besides :meth:`lookup` (the same rows as every other store), the server stores
+offer :meth:`vote`: the offset histogram computed by the database, of which only
+the top bins of each song cross the network (:class:`VoteSummary`).
+:func:`summarize_votes` computes the same summary in process from
+:func:`~dejavu_lab.matching.count_votes`. The pushdown trades server work for
+network bytes: a 5 s query that finds ~100,000 rows gets ~600 back, but the
+server's aggregation takes longer than numpy's, so it pays only over a slow
+link (see ``benchmarks/bench_stores.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import numpy as np
+
+from ..exceptions import ParameterError, StoreError
+from ..index import HashIndex
+from ..matching import Lookup, Votes
+
+__all__ = [
+    "ServerConfig",
+    "VoteSummary",
+    "open_server_store",
+    "open_server_store_url",
+    "parse_server_config",
+    "parse_server_url",
+    "summarize_votes",
+]
+
+DEFAULT_PORTS = {"mysql": 3306, "postgresql": 5432}
+_KINDS = {
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+}
+_CONFIG_KEYS = ("host", "port", "user", "passwd", "password", "db", "database", "schema")
+_OPTIONAL_KEYS = ("connect_timeout",)
+#: Where :meth:`VoteSummary.as_votes` puts each song's remaining votes: an offset
+#: difference no real bin reaches (2**31 - 1 frames is 1.6 years at 23 ms a frame).
+REST_DIFF = (1 << 31) - 1
+#: Vote-pushdown limits (a bin's window is +- time_tolerance frames).
+MAX_TOP_N = 100_000
+MAX_TIME_TOLERANCE = 16
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where a server database is and how to log in.
+
+    Attributes
+    ----------
+    kind : {"mysql", "postgresql"}
+    host : str
+    port : int
+    database : str
+    user : str or None
+        None: the driver's default (the login name).
+    password : str or None
+        Never shown in messages or reprs.
+    schema : str or None
+        PostgreSQL only: the schema holding the tables (created if missing);
+        None means the user's default search path.
+    connect_timeout : float
+        Seconds to wait for the server to answer a connection.
+    """
+
+    kind: str
+    host: str
+    port: int
+    database: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    schema: str | None = None
+    connect_timeout: float = 10.0
+
+    @property
+    def engine(self) -> str:
+        """The server's name for people."""
+        return "MySQL/MariaDB" if self.kind == "mysql" else "PostgreSQL"
+
+    def describe(self) -> str:
+        """A URL without the password, for messages and reprs."""
+        user = f"{self.user}@" if self.user else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        text = f"{self.kind}://{user}{host}:{self.port}/{self.database}"
+        return text + (f"?schema={self.schema}" if self.schema else "")
+
+
+def _normalise_kind(kind: str) -> str:
+    try:
+        return _KINDS[kind.lower()]
+    except KeyError:
+        raise ParameterError(
+            f"unknown server database type {kind!r}: expected mysql, mariadb, postgresql "
+            "or postgres"
+        ) from None
+
+
+def _one_of(config: Mapping[str, Any], first: str, second: str) -> Any:
+    if first in config and second in config:
+        raise ParameterError(f"give either {first!r} or {second!r}, not both")
+    return config.get(first, config.get(second))
+
+
+def parse_server_config(kind: str, config: Mapping[str, Any]) -> ServerConfig:
+    """Check a Dejavu-style config dict (without ``type``).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown key, a key given twice under both its names, a missing
+        database, a bad port or timeout, or ``schema`` with MySQL.
+    """
+    kind = _normalise_kind(kind)
+    unknown = set(config) - set(_CONFIG_KEYS) - set(_OPTIONAL_KEYS)
+    if unknown:
+        raise ParameterError(
+            f"unknown {kind} database option(s) {', '.join(sorted(unknown))}: expected "
+            f"{', '.join(_CONFIG_KEYS + _OPTIONAL_KEYS)}"
+        )
+    database = _one_of(config, "db", "database")
+    if not database or not isinstance(database, str):
+        raise ParameterError(f"a {kind} database config needs 'db' (the database name)")
+    password = _one_of(config, "passwd", "password")
+    schema = config.get("schema")
+    if schema is not None and kind != "postgresql":
+        raise ParameterError("'schema' is a PostgreSQL option; MySQL has databases only")
+    if schema is not None and (not isinstance(schema, str) or not schema):
+        raise ParameterError(f"schema={schema!r} is not allowed: expected a non-empty name")
+    port = config.get("port", DEFAULT_PORTS[kind])
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 < port < 65536:
+        raise ParameterError(f"port={config.get('port')!r} is not allowed: expected 1-65535")
+    timeout = config.get("connect_timeout", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ParameterError(
+            f"connect_timeout={timeout!r} is not allowed: expected a positive number of seconds"
+        )
+    user = config.get("user")
+    return ServerConfig(
+        kind=kind,
+        host=str(config.get("host") or "127.0.0.1"),
+        port=port,
+        database=database,
+        user=str(user) if user is not None else None,
+        password=str(password) if password is not None else None,
+        schema=schema,
+        connect_timeout=float(timeout),
+    )
+
+
+def parse_server_url(url: str) -> ServerConfig:
+    """``mysql://user:password@host:port/db`` or ``postgresql://...?schema=name``.
+
+    User and password may be percent-encoded; the query string may hold
+    ``schema`` (PostgreSQL) and ``connect_timeout``.
+    """
+    parts = urlsplit(url)
+    kind = _normalise_kind(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ParameterError(f"bad port in database URL {_redact(url)}") from None
+    config: dict[str, Any] = {"db": unquote(parts.path.lstrip("/"))}
+    if parts.hostname:
+        config["host"] = parts.hostname
+    if port is not None:
+        config["port"] = port
+    if parts.username:
+        config["user"] = unquote(parts.username)
+    if parts.password is not None:
+        config["password"] = unquote(parts.password)
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "schema":
+            config["schema"] = value
+        elif key == "connect_timeout":
+            try:
+                config["connect_timeout"] = float(value)
+            except ValueError:
+                raise ParameterError(f"connect_timeout={value!r} is not a number") from None
+        else:
+            raise ParameterError(
+                f"unknown option {key!r} in database URL {_redact(url)}: expected schema "
+                "(PostgreSQL) or connect_timeout"
+            )
+    if not config["db"]:
+        raise ParameterError(f"database URL {_redact(url)} names no database (…/DBNAME)")
+    return parse_server_config(kind, config)
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def open_server_store(kind: str, config: Mapping[str, Any]) -> Any:
+    """Open a MySQL/MariaDB or PostgreSQL store from a Dejavu-style config.
+
+    Parameters
+    ----------
+    kind : {"mysql", "mariadb", "postgresql", "postgres"}
+    config : dict
+        host, port, user, passwd (or password), db (or database), schema
+        (PostgreSQL), connect_timeout.
+
+    Raises
+    ------
+    ParameterError
+        For a bad config.
+    StoreError
+        If the server cannot be reached or refuses the login, naming host,
+        port, database and the reason; or if its driver is not installed.
+    """
+    return _open(parse_server_config(kind, config))
+
+
+def open_server_store_url(url: str) -> Any:
+    """Open a server store from a ``mysql://``, ``mariadb://``, ``postgresql://`` URL."""
+    return _open(parse_server_url(url))
+
+
+def _open(config: ServerConfig) -> Any:
+    if config.kind == "mysql":
+        try:
+            from .mysql_store import MySQLStore
+        except ImportError as error:
+            raise StoreError(
+                f"{config.describe()}: MySQL support needs PyMySQL "
+                f"(pip install 'dejavu-lab[server]'): {error}"
+            ) from error
+        return MySQLStore(config)
+    try:
+        from .postgres_store import PostgresStore
+    except ImportError as error:
+        raise StoreError(
+            f"{config.describe()}: PostgreSQL support needs psycopg 3 "
+            f"(pip install 'dejavu-lab[server]'): {error}"
+        ) from error
+    return PostgresStore(config)
+
+
+# -- shared by the server stores -----------------------------------------
+
+
+def expand_lookup(
+    query_hashes: np.ndarray, hashes: np.ndarray, song_ids: np.ndarray, offsets: np.ndarray
+) -> Lookup:
+    """Rows fetched for the distinct query hashes, repeated for every query position.
+
+    The database is asked about each distinct hash once; this gives the rows
+    :meth:`~dejavu_lab.index.HashIndex.lookup` would give for the whole query.
+    """
+    return HashIndex(hashes, song_ids, offsets).lookup(query_hashes)
+
+
+def vote_query_rows(
+    query_hashes: np.ndarray,
+    query_offsets: np.ndarray,
+    variants: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows a server joins with its fingerprints to count votes.
+
+    Parameters
+    ----------
+    query_hashes : np.ndarray, shape (n,), uint32
+    query_offsets : np.ndarray, shape (n,), int32
+    variants : (np.ndarray, np.ndarray), optional
+        Hashes to look up instead and the index into ``query_hashes`` of each
+        one's original (``Hasher.lookup_variants``); a variant votes at its
+        original's offset, as that original's hash.
+
+    Returns
+    -------
+    lookup_hashes : np.ndarray, uint32
+        Hash to find in the database.
+    offsets : np.ndarray, int32
+        Query offset the vote is counted from.
+    vote_hashes : np.ndarray, uint32
+        Hash value the vote counts as (distinct-hash counting).
+    weights : np.ndarray, int64
+        How many query positions share this row (all-votes counting).
+        The rows are distinct.
+    """
+    hashes = np.asarray(query_hashes, dtype=np.uint32)
+    offsets = np.asarray(query_offsets, dtype=np.int32)
+    if len(hashes) != len(offsets):
+        raise ParameterError(
+            f"query_hashes ({len(hashes)}) and query_offsets ({len(offsets)}) differ in length"
+        )
+    if variants is None:
+        lookup_hashes, vote_hashes = hashes, hashes
+    else:
+        lookup_hashes = np.asarray(variants[0], dtype=np.uint32)
+        origin = np.asarray(variants[1], dtype=np.int64)
+        if len(lookup_hashes) != len(origin):
+            raise ParameterError("variants: hashes and origins differ in length")
+        offsets, vote_hashes = offsets[origin], hashes[origin]
+    table = np.stack(
+        [lookup_hashes.astype(np.int64), offsets.astype(np.int64), vote_hashes.astype(np.int64)],
+        axis=1,
+    )
+    if len(table) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty.astype(np.uint32), empty.astype(np.int32), empty.astype(np.uint32), empty
+    rows, weights = np.unique(table, axis=0, return_counts=True)
+    return (
+        rows[:, 0].astype(np.uint32),
+        rows[:, 1].astype(np.int32),
+        rows[:, 2].astype(np.uint32),
+        weights.astype(np.int64),
+    )
+
+
+def check_vote_params(top_n: int, time_tolerance: int) -> None:
+    """Refuse vote-pushdown parameters out of range."""
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or not 1 <= top_n <= MAX_TOP_N:
+        raise ParameterError(f"top_n={top_n!r} is not allowed: expected int in [1, {MAX_TOP_N}]")
+    if (
+        isinstance(time_tolerance, bool)
+        or not isinstance(time_tolerance, int)
+        or not 0 <= time_tolerance <= MAX_TIME_TOLERANCE
+    ):
+        raise ParameterError(
+            f"time_tolerance={time_tolerance!r} is not allowed: expected int in "
+            f"[0, {MAX_TIME_TOLERANCE}]"
+        )
+
+
+@dataclass(frozen=True)
+class VoteSummary:
+    """The top of each song's offset histogram.
+
+    Attributes
+    ----------
+    votes : Votes
+        For every song with votes: its ``top_n`` bins with the most votes in
+        their window (ties: more votes in the bin itself, then the smaller
+        offset), plus every bin within ``time_tolerance`` of its best bin.
+        Sorted by song, then offset difference. ``count`` and ``windowed`` are
+        exactly those of :func:`~dejavu_lab.matching.count_votes` (computed
+        over all of the song's bins).
+    song_id : np.ndarray, int64
+        Every song with at least one vote, ascending.
+    song_votes : np.ndarray, int64
+        Its votes at any offset.
+    """
+
+    votes: Votes
+    song_id: np.ndarray
+    song_votes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.votes.song_id)
+
+    def as_votes(self) -> Votes:
+        """Votes that :func:`~dejavu_lab.matching.rank_candidates` ranks like the full histogram.
+
+        Each song's votes outside the returned bins are added as one bin at
+        offset difference :data:`REST_DIFF` with ``windowed`` 0: it counts in
+        the song's total but is never its best bin nor a neighbour of it, so
+        the candidates (offset, aligned hashes, confidence) are identical.
+        """
+        votes = self.votes
+        if len(self.song_id) == 0:
+            return votes
+        first = np.searchsorted(votes.song_id, self.song_id)
+        kept = np.add.reduceat(votes.count, first)
+        rest = self.song_votes - kept
+        extra = rest > 0
+        n_extra = int(np.count_nonzero(extra))
+        if n_extra == 0:
+            return votes
+        song_id = np.concatenate([votes.song_id, self.song_id[extra]])
+        diff = np.concatenate([votes.diff, np.full(n_extra, REST_DIFF, np.int64)])
+        order = np.lexsort((diff, song_id))
+        return Votes(
+            song_id=song_id[order],
+            diff=diff[order],
+            count=np.concatenate([votes.count, rest[extra]])[order],
+            windowed=np.concatenate([votes.windowed, np.zeros(n_extra, np.int64)])[order],
+        )
+
+
+def summarize_votes(votes: Votes, *, top_n: int, time_tolerance: int) -> VoteSummary:
+    """In process, what a server's ``vote`` returns: each song's top bins.
+
+    Parameters
+    ----------
+    votes : Votes
+        From :func:`~dejavu_lab.matching.count_votes` (sorted by song, offset).
+    top_n : int
+        Bins kept per song, by windowed votes.
+    time_tolerance : int
+        The window half-width used for ``votes.windowed``; the bins this close
+        to each song's best bin are kept too.
+    """
+    check_vote_params(top_n, time_tolerance)
+    if len(votes.song_id) == 0:
+        empty = np.zeros(0, np.int64)
+        return VoteSummary(votes, empty, empty)
+    songs, first = np.unique(votes.song_id, return_index=True)
+    totals = np.add.reduceat(votes.count, first)
+    order = np.lexsort((votes.diff, -votes.count, -votes.windowed, votes.song_id))
+    group_start = np.searchsorted(votes.song_id[order], votes.song_id[order], side="left")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - group_start
+    best_diff = votes.diff[order[np.searchsorted(votes.song_id[order], songs)]]
+    song_index = np.searchsorted(songs, votes.song_id)
+    keep = (rank < top_n) | (np.abs(votes.diff - best_diff[song_index]) <= time_tolerance)
+    kept = Votes(
+        song_id=votes.song_id[keep].astype(np.int64),
+        diff=votes.diff[keep].astype(np.int64),
+        count=votes.count[keep].astype(np.int64),
+        windowed=votes.windowed[keep].astype(np.int64),
+    )
+    return VoteSummary(kept, songs.astype(np.int64), totals.astype(np.int64))
+
+
+def summary_from_rows(
+    song_id: np.ndarray,
+    diff: np.ndarray,
+    count: np.ndarray,
+    windowed: np.ndarray,
+    song_votes: np.ndarray,
+) -> VoteSummary:
+    """A :class:`VoteSummary` from the rows of a vote query (sorted by song, offset)."""
+    song_id = np.asarray(song_id, dtype=np.int64)
+    votes = Votes(
+        song_id=song_id,
+        diff=np.asarray(diff, dtype=np.int64),
+        count=np.asarray(count, dtype=np.int64),
+        windowed=np.asarray(windowed, dtype=np.int64),
+    )
+    songs, first = np.unique(song_id, return_index=True)
+    totals = np.asarray(song_votes, dtype=np.int64)[first]
+    return VoteSummary(votes, songs.astype(np.int64), totals)
