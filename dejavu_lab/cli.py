@@ -96,7 +96,9 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from .store import open_store
 
-    store = open_store(args.db, read_only=not str(args.db).startswith(("mysql", "postgres")))
+    store = open_store(
+        args.db, read_only=not str(args.db).startswith(("mysql", "mariadb", "postgres"))
+    )
     try:
         stats = store.stats()
         stored = store.read_params()

@@ -279,7 +279,8 @@ def rank_candidates(
     frames = np.where(known, song_frames[np.minimum(songs, len(song_frames) - 1)], 0)
     bins = frames.astype(np.float64) + query_frames + 1
     expected = totals * width / bins
-    n_tests = max(1.0, (float(np.sum(song_frames)) + query_frames * len(song_frames)) / width)
+    n_songs = int(np.count_nonzero(song_frames))
+    n_tests = max(1.0, (float(np.sum(song_frames)) + query_frames * n_songs) / width)
     background = -(poisson_log10_sf(aligned, expected) + math.log10(n_tests))
     # The tallest bin of every other song: music that merely resembles the
     # query (same instruments, same key) raises all of them together.

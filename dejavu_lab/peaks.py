@@ -179,6 +179,10 @@ class PeakPicker:
     query_density : float
         Query only: multiplies ``peaks_per_second`` when analysing a query, so
         the query offers more peaks to meet the stored ones.
+    query_neighborhood_freq, query_neighborhood_time : int, optional
+        Query only: smaller neighbourhoods for queries (None: the same). A
+        stored peak that noise outshone within its neighbourhood can still be
+        a maximum of a smaller one.
     """
 
     neighborhood_freq: int = 10
@@ -187,6 +191,8 @@ class PeakPicker:
     footprint: str = "rect"
     peaks_per_second: float | None = None
     query_density: float = field(default=1.0, metadata={"query_only": True})
+    query_neighborhood_freq: int | None = field(default=None, metadata={"query_only": True})
+    query_neighborhood_time: int | None = field(default=None, metadata={"query_only": True})
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "neighborhood_freq": Constraint(int, 1, 256),
@@ -195,6 +201,8 @@ class PeakPicker:
         "footprint": Constraint(str, options=FOOTPRINTS),
         "peaks_per_second": Constraint(float, 1.0, 10000.0, allow_none=True),
         "query_density": Constraint(float, 0.1, 20.0),
+        "query_neighborhood_freq": Constraint(int, 1, 256, allow_none=True),
+        "query_neighborhood_time": Constraint(int, 1, 256, allow_none=True),
     }
 
     def __post_init__(self) -> None:
@@ -202,12 +210,16 @@ class PeakPicker:
 
     def __call__(self, spec: LogSpectrogram, *, query: bool = False) -> Peaks:
         density = self.peaks_per_second
-        if query and density is not None:
-            density *= self.query_density
+        neighborhood_freq, neighborhood_time = self.neighborhood_freq, self.neighborhood_time
+        if query:
+            if density is not None:
+                density *= self.query_density
+            neighborhood_freq = self.query_neighborhood_freq or neighborhood_freq
+            neighborhood_time = self.query_neighborhood_time or neighborhood_time
         return find_peaks(
             spec,
-            neighborhood_freq=self.neighborhood_freq,
-            neighborhood_time=self.neighborhood_time,
+            neighborhood_freq=neighborhood_freq,
+            neighborhood_time=neighborhood_time,
             amp_min_db=self.amp_min_db,
             footprint=self.footprint,
             peaks_per_second=density,
