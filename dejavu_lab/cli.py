@@ -3,6 +3,9 @@
 dejavu-lab [--db PATH] fingerprint DIR_OR_FILE... [--ext .mp3] [--jobs N]
 dejavu-lab [--db PATH] recognize FILE [--json] [--top-k K]
 dejavu-lab [--db PATH] stats
+dejavu-lab [--db PATH] recognize --mic [--seconds N] [--device D]
+dejavu-lab [--db PATH] listen [--device D] [--json]
+dejavu-lab copy --from SPEC --to SPEC
 """
 
 from __future__ import annotations

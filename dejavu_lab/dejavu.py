@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -307,6 +307,29 @@ class Dejavu:
         audio = load_audio(path, sample_rate=self.pipeline.spectrogram.sample_rate)
         decode = time.perf_counter() - start
         return self._match(audio.samples, decode, top_k)
+
+    def listen(
+        self,
+        *,
+        device: int | str | None = None,
+        max_seconds: float = 30.0,
+        window_s: float = 6.0,
+        step_s: float = 0.5,
+        confirmations: int = 2,
+        on_result: Callable[[Any], None] | None = None,
+    ) -> Recognition:
+        """Listen until a song is recognised (see :func:`dejavu_lab.live.listen`)."""
+        from .live import listen
+
+        return listen(
+            self,
+            device=device,
+            max_seconds=max_seconds,
+            window_s=window_s,
+            step_s=step_s,
+            confirmations=confirmations,
+            on_result=on_result,
+        )
 
     def recognize(self, recognizer: type, *args: Any, **options: Any) -> dict[str, Any]:
         """Recognise with a recognizer class, as Dejavu does.

@@ -16,6 +16,7 @@ CONDA_NAMES = {
     "soxr": "soxr-python",
     "duckdb": "python-duckdb",
     "psycopg[binary]": "psycopg",
+    "playwright": "playwright-python",
 }
 
 
@@ -37,7 +38,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
             conda.add(_name(match.group(1)))
     missing = wanted - conda
     assert not missing, f"environment.yml lacks {sorted(missing)}"
-    extra = conda - wanted - {"python", "pip", "portaudio", "ffmpeg"}
+    extra = conda - wanted - {"python", "pip", "portaudio", "ffmpeg", "espeak-ng"}
     assert not extra, f"environment.yml has {sorted(extra)} that pyproject.toml lacks"
 
 
