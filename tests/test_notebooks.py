@@ -20,6 +20,10 @@ def test_notebook_runs_and_its_checks_hold(path: Path, monkeypatch: pytest.Monke
     book = nbformat.read(path, as_version=4)
     assert book.cells[-1].cell_type == "code" and "assert" in book.cells[-1].source
     client = NotebookClient(
-        book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        book,
+        timeout=900,
+        startup_timeout=180,  # a loaded 2-core machine can be slow to start a kernel
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError, with the failing cell, if an assert fails
