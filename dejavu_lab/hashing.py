@@ -19,6 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ._arrays import sorted_unique
 from .params import Constraint, validate_params
 from .peaks import Peaks
 
@@ -98,7 +99,7 @@ class Fingerprints:
     def unique(self) -> Fingerprints:
         """Drop repeated (hash, offset) pairs; sorted by offset then hash."""
         key = (self.offsets.astype(np.uint64) << np.uint64(32)) | self.hashes.astype(np.uint64)
-        key = np.unique(key)
+        key = sorted_unique(key)
         return Fingerprints(
             (key & np.uint64(0xFFFFFFFF)).astype(np.uint32),
             (key >> np.uint64(32)).astype(np.int32),

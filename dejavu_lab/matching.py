@@ -30,6 +30,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import gammainc, gammaln
 
+from ._arrays import sorted_unique
 from .params import Constraint, validate_params
 
 _DIFF_BIAS = np.int64(1 << 31)
@@ -111,6 +112,8 @@ def count_votes(
                 position[position == len(keys)] = 0
                 found = keys[position] == neighbour
                 windowed[found] += counts[position[found]]
+    elif (packed := _pack_votes(lookup, diff, query_hashes)) is not None:
+        return _count_packed(packed, time_tolerance)
     else:
         hashes = query_hashes[lookup.query_index].astype(np.int64)
         key, hashes = _distinct_pairs(key, hashes)
@@ -127,6 +130,59 @@ def count_votes(
         diff=(keys & _LOW32) - _DIFF_BIAS,
         count=counts.astype(np.int64),
         windowed=windowed,
+    )
+
+
+# One int64 per vote: | song: 19 bits | diff + 2**23: 24 bits | hash id: 20 bits |,
+# so distinct (bin, hash) pairs come from a single sort.
+_ID_BITS, _PDIFF_BITS, _PSONG_BITS = 20, 24, 19
+_PDIFF_BIAS = 1 << (_PDIFF_BITS - 1)
+
+
+def _pack_votes(lookup: Lookup, diff: np.ndarray, query_hashes: np.ndarray) -> np.ndarray | None:
+    """Votes packed into int64 (song, diff, hash id), or None when a field overflows."""
+    _, hash_id = np.unique(query_hashes, return_inverse=True)
+    if (
+        len(query_hashes) >= 1 << _ID_BITS
+        or int(lookup.song_id.max()) >= 1 << _PSONG_BITS
+        or int(np.abs(diff).max()) >= _PDIFF_BIAS - 64
+    ):
+        return None
+    return (
+        (lookup.song_id.astype(np.int64) << np.int64(_PDIFF_BITS + _ID_BITS))
+        | ((diff + _PDIFF_BIAS) << np.int64(_ID_BITS))
+        | hash_id[lookup.query_index].astype(np.int64)
+    )
+
+
+def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and how often each occurs."""
+    if len(sorted_values) == 0:
+        return sorted_values, np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    return sorted_values[starts], np.diff(np.r_[starts, len(sorted_values)])
+
+
+def _count_packed(packed: np.ndarray, time_tolerance: int) -> Votes:
+    """Distinct-hash bin and window counts from packed votes (see :func:`_pack_votes`)."""
+    pairs = sorted_unique(packed)
+    keys, counts = _runs(pairs >> np.int64(_ID_BITS))
+    if time_tolerance:
+        step = np.int64(1 << _ID_BITS)
+        spread = sorted_unique(
+            np.concatenate(
+                [pairs + delta * step for delta in range(-time_tolerance, time_tolerance + 1)]
+            )
+        )
+        window_keys, window_counts = _runs(spread >> np.int64(_ID_BITS))
+        windowed = window_counts[np.searchsorted(window_keys, keys)]
+    else:
+        windowed = counts
+    return Votes(
+        song_id=keys >> np.int64(_PDIFF_BITS),
+        diff=(keys & np.int64((1 << _PDIFF_BITS) - 1)) - _PDIFF_BIAS,
+        count=counts.astype(np.int64),
+        windowed=windowed.astype(np.int64),
     )
 
 

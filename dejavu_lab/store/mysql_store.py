@@ -48,6 +48,7 @@ import numpy as np
 import pymysql
 import pymysql.cursors
 
+from .._arrays import sorted_unique
 from ..exceptions import StoreError
 from ..hashing import Fingerprints
 from ..matching import Lookup
@@ -440,7 +441,7 @@ class MySQLStore:
 
     def lookup(self, hashes: np.ndarray) -> Lookup:
         query = np.asarray(hashes, dtype=np.uint32)
-        distinct = np.unique(query)
+        distinct = sorted_unique(query)
         if len(distinct) == 0:
             return Lookup.empty()
         parts = []

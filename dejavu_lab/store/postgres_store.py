@@ -40,6 +40,7 @@ import numpy as np
 import psycopg
 from psycopg import errors, sql
 
+from .._arrays import sorted_unique
 from ..exceptions import StoreError
 from ..hashing import Fingerprints
 from ..matching import Lookup
@@ -396,7 +397,7 @@ class PostgresStore:
 
     def lookup(self, hashes: np.ndarray) -> Lookup:
         query = np.asarray(hashes, dtype=np.uint32)
-        distinct = np.unique(query)
+        distinct = sorted_unique(query)
         if len(distinct) == 0:
             return Lookup.empty()
         parts = []
