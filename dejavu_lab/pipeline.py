@@ -182,6 +182,8 @@ class Pipeline:
         Offsets of every shift are in frames of the unshifted signal (rounded).
         """
         shifts = self.spectrogram.query_shifts
+        if len(samples) > self.spectrogram.query_shift_max_s * self.spectrogram.sample_rate:
+            shifts = 1
         hop = self.spectrogram.hop_length
         parts = []
         for index in range(shifts):

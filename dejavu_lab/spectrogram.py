@@ -174,6 +174,9 @@ class Spectrogram:
         Query only: the query is analysed at this many sub-hop time shifts and
         their hashes pooled, so that a query whose start falls between the
         reference's frames still lines up. Does not change stored fingerprints.
+    query_shift_max_s : float
+        Query only: shifts are used for queries up to this long (s); longer
+        ones have hashes enough and are analysed once, at half the cost.
     """
 
     sample_rate: int = 11025
@@ -183,6 +186,7 @@ class Spectrogram:
     fmin_hz: float = 0.0
     fmax_hz: float | None = None
     query_shifts: int = field(default=1, metadata={"query_only": True})
+    query_shift_max_s: float = field(default=3.0, metadata={"query_only": True})
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "sample_rate": Constraint(int, 4000, 192000),
@@ -192,6 +196,7 @@ class Spectrogram:
         "fmin_hz": Constraint(float, 0.0, 96000.0),
         "fmax_hz": Constraint(float, 1.0, 96000.0, allow_none=True),
         "query_shifts": Constraint(int, 1, 16),
+        "query_shift_max_s": Constraint(float, 0.0, 3600.0),
     }
 
     def __post_init__(self) -> None:
