@@ -40,6 +40,12 @@ def main() -> None:
         djv.close()
     both = pd.concat(tables, ignore_index=True)
     print(both.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    # The figure shows every preset with results in the folder, run now or before.
+    done = {t.preset.iloc[0] for t in tables}
+    for path in sorted(folder.glob("accuracy_*.csv")):
+        earlier = pd.read_csv(path)
+        if earlier.preset.iloc[0] not in done:
+            tables.append(earlier)
     fig, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4.5), squeeze=False)
     for ax, table in zip(axes[0], tables, strict=True):
         plots.accuracy_vs_seconds(table, ax=ax, title=f"preset {table.preset.iloc[0]!r}")
