@@ -7,8 +7,10 @@ python experiments/sweep.py --grid '{"peaks__peaks_per_second": [30, 60, 90]}'
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 from _common import load_corpus, output_dir, parser, save
 
 from dejavu_lab import plots
@@ -16,6 +18,32 @@ from dejavu_lab.cache import MemoryCache
 from dejavu_lab.studies import sweep
 
 DEFAULT_GRID = {"hasher__fan_value": [4, 8, 12], "peaks__amp_min_db": [-20.0, 0.0, 20.0]}
+
+
+def plot(
+    table: pd.DataFrame, names: list[str], seconds: list[float], folder: Path, name: str
+) -> None:
+    """Heatmaps (accuracy, MB per track, match time) and the storage-accuracy Pareto front."""
+    if len(names) != 2:
+        return
+    metric = f"accuracy_pct_laptop-mic_{seconds[0]:g}s"
+    shown = table.assign(mb_per_track=table.bytes_per_track / 1e6)
+    fig, axes = plt.subplots(1, 3, figsize=(19, 4.8), gridspec_kw={"wspace": 0.45})
+    for ax, value, fmt, title in zip(
+        axes,
+        (metric, "mb_per_track", "median_match_ms"),
+        (".0f", ".2f", ".1f"),
+        (
+            f"laptop mic, {seconds[0]:g} s: accuracy (%)",
+            "database per track (MB)",
+            "median match time (ms)",
+        ),
+        strict=True,
+    ):
+        plots.sweep_heatmap(shown, x=names[0], y=names[1], value=value, ax=ax, fmt=fmt, title=title)
+    fig.savefig(folder / f"{name}.png", dpi=120, bbox_inches="tight")
+    ax = plots.pareto(table, x="bytes_per_track", y=metric, label_columns=tuple(names))
+    ax.figure.savefig(folder / f"{name}_pareto.png", dpi=120, bbox_inches="tight")
 
 
 def main() -> None:
@@ -29,7 +57,18 @@ def main() -> None:
     p.add_argument("--base", default="default", help="preset giving the other parameters")
     p.add_argument("--seconds", nargs="+", type=float, default=[1.0, 2.0, 3.0])
     p.add_argument("--name", default="sweep_fan_amp", help="file name of the results")
+    p.add_argument("--plot-only", action="store_true", help="redraw the figures from the CSV")
     args = p.parse_args()
+    if args.plot_only:
+        folder = output_dir(args)
+        plot(
+            pd.read_csv(folder / f"{args.name}.csv"),
+            list(args.grid),
+            args.seconds,
+            folder,
+            args.name,
+        )
+        return
     corpus, folder = load_corpus(args), output_dir(args)
     table = sweep(
         args.grid,
@@ -50,26 +89,7 @@ def main() -> None:
         "median_match_ms",
     ]
     print(table[list(args.grid) + shown].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-    names = list(args.grid)
-    if len(names) == 2:
-        metric = f"accuracy_pct_laptop-mic_{args.seconds[0]:g}s"
-        fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-        for ax, value, fmt in zip(
-            axes, (metric, "bytes_per_track", "median_match_ms"), (".0f", ".2s", ".1f"), strict=True
-        ):
-            shown_table = table.assign(bytes_per_track=table.bytes_per_track / 1e6)
-            plots.sweep_heatmap(
-                shown_table,
-                x=names[0],
-                y=names[1],
-                value=value,
-                ax=ax,
-                fmt=".2f" if value == "bytes_per_track" else fmt,
-                title=value.replace("bytes_per_track", "MB per track"),
-            )
-        fig.savefig(folder / f"{args.name}.png", dpi=120)
-        ax = plots.pareto(table, x="bytes_per_track", y=metric, label_columns=tuple(names))
-        ax.figure.savefig(folder / f"{args.name}_pareto.png", dpi=120)
+    plot(table, list(args.grid), args.seconds, folder, args.name)
     print(f"wrote {folder / (args.name + '.csv')}")
 
 
