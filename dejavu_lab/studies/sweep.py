@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -89,8 +90,6 @@ def sweep(
         n_per_unseen=n_per_unseen,
         seed=seed,
     )
-    import tempfile
-
     temporary = tempfile.TemporaryDirectory(prefix="dejavu-sweep-") if workdir is None else None
     folder = Path(workdir if workdir is not None else temporary.name)  # type: ignore[union-attr]
     folder.mkdir(parents=True, exist_ok=True)
