@@ -1,0 +1,316 @@
+"""The in-memory hash index: same votes as a plain SQL join, and sidecar invalidation.
+
+Collections are small and full of repeated hashes (a few dozen values shared
+by every song), so posting lists are long, buckets hold many hash values, and
+a query hash meets many rows: the cases where a search off by one would show.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dejavu_lab.hashing import Fingerprints
+from dejavu_lab.index import (
+    HashIndex,
+    IndexLayout,
+    IndexWriter,
+    sidecar_path,
+    sidecar_signature,
+    within_budget,
+)
+from dejavu_lab.matching import Lookup, Votes, count_votes
+from dejavu_lab.store import DuckDBStore
+from dejavu_lab.store.base import SongInfo
+
+SEEDS = range(30)
+
+
+def random_store(rng: np.random.Generator) -> tuple[DuckDBStore, np.ndarray]:
+    """An in-memory store of a few songs drawing hashes from a small pool.
+
+    Returns the store and the pool (stored hash values).
+    """
+    pool = rng.integers(0, 2**32, int(rng.integers(1, 40)), dtype=np.uint64).astype(np.uint32)
+    if rng.random() < 0.5:  # neighbouring values: one bucket holds several of them
+        pool = (pool[:1] + np.arange(len(pool), dtype=np.uint32) * 3).astype(np.uint32)
+    store = DuckDBStore(":memory:")
+    for song in range(int(rng.integers(1, 8))):
+        n = int(rng.integers(1, 400))
+        fingerprints = Fingerprints(
+            rng.choice(pool, n), rng.integers(0, int(rng.integers(1, 3000)), n).astype(np.int32)
+        ).unique()
+        store.add_song(SongInfo(f"s{song}", "x", f"c{song}", 60.0), fingerprints)
+    return store, pool
+
+
+def query(rng: np.random.Generator, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Query hashes (stored ones, repeats, absent ones, the extremes) and offsets."""
+    hashes = np.concatenate(
+        [
+            rng.choice(pool, int(rng.integers(0, 60))),
+            rng.integers(0, 2**32, int(rng.integers(0, 10)), dtype=np.uint64).astype(np.uint32),
+            np.array([0, 2**32 - 1, pool.min(), pool.max()], dtype=np.uint32),
+        ]
+    )
+    return hashes, rng.integers(0, 200, len(hashes)).astype(np.int32)
+
+
+def table_rows(store: DuckDBStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    result = store.con.execute('SELECT hash, song_id, "offset" FROM fingerprints').fetchnumpy()
+    return (
+        np.asarray(result["hash"], dtype=np.uint32),
+        np.asarray(result["song_id"], dtype=np.int32),
+        np.asarray(result["offset"], dtype=np.int32),
+    )
+
+
+def sorted_rows(lookup: Lookup) -> list[tuple[int, int, int]]:
+    return sorted(
+        zip(
+            lookup.query_index.tolist(),
+            lookup.song_id.tolist(),
+            lookup.offset.tolist(),
+            strict=True,
+        )
+    )
+
+
+def assert_same_votes(a: Votes, b: Votes) -> None:
+    for name in ("song_id", "diff", "count", "windowed"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def streamed(
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray], directory: Path | None, chunk: int
+) -> HashIndex:
+    """Build through IndexWriter from sorted chunks, as a store does."""
+    hashes, song_ids, offsets = rows
+    order = np.lexsort((offsets, song_ids, hashes))
+    hashes, song_ids, offsets = hashes[order], song_ids[order], offsets[order]
+    writer = IndexWriter(IndexLayout.for_rows(hashes, song_ids, offsets), directory)
+    for start in range(0, len(hashes), chunk):
+        end = start + chunk
+        writer.write(hashes[start:end], song_ids[start:end], offsets[start:end])
+    return writer.finish({"rows": len(hashes)})
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_index_path_votes_as_the_sql_join(seed: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(seed)
+    store, pool = random_store(rng)
+    rows = table_rows(store)
+    hashes, song_ids, offsets = rows
+    below = int(offsets.min()) + 1  # moves the smallest offset to -1
+    indexes = {
+        "store": store.load_index(),
+        "memory": HashIndex(*rows),
+        "tiny prefix table": HashIndex(*rows, max_buckets=int(rng.integers(1, 4))),
+        # Negative offsets cannot be packed with the song id: stored apart.
+        "unpacked": HashIndex(hashes, song_ids, offsets - below),
+        "streamed": streamed(rows, None, int(rng.integers(1, 50))),
+        "sidecar": streamed(rows, tmp_path / "db.index", int(rng.integers(1, 50))),
+    }
+    assert indexes["unpacked"].layout.offset_bits is None
+    assert indexes["memory"].layout.offset_bits is not None
+    for _ in range(5):
+        query_hashes, query_offsets = query(rng, pool)
+        expected = store.lookup_sql(query_hashes)
+        for name, index in indexes.items():
+            found = index.lookup(query_hashes)
+            if name == "unpacked":  # undo the shift before comparing
+                found = Lookup(found.query_index, found.song_id, found.offset + below)
+            assert found.query_index.dtype == np.int64, name
+            assert found.song_id.dtype == np.int32 and found.offset.dtype == np.int32, name
+            assert sorted_rows(found) == sorted_rows(expected), name
+            for tolerance in (0, 1, 2):
+                for distinct in (None, query_hashes):
+                    assert_same_votes(
+                        count_votes(
+                            query_offsets, found, time_tolerance=tolerance, query_hashes=distinct
+                        ),
+                        count_votes(
+                            query_offsets, expected, time_tolerance=tolerance, query_hashes=distinct
+                        ),
+                    )
+    store.close()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rows_come_back_sorted_and_complete(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    store, _ = random_store(rng)
+    rows = table_rows(store)
+    index = HashIndex(*rows, max_buckets=int(rng.integers(1, 100)))
+    got = index.rows()
+    expected = sorted(zip(*(r.tolist() for r in rows), strict=True))
+    assert list(zip(*(g.tolist() for g in got), strict=True)) == expected
+    store.close()
+
+
+def test_empty_index_and_empty_query() -> None:
+    empty = np.zeros(0, np.uint32)
+    index = HashIndex(empty, empty.astype(np.int32), empty.astype(np.int32))
+    assert len(index) == 0
+    assert len(index.lookup(np.array([1, 2], np.uint32))) == 0
+    full = HashIndex(np.array([5], np.uint32), np.array([1], np.int32), np.array([0], np.int32))
+    assert len(full.lookup(empty)) == 0
+
+
+def test_row_budget_keeps_the_rarest_query_hashes() -> None:
+    # Hash 1 is in 1 row, hash 2 in 2, hash 3 in 3.
+    index = HashIndex(
+        np.array([1, 2, 2, 3, 3, 3], np.uint32),
+        np.arange(1, 7, dtype=np.int32),
+        np.zeros(6, np.int32),
+    )
+    query_hashes = np.array([3, 1, 2, 9], np.uint32)
+    assert sorted_rows(index.lookup(query_hashes, max_rows=100)) == sorted_rows(
+        index.lookup(query_hashes)
+    )
+    kept = index.lookup(query_hashes, max_rows=4)
+    assert sorted(set(kept.query_index.tolist())) == [1, 2]  # hashes 1 and 2: 3 rows
+    assert len(index.lookup(query_hashes, max_rows=0)) == 0
+    keep = within_budget(np.array([5, 1, 1, 3]), 5)
+    assert keep.tolist() == [False, True, True, True]
+
+
+def test_layout_packs_when_it_fits() -> None:
+    plan = dict(n_rows=10, min_hash=100, max_hash=2**30, min_song_id=1, min_offset=0)
+    packed = IndexLayout.plan(**plan, max_song_id=10_000, max_offset=30_000)
+    assert packed.offset_bits == 15 and packed.bytes_per_row in (5, 6, 8)
+    assert IndexLayout.plan(**plan, max_song_id=2**20, max_offset=2**20).offset_bits is None
+    negative = {**plan, "min_offset": -1}
+    assert IndexLayout.plan(**negative, max_song_id=3, max_offset=5).offset_bits is None
+    big = IndexLayout.plan(**{**plan, "n_rows": 10**9}, max_song_id=3, max_offset=5)
+    assert big.n_buckets <= 1 << 24 and big.residual_dtype == np.uint8
+
+
+# -- sidecar invalidation ---------------------------------------------------
+
+
+def small_index(seed: int = 0) -> HashIndex:
+    rng = np.random.default_rng(seed)
+    n = 500
+    return HashIndex(
+        rng.integers(0, 50, n).astype(np.uint32),
+        rng.integers(1, 5, n).astype(np.int32),
+        rng.integers(0, 100, n).astype(np.int32),
+    )
+
+
+def test_sidecar_opens_only_with_its_signature(tmp_path: Path) -> None:
+    folder = sidecar_path(tmp_path / "fingerprints.duckdb")
+    assert folder.name == "fingerprints.duckdb.index"
+    assert HashIndex.open(folder, {"songs": 4}) is None  # missing
+    index = small_index()
+    index.save(folder, {"songs": 4, "params": {"fan": (1, 2)}})
+    assert sidecar_signature(folder) == {"songs": 4, "params": {"fan": [1, 2]}}
+    opened = HashIndex.open(folder, {"songs": 4, "params": {"fan": (1, 2)}})
+    assert opened is not None
+    assert isinstance(opened.residuals, np.memmap)
+    for a, b in zip(index.rows(), opened.rows(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert HashIndex.open(folder, {"songs": 5, "params": {"fan": (1, 2)}}) is None
+    assert HashIndex.open(folder, {"songs": 4}) is None
+    in_memory = HashIndex.open(folder, {"songs": 4, "params": {"fan": [1, 2]}}, mmap=False)
+    assert in_memory is not None and not isinstance(in_memory.residuals, np.memmap)
+
+
+def test_rebuilt_sidecar_replaces_a_stale_one(tmp_path: Path) -> None:
+    folder = tmp_path / "db.index"
+    small_index(0).save(folder, {"generation": 1})
+    old = HashIndex.open(folder, {"generation": 1})
+    assert old is not None
+    new = small_index(1)
+    new.save(folder, {"generation": 2})
+    assert HashIndex.open(folder, {"generation": 1}) is None
+    reopened = HashIndex.open(folder, {"generation": 2})
+    assert reopened is not None
+    np.testing.assert_array_equal(reopened.rows()[0], new.rows()[0])
+    # A reader that mapped the old files still reads them whole.
+    np.testing.assert_array_equal(old.rows()[0], small_index(0).rows()[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.index"]
+
+
+@pytest.mark.parametrize("damage", ["meta", "format", "truncated", "missing"])
+def test_damaged_sidecar_is_not_used(tmp_path: Path, damage: str) -> None:
+    folder = tmp_path / "db.index"
+    small_index().save(folder, {"generation": 1})
+    meta = folder / "meta.json"
+    if damage == "meta":
+        meta.write_text("{not json")
+    elif damage == "format":
+        content = json.loads(meta.read_text())
+        content["format"] += 1
+        meta.write_text(json.dumps(content))
+    elif damage == "truncated":
+        data = (folder / "residuals.npy").read_bytes()
+        (folder / "residuals.npy").write_bytes(data[: len(data) // 2])
+    else:
+        (folder / "packed.npy").unlink()
+    assert HashIndex.open(folder, {"generation": 1}) is None
+
+
+def test_writer_refuses_bad_streams_and_leaves_the_sidecar(tmp_path: Path) -> None:
+    folder = tmp_path / "db.index"
+    small_index().save(folder, {"generation": 1})
+    hashes = np.array([1, 2, 3, 4], np.uint32)
+    ones = np.ones(4, np.int32)
+    layout = IndexLayout.for_rows(hashes, ones, ones)
+    writer = IndexWriter(layout, folder)
+    with pytest.raises(ValueError, match="sorted"):
+        writer.write(hashes[::-1], ones, ones)
+    writer.write(hashes[2:], ones[2:], ones[2:])
+    with pytest.raises(ValueError, match="sorted"):
+        writer.write(hashes[:2], ones[:2], ones[:2])  # goes back
+    with pytest.raises(ValueError, match="planned"):
+        writer.finish({"generation": 2})
+    writer.abort()
+    with pytest.raises(ValueError, match="planned"):
+        too_many = IndexWriter(layout, None)
+        too_many.write(np.arange(5, dtype=np.uint32), np.ones(5, np.int32), np.ones(5, np.int32))
+    # The old sidecar is intact and nothing else is left behind.
+    assert HashIndex.open(folder, {"generation": 1}) is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.index"]
+
+
+def signature_of(store: DuckDBStore) -> dict[str, Any]:
+    signature: dict[str, Any] = store.index_signature()  # type: ignore[attr-defined]
+    return signature
+
+
+def test_store_sidecar_follows_the_songs(tmp_path: Path) -> None:
+    """The store's own sidecar (``DuckDBStore.index_signature``, once patched in)."""
+    if not hasattr(DuckDBStore, "index_signature"):
+        pytest.skip("DuckDBStore does not write an index sidecar yet")
+    path = tmp_path / "fingerprints.duckdb"
+    rng = np.random.default_rng(3)
+
+    def song(name: str) -> tuple[SongInfo, Fingerprints]:
+        hashes = rng.integers(0, 30, 300).astype(np.uint32)
+        offsets = rng.integers(0, 500, 300).astype(np.int32)
+        return SongInfo(name, "x", name, 30.0), Fingerprints(hashes, offsets).unique()
+
+    query_hashes = np.arange(30, dtype=np.uint32)
+    with DuckDBStore(path) as store:
+        store.add_song(*song("a"))
+        first = store.load_index()
+        assert sorted_rows(first.lookup(query_hashes)) == sorted_rows(
+            store.lookup_sql(query_hashes)
+        )
+    assert sidecar_path(path).is_dir()
+    with DuckDBStore(path, read_only=True) as store:
+        assert HashIndex.open(sidecar_path(path), signature_of(store)) is not None
+    with DuckDBStore(path) as store:
+        store.add_song(*song("b"))  # the sidecar is now stale
+        assert HashIndex.open(sidecar_path(path), signature_of(store)) is None
+        index = store.load_index()
+        assert sorted_rows(index.lookup(query_hashes)) == sorted_rows(
+            store.lookup_sql(query_hashes)
+        )
+        assert HashIndex.open(sidecar_path(path), signature_of(store)) is not None
