@@ -169,11 +169,9 @@ def _count_packed(packed: np.ndarray, time_tolerance: int) -> Votes:
     keys, counts = _runs(pairs >> np.int64(_ID_BITS))
     if time_tolerance:
         step = np.int64(1 << _ID_BITS)
-        spread = sorted_unique(
-            np.concatenate(
-                [pairs + delta * step for delta in range(-time_tolerance, time_tolerance + 1)]
-            )
-        )
+        shifted = [pairs + delta * step for delta in range(-time_tolerance, time_tolerance + 1)]
+        # Shifted copies of a sorted array: a stable sort merges the runs.
+        spread = sorted_unique(np.concatenate(shifted), presorted_runs=True)
         window_keys, window_counts = _runs(spread >> np.int64(_ID_BITS))
         windowed = window_counts[np.searchsorted(window_keys, keys)]
     else:
