@@ -50,7 +50,7 @@ from dejavu_lab._version import __version__
 from dejavu_lab.audio import content_hash, load_audio, resample
 from dejavu_lab.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.hashing import Fingerprints, pack_hashes, unpack_hashes
-from dejavu_lab.index import HashIndex, IndexLayout, IndexWriter, sidecar_path
+from dejavu_lab.index import HashIndex, sidecar_path
 from dejavu_lab.matching import Lookup
 from dejavu_lab.pipeline import Pipeline
 from dejavu_lab.presets import get_preset
@@ -66,11 +66,6 @@ DEFAULT_SIZES = (45, 1000, 10000)
 DEFAULT_MAX_ROWS = 1_000_000
 #: Distractor rows inserted per DuckDB transaction.
 BATCH_ROWS = 8_000_000
-#: Rows per chunk fetched from DuckDB when building the index sidecar.
-CHUNK_VECTORS = 512  # x 2048 rows
-#: DuckDB's memory while it sorts the rows for the sidecar; it spills beyond.
-#: (Unlimited, sorting 10^9 rows took 20 GB.)
-SORT_MEMORY = "2GB"
 QUERY_SECONDS = 5.0
 CONDITIONS = ("clean", "laptop-mic")
 #: The corpus' sample rate: clips are cut and degraded at it.
@@ -330,7 +325,7 @@ def build_collection(
     stats = store.stats()  # checkpoints
     insert_s = time.perf_counter() - start
     start = time.perf_counter()
-    index = load_index(store)
+    index = store.load_index()
     sidecar_s = time.perf_counter() - start
     sidecar = sidecar_path(path)
     sidecar_bytes = sum(f.stat().st_size for f in sidecar.iterdir()) if sidecar.exists() else 0
@@ -346,76 +341,6 @@ def build_collection(
         sidecar_s=sidecar_s,
         sidecar_bytes=sidecar_bytes,
     )
-
-
-# -- the index sidecar (until DuckDBStore.load_index writes one itself) ---
-
-
-def index_signature(store: DuckDBStore) -> dict[str, Any]:
-    """What the sidecar must have been built from: songs, rows, parameters."""
-    songs = store.con.execute(
-        "SELECT count(*), coalesce(max(song_id), 0), coalesce(sum(num_hashes), 0), "
-        "coalesce(bit_xor(hash(content_hash)), 0) FROM songs"
-    ).fetchall()[0]
-    rows = store.con.execute("SELECT count(*) FROM fingerprints").fetchall()[0][0]
-    identity = store.con.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchall()
-    return {
-        "database_id": identity[0][0] if identity else None,
-        "songs": int(songs[0]),
-        "max_song_id": int(songs[1]),
-        "song_hashes": int(songs[2]),
-        "songs_digest": int(songs[3]),
-        "rows": int(rows),
-        "params": store.read_params(),
-    }
-
-
-def load_index(store: DuckDBStore) -> HashIndex:
-    """The store's index through a memory-mapped sidecar, built if missing or stale.
-
-    This is what ``DuckDBStore.load_index`` does once the patch in
-    ``benchmarks/README.md`` is applied; a store that already does it is used
-    as it is.
-    """
-    if hasattr(store, "index_signature"):
-        return store.load_index()
-    signature = index_signature(store)
-    sidecar = sidecar_path(store.path)
-    index = HashIndex.open(sidecar, signature)
-    if index is None:
-        extremes = store.con.execute(
-            'SELECT count(*), min(hash), max(hash), min(song_id), max(song_id), min("offset"), '
-            'max("offset") FROM fingerprints'
-        ).fetchall()[0]
-        n_rows = int(extremes[0])
-        values = [int(v) if v is not None else 0 for v in extremes[1:]]
-        layout = IndexLayout.plan(
-            n_rows=n_rows,
-            min_hash=values[0],
-            max_hash=values[1],
-            min_song_id=values[2],
-            max_song_id=values[3],
-            min_offset=values[4],
-            max_offset=values[5],
-        )
-        writer = IndexWriter(layout, sidecar)
-        memory = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        store.con.execute(f"SET memory_limit = '{SORT_MEMORY}'")
-        try:
-            result = store.con.execute(
-                'SELECT hash, song_id, "offset" FROM fingerprints ORDER BY hash, song_id, "offset"'
-            )
-            while len(chunk := result.fetch_df_chunk(CHUNK_VECTORS)):
-                writer.write(
-                    chunk["hash"].to_numpy(np.uint32),
-                    chunk["song_id"].to_numpy(np.int32),
-                    chunk["offset"].to_numpy(np.int32),
-                )
-        finally:
-            store.con.execute(f"SET memory_limit = '{memory}'")
-        index = writer.finish(signature)
-    store._index = index
-    return index
 
 
 # -- queries --------------------------------------------------------------
@@ -535,7 +460,7 @@ def run_queries(
     """Load the index and recognise the clips (run in a fresh process)."""
     start = time.perf_counter()
     store = DuckDBStore(db, read_only=True)
-    index = load_index(store)
+    index = store.load_index()
     load_s = time.perf_counter() - start
     timed = TimedStore(store, index, max_rows)
     djv = Dejavu(store=timed, pipeline=pipeline)
