@@ -62,19 +62,7 @@ def main() -> None:
         per_query = evaluate_queries(djv, queries)
         table = summarize_accuracy(per_query)
         print(f"   {len(queries)} clips in {time.perf_counter() - started:.1f} s\n")
-        shown = table[
-            [
-                "condition",
-                "seconds",
-                "correct",
-                "total",
-                "accuracy_pct",
-                "offset_correct_pct",
-                "false_matches",
-                "unseen_total",
-                "median_match_ms",
-            ]
-        ]
+        shown = table.drop(columns=["false_match_pct", "median_confidence"])
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         example = per_query[(per_query.source == "reference") & per_query.correct].iloc[0]
         print(
