@@ -20,6 +20,7 @@ from .peaks import PeakPicker, Peaks
 from .pipeline import Pipeline
 from .presets import PRESETS, get_preset
 from .spectrogram import LogSpectrogram, Spectrogram
+from .verify import Verifier
 
 __all__ = [
     "PRESETS",
@@ -39,6 +40,7 @@ __all__ = [
     "Spectrogram",
     "StoreError",
     "StoreLockedError",
+    "Verifier",
     "__version__",
     "get_preset",
 ]

@@ -90,8 +90,9 @@ def cmd_recognize(args: argparse.Namespace) -> int:
         for rank, candidate in enumerate(result.candidates, start=1):
             print(
                 f"  {rank}. {candidate['song_name']} at {candidate['offset_seconds']:.2f} s, "
-                f"confidence {candidate['confidence']:.1f}, "
+                f"hash confidence {candidate['confidence']:.1f}, "
                 f"{candidate['aligned_hashes']} aligned"
+                + ("" if candidate.get("z") is None else f", peak z {candidate['z']:.1f}")
             )
     return 0
 

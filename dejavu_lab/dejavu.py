@@ -25,11 +25,12 @@ from .fingerprinting import (
     fingerprint_files,
     fingerprint_path,
 )
-from .matching import Lookup, MatchResult
+from .matching import Candidate, Lookup, MatchResult
 from .pipeline import Pipeline, StageCache
 from .presets import PRESETS, get_preset
 from .store import check_compatible, open_store
 from .store.base import SongInfo
+from .verify import PeakSet, Verification, peaks_from_fingerprints
 
 CONFIG_KEYS = ("database", "pipeline", "preset")
 
@@ -45,10 +46,15 @@ class Recognition:
     offset_seconds : float or None
         Where in the song the query starts (s).
     confidence : float
-        ``-log10`` of the chance probability of the best aligned bin
-        (see :mod:`dejavu_lab.matching`); a match needs ``matcher__min_confidence``.
+        The score the answer was decided on. With the verifier on (the
+        default preset), the peak-alignment ``z`` of the answer (or, for "no
+        match", the best ``z`` checked; see :mod:`dejavu_lab.verify`): a match
+        needs ``verifier__min_z``. With it off, ``-log10`` of the chance
+        probability of the best aligned bin (see :mod:`dejavu_lab.matching`): a
+        match needs ``matcher__min_confidence``.
     aligned_hashes, input_hashes : int
-        Votes in the best bin; hashes extracted from the query.
+        Votes in the answer's (or the best candidate's) bin; hashes extracted
+        from the query.
     match_time_s : float
         Fingerprinting the query plus lookup plus voting (s), decode excluded.
     decode_time_s : float
@@ -57,7 +63,8 @@ class Recognition:
         Length of the query (s).
     candidates : list of dict
         The top-k candidates, best first (song_id, song_name, offset_seconds,
-        aligned_hashes, confidence), including rejected ones.
+        aligned_hashes, confidence: the hash stage's, z: the peak-alignment
+        score or None where not verified), including rejected ones.
     """
 
     song_id: int | None
@@ -258,7 +265,7 @@ class Dejavu:
         frames, names = self._songs()
         if cache_key is not None:
             cache_key = f"{cache_key}@{self.pipeline.spectrogram.sample_rate}"
-        query = self.pipeline.fingerprint_query(samples, cache=cache, key=cache_key)
+        query, query_peaks = self.pipeline.analyse_query(samples, cache=cache, key=cache_key)
         variants, origin = self.pipeline.hasher.lookup_variants(query.hashes)
         lookup = self.db.lookup(variants)
         if len(variants) != len(query.hashes):
@@ -266,14 +273,32 @@ class Dejavu:
         query_frames = self.pipeline.frames_for(
             len(samples) / self.pipeline.spectrogram.sample_rate
         )
+        verifier = self.pipeline.verifier
+        wanted = top_k or self.pipeline.matcher.top_k
         result: MatchResult = self.pipeline.matcher(
             query.offsets,
             lookup,
             song_frames=frames,
             query_frames=query_frames,
             query_hashes=query.hashes,
-            top_k=top_k,
+            top_k=max(wanted, verifier.candidates),
         )
+        ranked = list(result.candidates)
+        if verifier.enabled:
+            checks = self._verify(ranked, query_peaks, query_frames)
+            passed = [c for c in checks if c.z >= verifier.min_z]
+            best: Candidate | None = None
+            if passed:
+                best = next(c for c in ranked if c.song_id == passed[0].song_id)
+                ranked.remove(best)
+                ranked.insert(0, best)
+            score = passed[0].z if passed else max((c.z for c in checks), default=0.0)
+            z_of = {c.song_id: c.z for c in checks}
+        else:
+            best = result.best
+            score = ranked[0].confidence if ranked else 0.0
+            z_of = {}
+        ranked = ranked[:wanted]
         elapsed = time.perf_counter() - start
         frame_s = self.pipeline.spectrogram.frame_seconds
         candidates = [
@@ -283,16 +308,16 @@ class Dejavu:
                 "offset_seconds": round(c.offset_frames * frame_s, 3),
                 "aligned_hashes": c.aligned_hashes,
                 "confidence": c.confidence,
+                "z": z_of.get(c.song_id),
             }
-            for c in result.candidates
+            for c in ranked
         ]
-        best = result.best
-        top = result.candidates[0] if result.candidates else None
+        top = ranked[0] if ranked else None
         return Recognition(
             song_id=best.song_id if best else None,
             song_name=names.get(best.song_id) if best else None,
             offset_seconds=round(best.offset_frames * frame_s, 3) if best else None,
-            confidence=top.confidence if top else 0.0,
+            confidence=score,
             aligned_hashes=top.aligned_hashes if top else 0,
             input_hashes=result.input_hashes,
             match_time_s=elapsed,
@@ -300,6 +325,32 @@ class Dejavu:
             query_seconds=len(samples) / self.pipeline.spectrogram.sample_rate,
             candidates=candidates,
         )
+
+    def _verify(
+        self, ranked: Sequence[Candidate], query_peaks: Any, query_frames: int
+    ) -> list[Verification]:
+        """Check candidates peak by peak, best first, until one passes."""
+        verifier = self.pipeline.verifier
+        frame_s = self.pipeline.spectrogram.frame_seconds
+        query = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
+        reach_back = self.pipeline.hasher.max_dt
+        checks = []
+        for candidate in ranked[: verifier.candidates]:
+            first, stop = verifier.window(candidate.offset_frames, frame_s, query_frames)
+            # Targets of anchors up to max_dt frames earlier land in the window too.
+            stored = self.db.song_fingerprints(candidate.song_id, first - reach_back, stop)
+            check = verifier(
+                query,
+                peaks_from_fingerprints(stored),
+                song_id=candidate.song_id,
+                offset_frames=candidate.offset_frames,
+                query_frames=query_frames,
+                frame_seconds=frame_s,
+            )
+            checks.append(check)
+            if check.z >= verifier.min_z:
+                break
+        return checks
 
     def match_file(self, path: str | os.PathLike[str], *, top_k: int | None = None) -> Recognition:
         """Decode a file and recognise it."""

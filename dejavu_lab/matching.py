@@ -19,6 +19,9 @@ So the tallest bin ``S`` is also tested against the runner-up, the tallest bin
 ``R`` of any *other* song: ``P(X >= S | X ~ Poisson(R + 1))``. ``confidence`` is
 the smaller of the two ``-log10`` probabilities, and a match needs it to reach
 ``min_confidence`` with at least ``min_aligned`` aligned hashes.
+
+With a verifier in the pipeline (the default preset), these scores only rank
+the candidates, and :mod:`dejavu_lab.verify` decides on single peaks.
 """
 
 from __future__ import annotations

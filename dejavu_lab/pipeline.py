@@ -23,8 +23,9 @@ from .matching import Matcher
 from .params import check_known
 from .peaks import PeakPicker, Peaks
 from .spectrogram import LogSpectrogram, Spectrogram
+from .verify import Verifier
 
-STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher")
+STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher", "verifier")
 
 
 class StageCache(Protocol):
@@ -58,7 +59,8 @@ class Analysis:
 
 @dataclass(frozen=True, kw_only=True)
 class Pipeline:
-    """Spectrogram -> peaks -> hashes, plus the matcher that votes on them.
+    """Spectrogram -> peaks -> hashes, the matcher that votes on them, and the
+    verifier that checks the best candidates peak by peak.
 
     Parameters
     ----------
@@ -66,12 +68,16 @@ class Pipeline:
     peaks : PeakPicker
     hasher : Hasher
     matcher : Matcher
+    verifier : Verifier, optional
+        Default ``Verifier()``; ``Verifier(candidates=0)`` leaves the decision
+        to the matcher.
     """
 
     spectrogram: Spectrogram
     peaks: PeakPicker
     hasher: Hasher
     matcher: Matcher
+    verifier: Verifier = dataclasses.field(default_factory=Verifier)
 
     def __post_init__(self) -> None:
         top_bin = self.spectrogram.window_size // 2
@@ -181,21 +187,32 @@ class Pipeline:
 
         Offsets of every shift are in frames of the unshifted signal (rounded).
         """
+        return self.analyse_query(samples, cache=cache, key=key)[0]
+
+    def analyse_query(
+        self, samples: np.ndarray, *, cache: StageCache | None = None, key: str | None = None
+    ) -> tuple[Fingerprints, Peaks]:
+        """Query fingerprints (see :meth:`fingerprint_query`) and the unshifted query peaks."""
         shifts = self.spectrogram.query_shifts
         if len(samples) > self.spectrogram.query_shift_max_s * self.spectrogram.sample_rate:
             shifts = 1
         hop = self.spectrogram.hop_length
         parts = []
+        first_peaks: Peaks | None = None
         for index in range(shifts):
             start = round(index * hop / shifts)
             shift_key = None if key is None else f"{key}@{start}"
             peaks = self.find_peaks(samples[start:], query=True, cache=cache, key=shift_key)
+            if first_peaks is None:
+                first_peaks = peaks
             fingerprints = self.hasher(peaks, query=True)
             if index and start * 2 >= hop:
                 # The shifted frame t starts nearer frame t + 1 of the original.
                 fingerprints = Fingerprints(fingerprints.hashes, fingerprints.offsets + 1)
             parts.append(fingerprints)
-        return Fingerprints.concatenate(parts).unique() if shifts > 1 else parts[0]
+        assert first_peaks is not None
+        fingerprints = Fingerprints.concatenate(parts).unique() if shifts > 1 else parts[0]
+        return fingerprints, first_peaks
 
     def frames_for(self, duration_s: float) -> int:
         """Number of frames in ``duration_s`` seconds of audio."""

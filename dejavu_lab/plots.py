@@ -78,7 +78,7 @@ _LABELS = {
     "accuracy_pct": "accuracy (%)",
     "offset_correct_pct": "right song and offset (%)",
     "false_match_pct": "false matches (%)",
-    "median_confidence": "median confidence (−log10 p)",
+    "median_confidence": "median confidence (z or −log10 p)",
     "bytes_per_track": "storage per track (bytes)",
     "megabytes_per_track": "storage per track (MB)",
     "hashes_per_second": "hashes per second of audio (1/s)",
@@ -107,6 +107,11 @@ _PARAM_UNITS = {
     "time_tolerance": "frames",
     "min_aligned": "hashes",
     "min_confidence": "−log10 p",
+    "min_z": "z",
+    "candidates": "songs",
+    "freq_tolerance": "bins",
+    "background_s": "s",
+    "search_frames": "frames",
 }
 _SUFFIX_UNITS = (
     ("_pct", "%"),

@@ -33,9 +33,15 @@
       +-1 frame of ``dt`` (peaks heard through a room move by a frame), and,
       for queries up to 3 s, two sub-hop shifts (49 % instead of 33 % right at
       1 s; longer queries do not need them and match twice as fast without).
-    - Matching: +-1 frame; a match needs 5 aligned hashes and confidence 3
-      (see :mod:`dejavu_lab.matching`): in calibration on the full corpus,
-      0.26 % of clips of never-fingerprinted tracks were named a song.
+    - Matching: votes within +-1 frame rank the songs (see
+      :mod:`dejavu_lab.matching`); the 10 best candidates are then checked
+      peak by peak (:mod:`dejavu_lab.verify`: stored peaks within +-1 frame of
+      a query peak in the same bin), best first, and the first whose ``z``
+      reaches the threshold is the answer. The hash test alone named the
+      right song for 48 % of 1 s laptop-mic clips at its calibrated
+      threshold; with the check, 84 %. ``min_z`` was calibrated on 3,360
+      clips of the 12 never-fingerprinted tracks (excerpts other than the
+      study's).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from .matching import Matcher
 from .peaks import PeakPicker
 from .pipeline import Pipeline
 from .spectrogram import Spectrogram
+from .verify import Verifier
 
 PRESETS: dict[str, Pipeline] = {
     "default": Pipeline(
@@ -75,6 +82,7 @@ PRESETS: dict[str, Pipeline] = {
             query_dt_tolerance=1,
         ),
         matcher=Matcher(time_tolerance=1, min_aligned=5, min_confidence=3.0),
+        verifier=Verifier(candidates=10, time_tolerance=1, freq_tolerance=0, min_z=8.0),
     ),
     "dejavu": Pipeline(
         spectrogram=Spectrogram(
@@ -85,6 +93,7 @@ PRESETS: dict[str, Pipeline] = {
         ),
         hasher=Hasher(fan_value=15, min_dt=0, max_dt=200),
         matcher=Matcher(time_tolerance=0, min_aligned=1, min_confidence=0.0, distinct_hashes=False),
+        verifier=Verifier(candidates=0),
     ),
 }
 

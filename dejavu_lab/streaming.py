@@ -8,12 +8,13 @@ buffer with :meth:`Dejavu.match_samples <dejavu_lab.dejavu.Dejavu.match_samples>
 soon as the answer is confirmed.
 
 **Confirmation.** A step *agrees* with the one before when both are matches
-under the matcher's no-match rule, name the same song, and put the listening
+under the no-match rule, name the same song, and put the listening
 start at the same place in it (within :data:`OFFSET_TOLERANCE_S`, or two
 frames if a frame is longer). An answer is confirmed when ``confirmations``
 consecutive steps agree (default 2). A single step's false-match rate is set
-by ``matcher__min_confidence`` (3: once in a thousand queries of unseen
-music), but continuous listening runs a query every step, so a 30 s session
+by the no-match rule (``verifier__min_z``: in calibration, about one query in
+a thousand of unseen music), but continuous listening runs a query every
+step, so a 30 s session
 makes 60 of them; requiring a second, independent-looking step to land on the
 same song *and* the same alignment costs ``step_s`` of latency and makes a
 chance match vanishingly rare. ``confirmations=1`` answers at the first match.

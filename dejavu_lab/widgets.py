@@ -113,7 +113,7 @@ class Trial:
     correct : bool
         The verdict given by whoever ran the trial.
     confidence : float
-        The answer's confidence (-log10 chance probability).
+        The answer's confidence (:attr:`Recognition.confidence <dejavu_lab.dejavu.Recognition>`).
     offset_seconds : float or None
         Where the recording started in the predicted song (s).
     match_time_s : float

@@ -234,8 +234,9 @@ def test_streaming_answers_within_3_seconds_and_reset_forgets(
     assert answer is not None and answer.song_name == "synth_002"
     assert fed_s <= 3.0
     assert answer.offset_seconds == pytest.approx(start_s, abs=0.05)
-    # Heard lags fed by the resampler's look-ahead (22050 -> 11025 Hz here).
-    assert fed_s - 0.05 <= stream.heard_seconds <= fed_s
+    # Heard lags fed by the resampler's look-ahead (22050 -> 11025 Hz here),
+    # which soxr releases in blocks: up to about 70 ms.
+    assert fed_s - 0.1 <= stream.heard_seconds <= fed_s
     assert stream.last_update is not None and stream.last_update.confirmed
 
     stream.reset()

@@ -188,6 +188,13 @@ def test_songs_fingerprints_and_stats(store_spec: str, rng: np.random.Generator)
         np.testing.assert_array_equal(back.hashes, original.hashes[order])
         np.testing.assert_array_equal(back.offsets, original.offsets[order])
         assert back.hashes.dtype == np.uint32 and back.offsets.dtype == np.int32
+        # A stretch [start, stop) of frames, as the verifier reads it.
+        start, stop = int(np.median(original.offsets)), int(np.median(original.offsets)) + 40
+        part = store.song_fingerprints(song_id, start, stop)
+        inside = (original.offsets[order] >= start) & (original.offsets[order] < stop)
+        assert 0 < len(part) < len(original)
+        np.testing.assert_array_equal(part.hashes, original.hashes[order][inside])
+        np.testing.assert_array_equal(part.offsets, original.offsets[order][inside])
     assert store.content_hashes() == {f"content-{k}" for k in range(4)}
     stats = store.stats()
     assert stats.num_songs == 4

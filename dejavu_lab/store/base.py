@@ -115,8 +115,14 @@ class Store(Protocol):
         """Every complete song, by id."""
         ...
 
-    def song_fingerprints(self, song_id: int) -> Fingerprints:
-        """The stored hashes of one song."""
+    def song_fingerprints(
+        self, song_id: int, start: int | None = None, stop: int | None = None
+    ) -> Fingerprints:
+        """The stored hashes of one song, sorted by offset then hash.
+
+        With ``start``/``stop``, only hashes at offsets ``start <= offset < stop``
+        (frames), for verifying a stretch of the song.
+        """
         ...
 
     def stats(self) -> StoreStats:
@@ -126,6 +132,14 @@ class Store(Protocol):
     def close(self) -> None:
         """Release the connection."""
         ...
+
+
+def frame_range(start: int | None, stop: int | None) -> tuple[int, int]:
+    """``[start, stop)`` offsets for SQL: None means unbounded (int32 offsets)."""
+    return (
+        -(2**31) if start is None else int(start),
+        2**31 - 1 if stop is None else int(stop),
+    )
 
 
 def params_to_json(params: Mapping[str, Any]) -> str:

@@ -39,6 +39,7 @@ from .base import (
     SongInfo,
     SongRecord,
     StoreStats,
+    frame_range,
     params_to_json,
 )
 
@@ -212,10 +213,14 @@ class DuckDBStore:
         ).fetchall()
         return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
 
-    def song_fingerprints(self, song_id: int) -> Fingerprints:
+    def song_fingerprints(
+        self, song_id: int, start: int | None = None, stop: int | None = None
+    ) -> Fingerprints:
+        lo, hi = frame_range(start, stop)
         result = self.con.execute(
-            'SELECT hash, "offset" FROM fingerprints WHERE song_id = ? ORDER BY "offset", hash',
-            [song_id],
+            'SELECT hash, "offset" FROM fingerprints WHERE song_id = ? '
+            'AND "offset" >= ? AND "offset" < ? ORDER BY "offset", hash',
+            [song_id, lo, hi],
         ).fetchnumpy()
         return Fingerprints(
             np.asarray(result["hash"], dtype=np.uint32),

@@ -50,6 +50,7 @@ from .base import (
     SongInfo,
     SongRecord,
     StoreStats,
+    frame_range,
     params_to_json,
 )
 from .server import (
@@ -374,13 +375,16 @@ class PostgresStore:
             )
         return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
 
-    def song_fingerprints(self, song_id: int) -> Fingerprints:
+    def song_fingerprints(
+        self, song_id: int, start: int | None = None, stop: int | None = None
+    ) -> Fingerprints:
+        lo, hi = frame_range(start, stop)
         with self._errors(f"reading the hashes of song {song_id}"):
             hashes, offsets = self._arrays(
                 "SELECT coalesce(array_agg(hash ORDER BY \"offset\", hash), '{}'), "
                 'coalesce(array_agg("offset" ORDER BY "offset", hash), \'{}\') '
-                "FROM fingerprints WHERE song_id = %s",
-                [int(song_id)],
+                'FROM fingerprints WHERE song_id = %s AND "offset" >= %s AND "offset" < %s',
+                [int(song_id), lo, hi],
             )
         return Fingerprints(hashes.astype(np.uint32), offsets.astype(np.int32))
 
