@@ -20,8 +20,13 @@ cheap. For each size it reports:
 Queries run in random order until all are done or ``--budget-s`` is spent,
 so a size whose queries are slow is measured on an unbiased sample.
 
+Each size is measured in one or more query modes (``--modes``, see
+:class:`QueryMode`): every row and song (``all``), a row budget, a stop-list
+of common hashes, the vote prefilter, or combinations.
+
     python benchmarks/bench_scale.py                     # 45, 1000, 10000
     python benchmarks/bench_scale.py --sizes 45 1000 --keep --workdir /tmp/scale
+    python benchmarks/bench_scale.py --sizes 1000 --modes all songs=64 stop=0.25+songs=64
 
 Writes ``benchmarks/results/scale.csv`` and prints the table.
 """
@@ -45,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dejavu_lab import Dejavu
+from dejavu_lab import Dejavu, matching
 from dejavu_lab._version import __version__
 from dejavu_lab.audio import content_hash, load_audio, resample
 from dejavu_lab.corpus import default_corpus_dir, manifest_hash, tracks
@@ -62,8 +67,8 @@ from dejavu_lab.studies.provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_SIZES = (45, 1000, 10000)
-#: The row budget measured beside exact lookups (see ``HashIndex.lookup``).
-DEFAULT_MAX_ROWS = 1_000_000
+#: The fast mode measured beside exact lookups (see :class:`QueryMode`).
+DEFAULT_MODE = "cap=2000+songs=256"
 #: Distractor rows inserted per DuckDB transaction.
 BATCH_ROWS = 8_000_000
 QUERY_SECONDS = 5.0
@@ -388,6 +393,59 @@ def make_query_set(
     return clips_path, meta_path
 
 
+@dataclass(frozen=True)
+class QueryMode:
+    """How a query process looks up and votes.
+
+    Written ``all`` (every row, every song counted: what ``Dejavu`` does by
+    default), or ``key=value`` settings joined by ``+``:
+
+    - ``budget=N``: a row budget, ``HashIndex.lookup(max_rows=N)``; a bare
+      number means the same (the old ``--max-rows N``);
+    - ``cap=N``: a stop-list, query hashes stored more than ``N`` times are
+      skipped (``HashIndex.max_postings``);
+    - ``stop=F``: the same with ``N`` a fraction ``F`` of the songs stored
+      (``stop=0.25``: hashes with more rows than a quarter of the songs);
+    - ``songs=N``: the vote prefilter, only the rows of the ``N`` most promising
+      songs are counted (``matching.PREFILTER_SONGS``).
+
+    Attributes
+    ----------
+    max_rows, max_postings, max_songs : int or None
+    stop_fraction : float or None
+    """
+
+    max_rows: int | None = None
+    max_postings: int | None = None
+    max_songs: int | None = None
+    stop_fraction: float | None = None
+
+    def postings_cap(self, n_songs: int) -> int | None:
+        """The stop-list cap (rows a query hash may have) in a collection of ``n_songs``."""
+        if self.stop_fraction is not None:
+            return max(1, round(self.stop_fraction * n_songs))
+        return self.max_postings
+
+    @classmethod
+    def parse(cls, text: str) -> QueryMode:
+        """The mode written ``text`` (see the class docstring)."""
+        if text == "all":
+            return cls()
+        if text.isdigit():
+            return cls(max_rows=int(text))
+        names = {"budget": "max_rows", "cap": "max_postings", "songs": "max_songs"}
+        settings: dict[str, Any] = {}
+        for part in text.split("+"):
+            key, _, value = part.partition("=")
+            if key == "stop":
+                settings["stop_fraction"] = float(value)
+            elif key in names and value.isdigit():
+                settings[names[key]] = int(value)
+            else:
+                raise ValueError(f"unknown query mode {part!r} in {text!r}")
+        return cls(**settings)
+
+
 class TimedStore:
     """A store that times its lookups and counts the rows they return."""
 
@@ -398,11 +456,24 @@ class TimedStore:
         self.lookup_s = 0.0
         self.rows = 0
 
-    def read_params(self) -> dict[str, Any] | None:
-        return self.store.read_params()
+    def timed_votes(self) -> None:
+        """Time the matcher's vote counting and ranking (``matching``'s functions)."""
+        self.vote_s = 0.0
+        for name in ("count_votes", "rank_candidates"):
+            function = getattr(matching, name)
 
-    def songs(self) -> Any:
-        return self.store.songs()
+            def timed(*args: Any, _function: Any = function, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return _function(*args, **kwargs)
+                finally:
+                    self.vote_s += time.perf_counter() - start
+
+            setattr(matching, name, timed)
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything but lookups (params, songs, a song's fingerprints) is the store's.
+        return getattr(self.store, name)
 
     def lookup(self, hashes: np.ndarray) -> Lookup:
         start = time.perf_counter()
@@ -453,7 +524,7 @@ def run_queries(
     meta_path: Path,
     *,
     pipeline: Pipeline,
-    max_rows: int | None,
+    mode: QueryMode,
     budget_s: float,
     seed: int,
 ) -> dict[str, Any]:
@@ -462,7 +533,10 @@ def run_queries(
     store = DuckDBStore(db, read_only=True)
     index = store.load_index()
     load_s = time.perf_counter() - start
-    timed = TimedStore(store, index, max_rows)
+    index.max_postings = mode.postings_cap(len(store.songs()))
+    matching.PREFILTER_SONGS = mode.max_songs
+    timed = TimedStore(store, index, mode.max_rows)
+    timed.timed_votes()
     djv = Dejavu(store=timed, pipeline=pipeline)
     djv._songs()
     meta = pd.read_csv(meta_path, keep_default_na=False)
@@ -473,11 +547,13 @@ def run_queries(
         djv.match_samples(np.array(clips[i][:rate]))
     rows = []
     out_of_memory = 0
+    resident_peak: dict[str, float] = {}
     began = time.perf_counter()
     for i in order:
         if time.perf_counter() - began > budget_s:
             break
         clip = np.array(clips[i])
+        timed.vote_s = 0.0
         try:
             result = djv.match_samples(clip)
         except MemoryError:
@@ -486,6 +562,9 @@ def run_queries(
         fingerprint_start = time.perf_counter()
         djv.pipeline.fingerprint_query(clip)
         fingerprint_s = time.perf_counter() - fingerprint_start
+        for key, value in resident_mb().items():
+            peak_key = key.replace("_end_", "_peak_")
+            resident_peak[peak_key] = max(value, resident_peak.get(peak_key, 0.0))
         record = meta.iloc[i]
         truth = record["truth"] or None
         correct = result.is_match and result.song_name == truth
@@ -506,6 +585,7 @@ def run_queries(
                 "match_ms": result.match_time_s * 1e3,
                 "fingerprint_ms": fingerprint_s * 1e3,
                 "lookup_ms": timed.lookup_s * 1e3,
+                "vote_ms": timed.vote_s * 1e3,
                 "rows": timed.rows,
                 "input_hashes": result.input_hashes,
             }
@@ -516,12 +596,14 @@ def run_queries(
     reference = table[table.source == "reference"]
     unseen = table[table.source == "unseen"]
     match_ms = table["match_ms"].to_numpy()
-    vote_ms = match_ms - table["fingerprint_ms"].to_numpy() - table["lookup_ms"].to_numpy()
+    vote_ms = table["vote_ms"].to_numpy()
+    rest_ms = match_ms - table["fingerprint_ms"].to_numpy() - table["lookup_ms"].to_numpy()
     summary: dict[str, Any] = {
         "index_load_s": load_s,
         "index_bytes": index.nbytes,
         "peak_rss_mb": peak_mb,
         **resident,
+        **resident_peak,
         "queries": len(table),
         "queries_planned": len(meta),
         "queries_out_of_memory": out_of_memory,
@@ -530,6 +612,7 @@ def run_queries(
         "fingerprint_median_ms": float(table["fingerprint_ms"].median()),
         "lookup_median_ms": float(table["lookup_ms"].median()),
         "vote_median_ms": float(np.median(vote_ms)),
+        "other_median_ms": float(np.median(rest_ms - vote_ms)),
         "rows_per_query_median": float(table["rows"].median()),
         "query_hashes_median": float(table["input_hashes"].median()),
         "false_matches": int(unseen["false_match"].sum()),
@@ -593,10 +676,12 @@ def main() -> None:
     p.add_argument("--unseen-per-track", type=int, default=4, help="5 s clips per unseen track")
     p.add_argument("--budget-s", type=float, default=240.0, help="query time per size and mode (s)")
     p.add_argument(
+        "--modes",
         "--max-rows",
+        dest="modes",
         nargs="+",
-        default=["all", str(DEFAULT_MAX_ROWS)],
-        help="lookup modes: 'all' rows, or a row budget (rarest query hashes first)",
+        default=["all", DEFAULT_MODE],
+        help="query modes: 'all', or budget=N, cap=N, songs=N joined by '+' (see QueryMode)",
     )
     p.add_argument(
         "--legacy-max-size",
@@ -621,7 +706,6 @@ def main() -> None:
         limit = int(args.memory_guard_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         db, clips, meta = (Path(a) for a in args.query_child)
-        max_rows = None if args.max_rows[0] == "all" else int(args.max_rows[0])
         # The parent's parameters, whatever presets.py says by now.
         params = json.loads(meta.with_suffix(".params.json").read_text())
         summary = run_queries(
@@ -629,7 +713,7 @@ def main() -> None:
             clips,
             meta,
             pipeline=get_preset("default").with_params(**params),
-            max_rows=max_rows,
+            mode=QueryMode.parse(args.modes[0]),
             budget_s=args.budget_s,
             seed=args.seed,
         )
@@ -675,13 +759,13 @@ def main() -> None:
         legacy: dict[str, Any] = {"legacy_load_s": None, "legacy_load_peak_mb": None}
         if size <= args.legacy_max_size:
             legacy = in_child("--legacy-child", str(db))
-        for mode in args.max_rows:
+        for mode in args.modes:
             summary = in_child(
                 "--query-child",
                 str(db),
                 str(clips_path),
                 str(meta_path),
-                "--max-rows",
+                "--modes",
                 mode,
                 "--budget-s",
                 str(args.budget_s),
@@ -693,7 +777,7 @@ def main() -> None:
             rows.append(
                 {
                     "songs": build.songs,
-                    "max_rows": mode,
+                    "mode": mode,
                     "hashes": build.hashes,
                     "db_bytes": build.db_bytes,
                     "db_bytes_per_track": build.db_bytes / build.songs,
@@ -720,11 +804,12 @@ def main() -> None:
     table.to_csv(args.out, index=False, float_format="%.4g")
     shown = {
         "songs": "songs",
-        "max_rows": "rows budget",
+        "mode": "mode",
         "db_bytes_per_track": "db B/track",
         "build_s": "build s",
         "sidecar_build_s": "index build s",
         "peak_rss_mb": "peak RSS MB",
+        "anon_rss_peak_mb": "anon peak MB",
         "file_rss_end_mb": "mapped MB at end",
         "index_load_s": "index load s",
         "legacy_load_s": "full fetch s",
@@ -733,6 +818,7 @@ def main() -> None:
         "fingerprint_median_ms": "fp ms",
         "lookup_median_ms": "lookup ms",
         "vote_median_ms": "vote ms",
+        "other_median_ms": "other ms",
         "rows_per_query_median": "rows/query",
         "clean_accuracy_pct": "clean %",
         "laptop-mic_accuracy_pct": "laptop-mic %",

@@ -1,15 +1,18 @@
-"""The in-memory hash index: a prefix table over compact rows sorted by hash.
+"""The in-memory hash index: the distinct hashes, each with its run of rows.
 
 Rows ``(hash, song_id, offset)`` are sorted by hash, then song and offset. The
-top bits of ``hash - low`` address a table of bucket starts (a direct-address
-prefix table), so a lookup jumps to the few rows sharing a query hash's prefix
-and binary-searches only those: the work per query hash hardly grows with the
-collection, and touches a few cache lines instead of ``log2(n)`` scattered ones.
+index keeps each distinct hash value once (``keys``) with the first row of its
+run (``starts``), and for every row only song id and offset, packed into one
+uint32 when they fit: 4 bytes a row. A lookup binary-searches the keys (a few
+MB even for 10,000 songs, since music uses a few million hash values) and
+gathers the runs. The 908 million rows of 10,000 four-minute songs take 3.6 GB.
 
-Inside a bucket only the low ``shift`` bits of the hash are kept (the
-*residual*, 1 or 2 bytes) and song id and offset are packed into one uint32
-when they fit, so a row takes 5 or 6 bytes instead of 12: the 908 million
-rows of 10,000 four-minute songs take 4.6 GB.
+*Common* hashes, those with more than ``common_postings`` rows, can be laid out
+after all the others (``keys`` is then two sorted segments). A query that skips
+them (a stop-list, ``lookup(max_postings=...)`` at most that) never touches
+their pages: the part of a mapped sidecar that becomes resident in a query
+process shrinks by their share of the rows (a quarter at 10,000 songs with a
+stop-list of a quarter of the songs), while an exact lookup still finds them.
 
 An index can be written to a *sidecar*, a directory of ``.npy`` files next to
 the database, and opened memory-mapped: opening is instant, pages are read as
@@ -35,8 +38,8 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,74 +48,58 @@ import numpy as np
 from .matching import Lookup
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
-SIDECAR_FORMAT = 1
-#: Largest prefix table (entries); 2**24 uint32 starts take 64 MB.
-MAX_BUCKETS = 1 << 24
-#: Rows per bucket the table aims at, before the :data:`MAX_BUCKETS` cap.
-ROWS_PER_BUCKET = 4
+#: (1: a prefix table over per-row hash residuals, 5 bytes a row.)
+SIDECAR_FORMAT = 2
 _META = "meta.json"
 _UINT32_LIMIT = 1 << 32
 
 
 @dataclass(frozen=True)
 class IndexLayout:
-    """How rows are laid out: the prefix split of the hash and the row packing.
+    """How rows are laid out: the row packing and the number of distinct hashes.
 
     Attributes
     ----------
     n_rows : int
         Rows in the index.
-    low : int
-        Smallest stored hash rounded down to a multiple of ``2 ** shift``.
-    shift : int
-        Bits of ``hash - low`` kept in the residual; the bits above address
-        the prefix table.
-    n_buckets : int
-        Entries of the prefix table (``((max_hash - low) >> shift) + 1``).
     offset_bits : int or None
         Bits of the offset in a packed row ``song_id << offset_bits | offset``;
         None when song ids and offsets are stored apart (they do not fit 32 bits,
         or one is negative).
+    common_postings : int or None
+        Runs of more rows than this are stored after all the others (None:
+        all in hash order).
+    n_keys : int
+        Distinct hash values (known once the rows are written; 0 before).
+    n_common_keys : int
+        Of those, the common ones, stored last (0 before the rows are written).
     """
 
     n_rows: int
-    low: int
-    shift: int
-    n_buckets: int
     offset_bits: int | None
+    common_postings: int | None = None
+    n_keys: int = 0
+    n_common_keys: int = 0
 
     @classmethod
     def plan(
         cls,
         *,
         n_rows: int,
-        min_hash: int,
-        max_hash: int,
         min_song_id: int,
         max_song_id: int,
         min_offset: int,
         max_offset: int,
-        max_buckets: int | None = None,
+        common_postings: int | None = None,
     ) -> IndexLayout:
-        """Choose the layout for rows with these extremes.
-
-        The prefix table gets about one entry per :data:`ROWS_PER_BUCKET` rows
-        (at most ``max_buckets``, default :data:`MAX_BUCKETS`) spread over the
-        hash range actually used.
-        """
+        """Choose the row packing for rows with these extremes."""
         if n_rows == 0:
-            return cls(0, 0, 0, 1, None)
-        cap = max_buckets if max_buckets is not None else MAX_BUCKETS
-        target = max(1, min(cap, n_rows // ROWS_PER_BUCKET))
-        shift = 0
-        while ((max_hash - ((min_hash >> shift) << shift)) >> shift) + 1 > target:
-            shift += 1
-        low = (min_hash >> shift) << shift
+            return cls(0, None, common_postings)
         offset_bits: int | None = max(1, int(max_offset).bit_length())
         song_bits = int(max_song_id).bit_length()
         if min_song_id < 0 or min_offset < 0 or song_bits + (offset_bits or 0) > 32:
             offset_bits = None
-        return cls(int(n_rows), int(low), shift, ((max_hash - low) >> shift) + 1, offset_bits)
+        return cls(int(n_rows), offset_bits, common_postings)
 
     @classmethod
     def for_rows(
@@ -121,36 +108,26 @@ class IndexLayout:
         song_ids: np.ndarray,
         offsets: np.ndarray,
         *,
-        max_buckets: int | None = None,
+        common_postings: int | None = None,
     ) -> IndexLayout:
         """:meth:`plan` for rows held in arrays."""
         if len(hashes) == 0:
             return cls.plan(
                 n_rows=0,
-                min_hash=0,
-                max_hash=0,
                 min_song_id=0,
                 max_song_id=0,
                 min_offset=0,
                 max_offset=0,
+                common_postings=common_postings,
             )
         return cls.plan(
             n_rows=len(hashes),
-            min_hash=int(hashes.min()),
-            max_hash=int(hashes.max()),
             min_song_id=int(song_ids.min()),
             max_song_id=int(song_ids.max()),
             min_offset=int(offsets.min()),
             max_offset=int(offsets.max()),
-            max_buckets=max_buckets,
+            common_postings=common_postings,
         )
-
-    @property
-    def residual_dtype(self) -> np.dtype:
-        """The smallest unsigned integer holding ``shift`` bits."""
-        if self.shift <= 8:
-            return np.dtype(np.uint8)
-        return np.dtype(np.uint16) if self.shift <= 16 else np.dtype(np.uint32)
 
     @property
     def starts_dtype(self) -> np.dtype:
@@ -159,13 +136,8 @@ class IndexLayout:
 
     @property
     def bytes_per_row(self) -> int:
-        """Bytes a row takes (residual plus packed or separate song id and offset)."""
-        return self.residual_dtype.itemsize + (4 if self.offset_bits is not None else 8)
-
-    def split(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bucket (int64) and residual of stored hashes."""
-        key = np.asarray(hashes, dtype=np.int64) - self.low
-        return key >> self.shift, (key & ((1 << self.shift) - 1)).astype(self.residual_dtype)
+        """Bytes a row takes (packed, or separate song id and offset)."""
+        return 4 if self.offset_bits is not None else 8
 
     def pack(self, song_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """``song_id << offset_bits | offset`` as uint32 (packed layouts only)."""
@@ -175,8 +147,17 @@ class IndexLayout:
         return packed
 
 
+def _runs(hashes: np.ndarray, previous: int = -1) -> np.ndarray:
+    """Positions where a run of equal sorted hashes starts (after ``previous``)."""
+    new = np.empty(len(hashes), dtype=bool)
+    if len(hashes):
+        new[0] = int(hashes[0]) != previous
+        np.not_equal(hashes[1:], hashes[:-1], out=new[1:])
+    return np.flatnonzero(new)
+
+
 class HashIndex:
-    """Fingerprint rows sorted by hash, behind a prefix table.
+    """Fingerprint rows sorted by hash, behind the table of distinct hashes.
 
     Parameters
     ----------
@@ -185,8 +166,20 @@ class HashIndex:
     offsets : np.ndarray, shape (n,), int32
     assume_sorted : bool
         The rows already come sorted by hash (ties in any order): skip sorting.
-    max_buckets : int, optional
-        Cap on the prefix table (tests use tiny tables to make big buckets).
+    common_postings : int, optional
+        Store the runs of more rows than this last (see the module docstring).
+
+    Attributes
+    ----------
+    keys : np.ndarray, shape (k,), uint32
+        The distinct hashes: sorted, or two sorted segments (the last
+        ``layout.n_common_keys`` are the common ones).
+    starts : np.ndarray, shape (k + 1,)
+        First row of each key's run, then the number of rows.
+    postings : tuple of np.ndarray, shape (n,)
+        ``(packed,)`` or ``(song_ids, offsets)``, see :class:`IndexLayout`.
+    max_postings : int or None
+        The default stop-list of :meth:`lookup`.
     """
 
     def __init__(
@@ -196,12 +189,12 @@ class HashIndex:
         offsets: np.ndarray,
         *,
         assume_sorted: bool = False,
-        max_buckets: int | None = None,
+        common_postings: int | None = None,
     ) -> None:
         hashes = np.asarray(hashes, dtype=np.uint32)
         song_ids = np.asarray(song_ids, dtype=np.int32)
         offsets = np.asarray(offsets, dtype=np.int32)
-        layout = IndexLayout.for_rows(hashes, song_ids, offsets, max_buckets=max_buckets)
+        layout = IndexLayout.for_rows(hashes, song_ids, offsets, common_postings=common_postings)
         if layout.offset_bits is not None:
             packed = layout.pack(song_ids, offsets)
             if not assume_sorted:
@@ -216,35 +209,34 @@ class HashIndex:
                 order = np.lexsort((offsets, song_ids, hashes))
                 hashes, song_ids, offsets = hashes[order], song_ids[order], offsets[order]
             postings = (song_ids, offsets)
-        buckets, residuals = layout.split(hashes)
-        counts = np.bincount(buckets, minlength=layout.n_buckets) if len(buckets) else None
-        starts = np.zeros(layout.n_buckets + 1, dtype=layout.starts_dtype)
-        if counts is not None:
-            np.cumsum(counts, out=starts[1:])
-        self._init(layout, starts, residuals, postings)
+        writer = IndexWriter(layout, None)
+        writer.write_columns(hashes, postings)
+        built = writer.finish({})
+        self._init(built.layout, built.keys, built.starts, built.postings)
 
     def _init(
         self,
         layout: IndexLayout,
+        keys: np.ndarray,
         starts: np.ndarray,
-        residuals: np.ndarray,
         postings: tuple[np.ndarray, ...],
     ) -> None:
         self.layout = layout
+        self.keys = keys
         self.starts = starts
-        self.residuals = residuals
         self.postings = postings
+        self.max_postings: int | None = None
 
     @classmethod
     def _from_parts(
         cls,
         layout: IndexLayout,
+        keys: np.ndarray,
         starts: np.ndarray,
-        residuals: np.ndarray,
         postings: tuple[np.ndarray, ...],
     ) -> HashIndex:
         index = cls.__new__(cls)
-        index._init(layout, starts, residuals, postings)
+        index._init(layout, keys, starts, postings)
         return index
 
     def __len__(self) -> int:
@@ -252,16 +244,14 @@ class HashIndex:
 
     def __repr__(self) -> str:
         return (
-            f"HashIndex({len(self):,} rows, {self.layout.n_buckets:,} buckets, "
+            f"HashIndex({len(self):,} rows, {self.layout.n_keys:,} distinct hashes, "
             f"{self.layout.bytes_per_row} bytes a row)"
         )
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the index arrays (mapped or in memory)."""
-        return int(
-            self.starts.nbytes + self.residuals.nbytes + sum(p.nbytes for p in self.postings)
-        )
+        return int(self.keys.nbytes + self.starts.nbytes + sum(p.nbytes for p in self.postings))
 
     # -- lookups --------------------------------------------------------
 
@@ -272,22 +262,28 @@ class HashIndex:
         posting-list length).
         """
         query = np.asarray(query_hashes, dtype=np.uint32)
-        layout = self.layout
-        if len(query) == 0 or layout.n_rows == 0:
-            zeros = np.zeros(len(query), np.int64)
-            return zeros, zeros.copy()
-        key = query.astype(np.int64) - layout.low
-        bucket = key >> layout.shift
-        inside = (key >= 0) & (bucket < layout.n_buckets)
-        bucket = np.where(inside, bucket, 0)
-        start = self.starts[bucket].astype(np.int64)
-        stop = np.where(inside, self.starts[bucket + 1].astype(np.int64), start)
-        residual = key & ((1 << layout.shift) - 1)
-        first = _bounded_search(self.residuals, residual, start, stop, right=False)
-        last = _bounded_search(self.residuals, residual, first, stop, right=True)
+        first = np.zeros(len(query), np.int64)
+        last = np.zeros(len(query), np.int64)
+        n_keys, n_common = self.layout.n_keys, self.layout.n_common_keys
+        for begin, end in ((0, n_keys - n_common), (n_keys - n_common, n_keys)):
+            if begin == end or len(query) == 0:
+                continue
+            segment = self.keys[begin:end]
+            position = np.searchsorted(segment, query)
+            position[position == end - begin] = 0
+            found = np.flatnonzero(segment[position] == query)
+            key = position[found] + begin
+            first[found] = self.starts[key]
+            last[found] = self.starts[key + 1]
         return first, last
 
-    def lookup(self, query_hashes: np.ndarray, *, max_rows: int | None = None) -> Lookup:
+    def lookup(
+        self,
+        query_hashes: np.ndarray,
+        *,
+        max_rows: int | None = None,
+        max_postings: int | None = None,
+    ) -> Lookup:
         """Every row whose hash equals one of ``query_hashes``.
 
         Parameters
@@ -300,6 +296,12 @@ class HashIndex:
             hashes are also the ones noise spares: at 10,000 songs a budget of
             10^6 rows (7 % of them) cut laptop-mic accuracy from 100 % to 40 %
             (``benchmarks/bench_scale.py``). None (the default) returns every row.
+        max_postings : int, optional
+            A stop-list: skip the query hashes stored more than ``max_postings``
+            times (their posting list is longer). A stop-list of a quarter of
+            the songs removes 42 % of a query's rows at 10,000 songs, and 24 %
+            of the true song's aligned votes. Default: the index's attribute
+            ``max_postings`` (None: none skipped).
 
         Returns
         -------
@@ -311,6 +313,10 @@ class HashIndex:
         """
         first, last = self.ranges(query_hashes)
         counts = last - first
+        if max_postings is None:
+            max_postings = self.max_postings
+        if max_postings is not None:
+            counts[counts > max_postings] = 0
         if max_rows is not None:
             counts = counts * within_budget(counts, max_rows)
         total = int(counts.sum())
@@ -319,7 +325,8 @@ class HashIndex:
         query_index = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
         # Row r of the output gathers first[q] + (r - first output row of q).
         out_start = np.cumsum(counts) - counts
-        rows = np.arange(total, dtype=np.int64) + np.repeat(first - out_start, counts)
+        rows = np.repeat(first - out_start, counts)
+        rows += np.arange(total, dtype=np.int64)
         song_id, offset = self._postings(rows)
         return Lookup(query_index, song_id, offset)
 
@@ -332,17 +339,21 @@ class HashIndex:
                 np.asarray(self.postings[1][rows], dtype=np.int32),
             )
         packed = np.asarray(self.postings[0][rows])
-        song_id = (packed >> np.uint32(bits)).astype(np.int32)
-        offset = (packed & np.uint32((1 << bits) - 1)).astype(np.int32)
-        return song_id, offset
+        # Both fields are below 2**31: reinterpreting the uint32 results is exact.
+        song_id = (packed >> np.uint32(bits)).view(np.int32)
+        packed &= np.uint32((1 << bits) - 1)
+        return song_id, packed.view(np.int32)
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every row as ``(hashes uint32, song_ids int32, offsets int32)``, sorted."""
-        layout = self.layout
-        counts = np.diff(self.starts.astype(np.int64)).astype(np.int64)
-        buckets = np.repeat(np.arange(layout.n_buckets, dtype=np.int64), counts)
-        hashes = ((buckets << layout.shift) + layout.low + self.residuals).astype(np.uint32)
-        song_id, offset = self._postings(np.arange(layout.n_rows, dtype=np.int64))
+        starts = np.asarray(self.starts, dtype=np.int64)
+        order = np.argsort(self.keys, kind="stable")
+        lengths = (starts[1:] - starts[:-1])[order]
+        out_start = np.cumsum(lengths) - lengths
+        rows = np.repeat(starts[:-1][order] - out_start, lengths)
+        rows += np.arange(self.layout.n_rows, dtype=np.int64)
+        hashes = np.repeat(np.asarray(self.keys, dtype=np.uint32)[order], lengths)
+        song_id, offset = self._postings(rows)
         return hashes, song_id, offset
 
     # -- sidecar --------------------------------------------------------
@@ -350,7 +361,7 @@ class HashIndex:
     def save(self, directory: str | os.PathLike[str], signature: Mapping[str, Any]) -> None:
         """Write the index to a sidecar directory (replacing any there)."""
         writer = IndexWriter(self.layout, directory)
-        writer.write_parts(self.starts, self.residuals, self.postings)
+        writer.write_parts(self.keys, self.starts, self.postings)
         writer.finish(signature)
 
     @classmethod
@@ -382,15 +393,19 @@ class HashIndex:
         layout = IndexLayout(**meta["layout"])
         mode: Literal["r"] | None = "r" if mmap else None
         try:
+            keys = np.load(folder / "keys.npy", mmap_mode=mode)
             starts = np.load(folder / "starts.npy", mmap_mode=mode)
-            residuals = np.load(folder / "residuals.npy", mmap_mode=mode)
             names = ("packed",) if layout.offset_bits is not None else ("song_ids", "offsets")
             postings = tuple(np.load(folder / f"{name}.npy", mmap_mode=mode) for name in names)
         except (OSError, ValueError):
             return None
-        if len(residuals) != layout.n_rows or len(starts) != layout.n_buckets + 1:
+        if (
+            len(keys) != layout.n_keys
+            or len(starts) != layout.n_keys + 1
+            or any(len(p) != layout.n_rows for p in postings)
+        ):
             return None
-        return cls._from_parts(layout, starts, residuals, postings)
+        return cls._from_parts(layout, keys, starts, postings)
 
 
 def within_budget(counts: np.ndarray, max_rows: int) -> np.ndarray:
@@ -439,10 +454,13 @@ class IndexWriter:
         From :meth:`IndexLayout.plan` over the rows to come (a store gets the
         extremes from one aggregate query).
     directory : path, optional
-        Sidecar to write. Its files are appended to sequentially in a
+        Sidecar to write. The row files are appended to sequentially in a
         temporary directory beside it (no writable memory map, so the pages
         written count as page cache, not as this process's memory) and
-        renamed into place by :meth:`finish`. None builds in memory.
+        renamed into place by :meth:`finish`; the distinct hashes and their
+        starts (a few MB) are kept in memory until then, and the runs of
+        common hashes (``layout.common_postings``) are spilled to a file of
+        their own, appended at the end. None builds in memory.
 
     Example
     -------
@@ -459,8 +477,7 @@ class IndexWriter:
         self._temporary: Path | None = None
         names = ("packed",) if layout.offset_bits is not None else ("song_ids", "offsets")
         dtypes = (np.uint32,) if layout.offset_bits is not None else (np.int32, np.int32)
-        columns: dict[str, np.dtype] = {"residuals": layout.residual_dtype}
-        columns.update((name, np.dtype(dtype)) for name, dtype in zip(names, dtypes, strict=True))
+        columns = {name: np.dtype(dtype) for name, dtype in zip(names, dtypes, strict=True)}
         self._sinks: dict[str, _Memory | _NpyFile]
         if self.directory is not None:
             self._temporary = self.directory.with_name(
@@ -476,8 +493,17 @@ class IndexWriter:
             self._sinks = {
                 name: _Memory(np.empty(layout.n_rows, dtype)) for name, dtype in columns.items()
             }
-        self._counts = np.zeros(layout.n_buckets, np.int64)
-        self._starts: np.ndarray | None = None
+        spill = None if self._temporary is None else self._temporary
+        self._common = {
+            name: _Spill(dtype, None if spill is None else spill / f"{name}.common")
+            for name, dtype in columns.items()
+        }
+        # Keys and run starts, ordinary [0] and common [1]; starts count within each part.
+        self._keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        self._starts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        self._part_rows = [0, 0]
+        self._carry: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
+        self._copied: tuple[np.ndarray, np.ndarray] | None = None
         self._filled = 0
         self._last_hash = -1
 
@@ -489,6 +515,14 @@ class IndexWriter:
         ValueError
             If the rows are out of order or more than the layout announced.
         """
+        if self.layout.offset_bits is not None:
+            columns: tuple[np.ndarray, ...] = (self.layout.pack(song_ids, offsets),)
+        else:
+            columns = (np.asarray(song_ids, dtype=np.int32), np.asarray(offsets, dtype=np.int32))
+        self.write_columns(hashes, columns)
+
+    def write_columns(self, hashes: np.ndarray, columns: tuple[np.ndarray, ...]) -> None:
+        """:meth:`write` for rows already in the layout's columns (packed or apart)."""
         hashes = np.asarray(hashes, dtype=np.uint32)
         n = len(hashes)
         if n == 0:
@@ -499,28 +533,47 @@ class IndexWriter:
             raise ValueError(
                 f"IndexWriter.write: more than the {self.layout.n_rows:,} rows planned"
             )
-        buckets, residuals = self.layout.split(hashes)
-        first = int(buckets[0])
-        counts = np.bincount(buckets - first)
-        self._counts[first : first + len(counts)] += counts
-        self._sinks["residuals"].append(residuals)
-        if self.layout.offset_bits is not None:
-            self._sinks["packed"].append(self.layout.pack(song_ids, offsets))
-        else:
-            self._sinks["song_ids"].append(np.asarray(song_ids, dtype=np.int32))
-            self._sinks["offsets"].append(np.asarray(offsets, dtype=np.int32))
         self._filled += n
         self._last_hash = int(hashes[-1])
+        if self._carry is not None:
+            hashes = np.concatenate([self._carry[0], hashes])
+            columns = tuple(
+                np.concatenate([held, new])
+                for held, new in zip(self._carry[1], columns, strict=True)
+            )
+        # The last run may go on in the next chunk: hold it back.
+        first = _runs(hashes)
+        held = int(first[-1])
+        self._carry = (hashes[held:], tuple(c[held:] for c in columns))
+        self._emit(hashes[:held], tuple(c[:held] for c in columns), first[:-1])
+
+    def _emit(self, hashes: np.ndarray, columns: tuple[np.ndarray, ...], first: np.ndarray) -> None:
+        """Store complete runs (starting at ``first``) in the ordinary or common part."""
+        if len(first) == 0:
+            return
+        lengths = np.diff(np.append(first, len(hashes)))
+        limit = self.layout.common_postings
+        common = lengths > limit if limit is not None else np.zeros(len(first), dtype=bool)
+        parts = ((0, ~common), (1, common)) if common.any() else ((0, None),)
+        for part, runs in parts:
+            if runs is not None and not runs.any():
+                continue
+            run_lengths = lengths if runs is None else lengths[runs]
+            self._keys[part].append(hashes[first if runs is None else first[runs]])
+            self._starts[part].append(self._part_rows[part] + np.cumsum(run_lengths) - run_lengths)
+            self._part_rows[part] += int(run_lengths.sum())
+            rows = None if runs is None else np.repeat(runs, lengths)
+            sinks = self._sinks if part == 0 else self._common
+            for sink, column in zip(sinks.values(), columns, strict=True):
+                sink.append(column if rows is None else column[rows])
 
     def write_parts(
-        self, starts: np.ndarray, residuals: np.ndarray, postings: tuple[np.ndarray, ...]
+        self, keys: np.ndarray, starts: np.ndarray, postings: tuple[np.ndarray, ...]
     ) -> None:
         """Copy the arrays of an index with this layout."""
-        self._starts = np.asarray(starts, dtype=self.layout.starts_dtype)
-        names = [name for name in self._sinks if name != "residuals"]
-        self._sinks["residuals"].append(residuals)
-        for name, source in zip(names, postings, strict=True):
-            self._sinks[name].append(source)
+        self._copied = (np.asarray(keys, dtype=np.uint32), np.asarray(starts))
+        for sink, source in zip(self._sinks.values(), postings, strict=True):
+            sink.append(source)
         self._filled = self.layout.n_rows
 
     def finish(self, signature: Mapping[str, Any]) -> HashIndex:
@@ -531,20 +584,46 @@ class IndexWriter:
         ValueError
             If fewer rows were written than the layout announced.
         """
-        layout = self.layout
-        if self._filled != layout.n_rows:
+        if self._filled != self.layout.n_rows:
             self.abort()
             raise ValueError(
-                f"IndexWriter.finish: {self._filled:,} rows written, {layout.n_rows:,} planned"
+                f"IndexWriter.finish: {self._filled:,} rows written, {self.layout.n_rows:,} planned"
             )
-        starts = self._starts
-        if starts is None:
-            starts = np.zeros(layout.n_buckets + 1, dtype=layout.starts_dtype)
-            np.cumsum(self._counts, out=starts[1:])
+        if self._carry is not None:
+            hashes, columns = self._carry
+            self._carry = None
+            self._emit(hashes, columns, np.zeros(1, np.int64))
+        if self._copied is not None:
+            keys, starts = self._copied
+            layout = self.layout
+        else:
+            ordinary_rows = self._part_rows[0]
+            for name, spill in self._common.items():
+                for chunk in spill.chunks():
+                    self._sinks[name].append(chunk)
+            keys = np.concatenate([np.zeros(0, np.uint32), *self._keys[0], *self._keys[1]])
+            layout = replace(
+                self.layout,
+                n_keys=len(keys),
+                n_common_keys=sum(len(k) for k in self._keys[1]),
+            )
+            starts = np.empty(len(keys) + 1, dtype=layout.starts_dtype)
+            starts[:-1] = np.concatenate(
+                [
+                    np.zeros(0, np.int64),
+                    *self._starts[0],
+                    *(ordinary_rows + part for part in self._starts[1]),
+                ]
+            )
+            starts[-1] = layout.n_rows
+        self._keys, self._starts = ([], []), ([], [])
+        for spill in self._common.values():
+            spill.discard()
         arrays = [sink.close() for sink in self._sinks.values()]
         if self.directory is None:
-            return HashIndex._from_parts(layout, starts, arrays[0], tuple(arrays[1:]))
+            return HashIndex._from_parts(layout, keys, starts, tuple(arrays))
         assert self._temporary is not None
+        np.save(self._temporary / "keys.npy", keys)
         np.save(self._temporary / "starts.npy", starts)
         meta = {
             "format": SIDECAR_FORMAT,
@@ -562,6 +641,8 @@ class IndexWriter:
         """Give up: close and delete the files written so far (a sidecar in place stays)."""
         for sink in self._sinks.values():
             sink.discard()
+        for spill in self._common.values():
+            spill.discard()
         if self._temporary is not None:
             shutil.rmtree(self._temporary, ignore_errors=True)
 
@@ -582,6 +663,43 @@ class _Memory:
 
     def discard(self) -> None:
         pass
+
+
+class _Spill:
+    """Values put aside, in memory or in a raw file, then read back in chunks."""
+
+    #: Values read back at a time.
+    CHUNK = 1 << 24
+
+    def __init__(self, dtype: np.dtype, path: Path | None) -> None:
+        self.dtype = dtype
+        self.path = path
+        self.parts: list[np.ndarray] = []
+        self.handle = None if path is None else open(path, "wb")  # noqa: SIM115
+
+    def append(self, values: np.ndarray) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        if self.handle is None:
+            self.parts.append(values)
+        else:
+            values.tofile(self.handle)
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        if self.handle is None:
+            yield from self.parts
+            return
+        self.handle.close()
+        assert self.path is not None
+        with open(self.path, "rb") as source:
+            while len(chunk := np.fromfile(source, self.dtype, self.CHUNK)):
+                yield chunk
+
+    def discard(self) -> None:
+        self.parts = []
+        if self.handle is not None:
+            self.handle.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 class _NpyFile:
@@ -635,30 +753,3 @@ def _replace_directory(source: Path, target: Path) -> None:
     except OSError:
         # Another process put its sidecar in place first; keep that one.
         shutil.rmtree(source, ignore_errors=True)
-
-
-def _bounded_search(
-    values: np.ndarray, targets: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, right: bool
-) -> np.ndarray:
-    """Vectorised binary search of ``targets[i]`` in ``values[lo[i]:hi[i]]`` (sorted).
-
-    Returns, like ``np.searchsorted`` with ``side="left"`` (or ``"right"``),
-    the first position in ``[lo, hi]`` whose value is ``>=`` (``>``) the target.
-    Each step halves every range: ``log2`` of the largest range in steps,
-    each a few array operations over the queries.
-    """
-    lo = lo.copy()
-    hi = hi.copy()
-    width = int((hi - lo).max(initial=0))
-    targets = targets.astype(values.dtype)
-    for _ in range(width.bit_length()):
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) >> 1
-        probe = values[np.where(active, mid, 0)]
-        below = (probe <= targets) if right else (probe < targets)
-        go_up = active & below
-        lo = np.where(go_up, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
-    return lo

@@ -87,12 +87,29 @@ class Votes:
     windowed: np.ndarray
 
 
+#: Songs whose rows :func:`count_votes` counts exactly when it prefilters (see
+#: ``max_songs``); None counts every song. Read when ``max_songs`` is not given,
+#: so a benchmark can switch the prefilter on without a matcher parameter.
+PREFILTER_SONGS: int | None = None
+#: Largest coarse table (song x offset bins, int64) of the prefilter: 32 MB.
+#: Below that it has up to :data:`PREFILTER_BINS_PER_ROW` bins a row, so that
+#: building and scanning it costs little more than counting the rows.
+PREFILTER_BINS = 1 << 22
+#: Bins a row of the prefilter's table (one a row dropped the true song of 2
+#: in 45 laptop-mic queries at 1,000 songs that a 2**22 table kept).
+PREFILTER_BINS_PER_ROW = 4
+#: The prefilter's first pass keeps this many times ``max_songs`` songs; the
+#: second bounds them again with finer bins (the table holds fewer songs).
+PREFILTER_FIRST_PASS = 16
+
+
 def count_votes(
     query_offsets: np.ndarray,
     lookup: Lookup,
     *,
     time_tolerance: int,
     query_hashes: np.ndarray | None = None,
+    max_songs: int | None = None,
 ) -> Votes:
     """Histogram the lookup rows on (song, offset difference), vectorised.
 
@@ -100,11 +117,35 @@ def count_votes(
     value once: a sustained chord repeats one hash at a regular spacing in both
     query and song, and a hash found at two neighbouring offsets (a peak that
     moved by a frame) is one piece of evidence, not two.
+
+    Parameters
+    ----------
+    query_offsets : np.ndarray, shape (q,), int
+        Frame of each query hash.
+    lookup : Lookup
+    time_tolerance : int
+        Window half-width (frames).
+    query_hashes : np.ndarray, shape (q,), uint32, optional
+        Count distinct hashes (see above).
+    max_songs : int, optional
+        Count only the songs most likely to hold the tallest windows: coarse
+        histograms of the rows bound each song's tallest window from above
+        (:func:`song_bounds`), and only the rows of the ``max_songs`` songs with
+        the highest bounds (ties included) are counted (:func:`prefilter`). The
+        bins of a kept song are exactly those of a full count; the other songs
+        are absent. Default :data:`PREFILTER_SONGS` (None: every song).
     """
     if len(lookup) == 0:
         empty = np.zeros(0, np.int64)
         return Votes(empty, empty, empty, empty)
-    diff = lookup.offset.astype(np.int64) - query_offsets[lookup.query_index].astype(np.int64)
+    if max_songs is None:
+        max_songs = PREFILTER_SONGS
+    if max_songs is not None:
+        lookup = prefilter(query_offsets, lookup, time_tolerance, max_songs)
+    diff = np.asarray(query_offsets, dtype=np.int64)[lookup.query_index]
+    np.subtract(lookup.offset, diff, out=diff)
+    if query_hashes is not None and (packed := _pack_votes(lookup, diff, query_hashes)) is not None:
+        return _count_packed(packed, time_tolerance)
     key = (lookup.song_id.astype(np.int64) << np.int64(32)) | (diff + _DIFF_BIAS)
     if query_hashes is None:
         keys, counts = np.unique(key, return_counts=True)
@@ -115,8 +156,6 @@ def count_votes(
                 position[position == len(keys)] = 0
                 found = keys[position] == neighbour
                 windowed[found] += counts[position[found]]
-    elif (packed := _pack_votes(lookup, diff, query_hashes)) is not None:
-        return _count_packed(packed, time_tolerance)
     else:
         hashes = query_hashes[lookup.query_index].astype(np.int64)
         key, hashes = _distinct_pairs(key, hashes)
@@ -134,6 +173,119 @@ def count_votes(
         count=counts.astype(np.int64),
         windowed=windowed,
     )
+
+
+def prefilter(
+    query_offsets: np.ndarray, lookup: Lookup, time_tolerance: int, max_songs: int
+) -> Lookup:
+    """The rows of the songs most likely to hold the tallest windows.
+
+    Two passes of :func:`song_bounds`: over every row, keeping the
+    ``PREFILTER_FIRST_PASS * max_songs`` songs with the highest bounds, then
+    over their rows alone, with song ids renumbered so that the table's bins
+    are finer, keeping ``max_songs`` (ties included, see :func:`keep_songs`).
+    Every row of a kept song is kept, so its votes are counted exactly.
+
+    Parameters
+    ----------
+    query_offsets : np.ndarray, shape (q,), int
+    lookup : Lookup
+    time_tolerance : int
+    max_songs : int
+
+    Returns
+    -------
+    Lookup
+        ``lookup`` itself when no more than ``max_songs`` songs have rows.
+    """
+    bounds = song_bounds(query_offsets, lookup, time_tolerance)
+    first = keep_songs(bounds, PREFILTER_FIRST_PASS * max_songs)
+    if first is not None:
+        rows = np.flatnonzero(first[lookup.song_id])
+        lookup = Lookup(lookup.query_index[rows], lookup.song_id[rows], lookup.offset[rows])
+    # Dense ids for the second pass: the table has a row per song with votes.
+    rank = (np.cumsum(first if first is not None else bounds > 0) - 1).astype(np.int32)
+    dense = Lookup(lookup.query_index, rank[lookup.song_id], lookup.offset)
+    second = keep_songs(song_bounds(query_offsets, dense, time_tolerance), max_songs)
+    if second is None:
+        return lookup
+    rows = np.flatnonzero(second[dense.song_id])
+    return Lookup(lookup.query_index[rows], lookup.song_id[rows], lookup.offset[rows])
+
+
+def song_bounds(
+    query_offsets: np.ndarray,
+    lookup: Lookup,
+    time_tolerance: int,
+    *,
+    max_bins: int | None = None,
+) -> np.ndarray:
+    """An upper bound of each song's tallest window, from one coarse histogram.
+
+    Rows are counted in bins of ``w = 2 ** k >= 2 * time_tolerance`` frames of
+    offset difference (``k`` grows until the song x bin table has at most
+    ``max_bins`` entries, default :data:`PREFILTER_BINS_PER_ROW` a row, at
+    least 2**16 and at most :data:`PREFILTER_BINS`). A window of
+    ``2 * time_tolerance + 1`` frames lies inside two neighbouring bins, and
+    holds at most as many votes (distinct hashes or not) as they hold rows: so
+    each song's largest sum of two neighbouring bins bounds its tallest window.
+
+    Parameters
+    ----------
+    query_offsets : np.ndarray, shape (q,), int
+        Frame of each query hash.
+    lookup : Lookup
+    time_tolerance : int
+        Window half-width (frames).
+    max_bins : int, optional
+
+    Returns
+    -------
+    np.ndarray, shape (max(song_id) + 1,), int64
+        The bound, indexed by song id (0 for songs without rows).
+    """
+    if len(lookup) == 0:
+        return np.zeros(0, np.int64)
+    song_id, offset = lookup.song_id, lookup.offset
+    n_songs = int(song_id.max()) + 1
+    starts = np.asarray(query_offsets, dtype=np.int64)
+    # Every offset difference lies in [low, low + span): bounds from the extremes.
+    low = int(offset.min()) - int(starts.max())
+    span = int(offset.max()) - int(starts.min()) - low + 1
+    shift = max(1, (2 * time_tolerance - 1).bit_length())
+    limit = max_bins
+    if limit is None:
+        limit = min(PREFILTER_BINS, max(1 << 16, PREFILTER_BINS_PER_ROW * len(lookup)))
+    # One bin more than needed per song, always empty: sums never join two songs.
+    while n_songs * (((span - 1) >> shift) + 2) > limit and (1 << shift) < span:
+        shift += 1
+    n_bins = ((span - 1) >> shift) + 2
+    # (song * n_bins * 2**shift + diff - low) >> shift == song * n_bins + (diff - low) >> shift
+    cell = np.multiply(song_id, n_bins << shift, dtype=np.int64)
+    cell += offset
+    cell -= (starts + low)[lookup.query_index]
+    cell >>= shift
+    table = np.bincount(cell, minlength=n_songs * n_bins).reshape(n_songs, n_bins)
+    del cell
+    pairs = table[:, :-1] + table[:, 1:]
+    return np.asarray(pairs.max(axis=1), dtype=np.int64)
+
+
+def keep_songs(bounds: np.ndarray, max_songs: int) -> np.ndarray | None:
+    """Which songs to count: the ``max_songs`` highest bounds, ties included.
+
+    Returns
+    -------
+    np.ndarray of bool, indexed by song id, or None when no more than
+    ``max_songs`` songs have any row (all are kept).
+    """
+    if max_songs < 1:
+        raise ValueError(f"keep_songs: max_songs must be at least 1, not {max_songs}")
+    voted = int(np.count_nonzero(bounds))
+    if voted <= max_songs:
+        return None
+    threshold = np.partition(bounds, len(bounds) - max_songs)[len(bounds) - max_songs]
+    return np.asarray(bounds >= max(int(threshold), 1))
 
 
 # One int64 per vote: | song: 19 bits | diff + 2**23: 24 bits | hash id: 20 bits |,

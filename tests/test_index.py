@@ -1,7 +1,7 @@
 """The in-memory hash index: same votes as a plain SQL join, and sidecar invalidation.
 
 Collections are small and full of repeated hashes (a few dozen values shared
-by every song), so posting lists are long, buckets hold many hash values, and
+by every song), so posting lists are long, neighbouring keys differ by one, and
 a query hash meets many rows: the cases where a search off by one would show.
 """
 
@@ -36,7 +36,7 @@ def random_store(rng: np.random.Generator) -> tuple[DuckDBStore, np.ndarray]:
     Returns the store and the pool (stored hash values).
     """
     pool = rng.integers(0, 2**32, int(rng.integers(1, 40)), dtype=np.uint64).astype(np.uint32)
-    if rng.random() < 0.5:  # neighbouring values: one bucket holds several of them
+    if rng.random() < 0.5:  # neighbouring values: a search off by one finds the wrong one
         pool = (pool[:1] + np.arange(len(pool), dtype=np.uint32) * 3).astype(np.uint32)
     store = DuckDBStore(":memory:")
     for song in range(int(rng.integers(1, 8))):
@@ -86,13 +86,17 @@ def assert_same_votes(a: Votes, b: Votes) -> None:
 
 
 def streamed(
-    rows: tuple[np.ndarray, np.ndarray, np.ndarray], directory: Path | None, chunk: int
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    directory: Path | None,
+    chunk: int,
+    common_postings: int | None = None,
 ) -> HashIndex:
     """Build through IndexWriter from sorted chunks, as a store does."""
     hashes, song_ids, offsets = rows
     order = np.lexsort((offsets, song_ids, hashes))
     hashes, song_ids, offsets = hashes[order], song_ids[order], offsets[order]
-    writer = IndexWriter(IndexLayout.for_rows(hashes, song_ids, offsets), directory)
+    layout = IndexLayout.for_rows(hashes, song_ids, offsets, common_postings=common_postings)
+    writer = IndexWriter(layout, directory)
     for start in range(0, len(hashes), chunk):
         end = start + chunk
         writer.write(hashes[start:end], song_ids[start:end], offsets[start:end])
@@ -109,12 +113,17 @@ def test_every_index_path_votes_as_the_sql_join(seed: int, tmp_path: Path) -> No
     indexes = {
         "store": store.load_index(),
         "memory": HashIndex(*rows),
-        "tiny prefix table": HashIndex(*rows, max_buckets=int(rng.integers(1, 4))),
         # Negative offsets cannot be packed with the song id: stored apart.
         "unpacked": HashIndex(hashes, song_ids, offsets - below),
         "streamed": streamed(rows, None, int(rng.integers(1, 50))),
         "sidecar": streamed(rows, tmp_path / "db.index", int(rng.integers(1, 50))),
+        # Common hashes stored last: two sorted key segments.
+        "common last": HashIndex(*rows, common_postings=int(rng.integers(0, 20))),
+        "common last, sidecar": streamed(
+            rows, tmp_path / "common.index", int(rng.integers(1, 50)), int(rng.integers(0, 20))
+        ),
     }
+    assert indexes["common last, sidecar"].layout.n_keys == indexes["memory"].layout.n_keys
     assert indexes["unpacked"].layout.offset_bits is None
     assert indexes["memory"].layout.offset_bits is not None
     for _ in range(5):
@@ -145,7 +154,8 @@ def test_rows_come_back_sorted_and_complete(seed: int) -> None:
     rng = np.random.default_rng(seed)
     store, _ = random_store(rng)
     rows = table_rows(store)
-    index = HashIndex(*rows, max_buckets=int(rng.integers(1, 100)))
+    index = HashIndex(*rows, common_postings=int(rng.integers(0, 10)) if seed % 2 else None)
+    assert index.layout.n_keys == len(np.unique(rows[0]))
     got = index.rows()
     expected = sorted(zip(*(r.tolist() for r in rows), strict=True))
     assert list(zip(*(g.tolist() for g in got), strict=True)) == expected
@@ -180,14 +190,50 @@ def test_row_budget_keeps_the_rarest_query_hashes() -> None:
 
 
 def test_layout_packs_when_it_fits() -> None:
-    plan = dict(n_rows=10, min_hash=100, max_hash=2**30, min_song_id=1, min_offset=0)
+    plan = dict(n_rows=10, min_song_id=1, min_offset=0)
     packed = IndexLayout.plan(**plan, max_song_id=10_000, max_offset=30_000)
-    assert packed.offset_bits == 15 and packed.bytes_per_row in (5, 6, 8)
+    assert packed.offset_bits == 15 and packed.bytes_per_row == 4
     assert IndexLayout.plan(**plan, max_song_id=2**20, max_offset=2**20).offset_bits is None
     negative = {**plan, "min_offset": -1}
     assert IndexLayout.plan(**negative, max_song_id=3, max_offset=5).offset_bits is None
-    big = IndexLayout.plan(**{**plan, "n_rows": 10**9}, max_song_id=3, max_offset=5)
-    assert big.n_buckets <= 1 << 24 and big.residual_dtype == np.uint8
+    big = IndexLayout.plan(**{**plan, "n_rows": 2**33}, max_song_id=3, max_offset=5)
+    assert big.starts_dtype == np.int64 and packed.starts_dtype == np.uint32
+
+
+def test_common_hashes_are_stored_last() -> None:
+    # Hash 1 is in 1 row, hash 2 in 2, hash 3 in 3, hash 4 in 1.
+    hashes = np.array([1, 2, 2, 3, 3, 3, 4], np.uint32)
+    index = HashIndex(
+        hashes, np.arange(1, 8, dtype=np.int32), np.zeros(7, np.int32), common_postings=1
+    )
+    assert index.keys.tolist() == [1, 4, 2, 3]
+    assert index.layout.n_common_keys == 2
+    assert (
+        index.postings[0].tolist()
+        == index.layout.pack(np.array([1, 7, 2, 3, 4, 5, 6]), np.zeros(7)).tolist()
+    )
+    first, last = index.ranges(np.array([3, 4, 2, 9, 0], np.uint32))
+    assert (last - first).tolist() == [3, 1, 2, 0, 0]
+    assert index.rows()[0].tolist() == hashes.tolist()
+
+
+def test_stop_list_skips_the_commonest_query_hashes() -> None:
+    # Hash 1 is in 1 row, hash 2 in 2, hash 3 in 3.
+    index = HashIndex(
+        np.array([1, 2, 2, 3, 3, 3], np.uint32),
+        np.arange(1, 7, dtype=np.int32),
+        np.zeros(6, np.int32),
+    )
+    query_hashes = np.array([3, 1, 2, 9, 3], np.uint32)
+    assert sorted_rows(index.lookup(query_hashes, max_postings=3)) == sorted_rows(
+        index.lookup(query_hashes)
+    )
+    kept = index.lookup(query_hashes, max_postings=2)
+    assert sorted(kept.query_index.tolist()) == [1, 2, 2]
+    assert len(index.lookup(query_hashes, max_postings=0)) == 0
+    index.max_postings = 1  # the default of lookup
+    assert index.lookup(query_hashes).query_index.tolist() == [1]
+    assert len(index.lookup(query_hashes, max_postings=3)) == 9
 
 
 # -- sidecar invalidation ---------------------------------------------------
@@ -212,13 +258,13 @@ def test_sidecar_opens_only_with_its_signature(tmp_path: Path) -> None:
     assert sidecar_signature(folder) == {"songs": 4, "params": {"fan": [1, 2]}}
     opened = HashIndex.open(folder, {"songs": 4, "params": {"fan": (1, 2)}})
     assert opened is not None
-    assert isinstance(opened.residuals, np.memmap)
+    assert isinstance(opened.postings[0], np.memmap)
     for a, b in zip(index.rows(), opened.rows(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert HashIndex.open(folder, {"songs": 5, "params": {"fan": (1, 2)}}) is None
     assert HashIndex.open(folder, {"songs": 4}) is None
     in_memory = HashIndex.open(folder, {"songs": 4, "params": {"fan": [1, 2]}}, mmap=False)
-    assert in_memory is not None and not isinstance(in_memory.residuals, np.memmap)
+    assert in_memory is not None and not isinstance(in_memory.postings[0], np.memmap)
 
 
 def test_rebuilt_sidecar_replaces_a_stale_one(tmp_path: Path) -> None:
@@ -237,7 +283,7 @@ def test_rebuilt_sidecar_replaces_a_stale_one(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db.index"]
 
 
-@pytest.mark.parametrize("damage", ["meta", "format", "truncated", "missing"])
+@pytest.mark.parametrize("damage", ["meta", "format", "truncated", "keys", "missing"])
 def test_damaged_sidecar_is_not_used(tmp_path: Path, damage: str) -> None:
     folder = tmp_path / "db.index"
     small_index().save(folder, {"generation": 1})
@@ -249,8 +295,11 @@ def test_damaged_sidecar_is_not_used(tmp_path: Path, damage: str) -> None:
         content["format"] += 1
         meta.write_text(json.dumps(content))
     elif damage == "truncated":
-        data = (folder / "residuals.npy").read_bytes()
-        (folder / "residuals.npy").write_bytes(data[: len(data) // 2])
+        data = (folder / "packed.npy").read_bytes()
+        (folder / "packed.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "keys":
+        data = (folder / "keys.npy").read_bytes()
+        (folder / "keys.npy").write_bytes(data[: len(data) // 2])
     else:
         (folder / "packed.npy").unlink()
     assert HashIndex.open(folder, {"generation": 1}) is None

@@ -66,6 +66,13 @@ CREATE TABLE IF NOT EXISTS fingerprints (
 #: DuckDB's memory while it sorts every row for the index; it spills to disk
 #: beyond. (Unlimited, sorting the 10^9 rows of 10,000 songs took 20 GB.)
 INDEX_SORT_MEMORY = "2GB"
+#: Hashes stored in more rows than this fraction of the songs are laid out
+#: after the others in the index (``IndexLayout.common_postings``): a query
+#: with a stop-list of that fraction never maps their pages (a quarter of the
+#: rows at 10,000 songs, see ``benchmarks/README.md``).
+INDEX_COMMON_FRACTION = 0.25
+#: ... but never fewer rows than this (small collections need no split).
+INDEX_COMMON_MIN_ROWS = 1000
 #: Rows fetched at a time while building the index (vectors of 2048 rows).
 _INDEX_CHUNK_VECTORS = 512
 
@@ -269,18 +276,18 @@ class DuckDBStore:
     def _build_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> HashIndex:
         """Stream the rows sorted by hash into an :class:`IndexWriter`."""
         extremes = self.con.execute(
-            'SELECT count(*), min(hash), max(hash), min(song_id), max(song_id), min("offset"), '
-            'max("offset") FROM fingerprints'
+            'SELECT count(*), min(song_id), max(song_id), min("offset"), max("offset") '
+            "FROM fingerprints"
         ).fetchall()[0]
         values = [0 if value is None else int(value) for value in extremes]
+        n_songs = int(signature.get("songs", 0))
         layout = IndexLayout.plan(
             n_rows=values[0],
-            min_hash=values[1],
-            max_hash=values[2],
-            min_song_id=values[3],
-            max_song_id=values[4],
-            min_offset=values[5],
-            max_offset=values[6],
+            min_song_id=values[1],
+            max_song_id=values[2],
+            min_offset=values[3],
+            max_offset=values[4],
+            common_postings=max(INDEX_COMMON_MIN_ROWS, round(INDEX_COMMON_FRACTION * n_songs)),
         )
         try:
             writer = IndexWriter(layout, sidecar)

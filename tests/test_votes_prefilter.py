@@ -1,0 +1,163 @@
+"""The vote prefilter: kept songs are counted exactly, the bound is a bound, the true song stays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dejavu_lab import matching
+from dejavu_lab.matching import Lookup, Votes, count_votes, keep_songs, prefilter, song_bounds
+
+SEEDS = range(25)
+
+
+def random_votes(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Lookup]:
+    """Query hashes and offsets, and rows of many songs sharing a few hash values."""
+    n_query = int(rng.integers(1, 300))
+    pool = rng.integers(0, 2**32, int(rng.integers(1, 50)), dtype=np.uint64).astype(np.uint32)
+    query_hashes = rng.choice(pool, n_query)
+    query_offsets = rng.integers(0, 300, n_query).astype(np.int32)
+    n_rows = int(rng.integers(1, 5000))
+    n_songs = int(rng.integers(1, 400))
+    lookup = Lookup(
+        rng.integers(0, n_query, n_rows).astype(np.int64),
+        rng.integers(1, n_songs + 1, n_rows).astype(np.int32),
+        rng.integers(0, int(rng.integers(1, 4000)), n_rows).astype(np.int32),
+    )
+    return query_hashes, query_offsets, lookup
+
+
+def bins_by_song(votes: Votes) -> dict[int, list[tuple[int, int, int]]]:
+    found: dict[int, list[tuple[int, int, int]]] = {}
+    for song, diff, count, windowed in zip(
+        votes.song_id.tolist(),
+        votes.diff.tolist(),
+        votes.count.tolist(),
+        votes.windowed.tolist(),
+        strict=True,
+    ):
+        found.setdefault(song, []).append((diff, count, windowed))
+    return found
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bound_is_at_least_every_songs_tallest_window(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    for tolerance in (0, 1, 2, 3):
+        for max_bins in (1, 64, 1 << 22):  # tiny tables force wide bins
+            bounds = song_bounds(query_offsets, lookup, tolerance, max_bins=max_bins)
+            assert len(bounds) == int(lookup.song_id.max()) + 1
+            for distinct in (None, query_hashes):
+                votes = count_votes(
+                    query_offsets, lookup, time_tolerance=tolerance, query_hashes=distinct
+                )
+                tallest = np.zeros(len(bounds), np.int64)
+                np.maximum.at(tallest, votes.song_id, votes.windowed)
+                assert np.all(bounds >= tallest), (tolerance, max_bins)
+                assert np.all((bounds > 0) == (np.bincount(lookup.song_id) > 0))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_kept_songs_are_counted_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    for tolerance in (0, 1, 2):
+        for distinct in (None, query_hashes):
+            full = bins_by_song(
+                count_votes(query_offsets, lookup, time_tolerance=tolerance, query_hashes=distinct)
+            )
+            for max_songs in (1, 5, 50, 10_000):
+                kept = bins_by_song(
+                    count_votes(
+                        query_offsets,
+                        lookup,
+                        time_tolerance=tolerance,
+                        query_hashes=distinct,
+                        max_songs=max_songs,
+                    )
+                )
+                assert set(kept) <= set(full)
+                assert len(kept) >= min(max_songs, len(full))
+                if len(full) <= max_songs:
+                    assert set(kept) == set(full)
+                for song, bins in kept.items():
+                    assert bins == full[song]
+
+
+def test_the_planted_song_survives_a_crowd_of_chance_rows() -> None:
+    rng = np.random.default_rng(7)
+    n_query, n_songs, true_song, start = 2000, 5000, 1234, 4321
+    query_hashes = rng.integers(0, 2**32, n_query, dtype=np.uint64).astype(np.uint32)
+    query_offsets = np.sort(rng.integers(0, 215, n_query)).astype(np.int32)
+    # Chance rows: 300 a song, anywhere in a 10,000-frame song.
+    noise = n_songs * 300
+    query_index = rng.integers(0, n_query, noise)
+    song_id = rng.integers(1, n_songs + 1, noise)
+    offset = rng.integers(0, 10_000, noise)
+    # The true song: 40 of the query hashes at the right offset, give or take a frame.
+    aligned = rng.choice(n_query, 40, replace=False)
+    true_offset = query_offsets[aligned] + start + rng.integers(-1, 2, 40)
+    lookup = Lookup(
+        np.concatenate([query_index, aligned]).astype(np.int64),
+        np.concatenate([song_id, np.full(40, true_song)]).astype(np.int32),
+        np.concatenate([offset, true_offset]).astype(np.int32),
+    )
+    full = count_votes(query_offsets, lookup, time_tolerance=1, query_hashes=query_hashes)
+    kept = count_votes(
+        query_offsets, lookup, time_tolerance=1, query_hashes=query_hashes, max_songs=64
+    )
+    assert len(np.unique(kept.song_id)) < len(np.unique(full.song_id)) // 10
+    best = int(kept.song_id[np.argmax(kept.windowed)])
+    assert best == true_song
+    assert int(kept.windowed.max()) == int(full.windowed.max()) >= 40
+    mine = kept.song_id == true_song
+    assert bins_by_song(kept)[true_song] == bins_by_song(full)[true_song]
+    assert abs(int(kept.diff[mine][np.argmax(kept.windowed[mine])]) - start) <= 1
+
+
+def test_module_default_switches_the_prefilter_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    lookup = Lookup(lookup.query_index, np.arange(len(lookup), dtype=np.int32) + 1, lookup.offset)
+    monkeypatch.setattr(matching, "PREFILTER_SONGS", 2)
+    votes = count_votes(query_offsets, lookup, time_tolerance=1, query_hashes=query_hashes)
+    assert len(np.unique(votes.song_id)) <= len(lookup)
+    assert len(np.unique(votes.song_id)) >= min(2, len(lookup))
+
+
+def test_keep_songs_edge_cases() -> None:
+    assert keep_songs(np.array([0, 3, 0, 2]), 2) is None
+    assert keep_songs(np.array([0, 3, 1, 2]), 2).tolist() == [False, True, False, True]
+    # Ties at the threshold are all kept.
+    assert keep_songs(np.array([0, 3, 2, 2]), 2).tolist() == [False, True, True, True]
+    with pytest.raises(ValueError, match="at least 1"):
+        keep_songs(np.array([1, 2]), 0)
+    empty = count_votes(np.zeros(0, np.int32), Lookup.empty(), time_tolerance=1, max_songs=3)
+    assert len(empty.song_id) == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_prefilter_keeps_whole_songs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    _, query_offsets, lookup = random_votes(rng)
+    for max_songs in (1, 3, 40):
+        kept = prefilter(query_offsets, lookup, 1, max_songs)
+        songs = np.unique(kept.song_id)
+        assert len(songs) >= min(max_songs, len(np.unique(lookup.song_id)))
+        mine = np.isin(lookup.song_id, songs)
+        assert len(kept) == int(mine.sum())
+        assert sorted_rows(kept) == sorted_rows(
+            Lookup(lookup.query_index[mine], lookup.song_id[mine], lookup.offset[mine])
+        )
+
+
+def sorted_rows(lookup: Lookup) -> list[tuple[int, int, int]]:
+    return sorted(
+        zip(
+            lookup.query_index.tolist(),
+            lookup.song_id.tolist(),
+            lookup.offset.tolist(),
+            strict=True,
+        )
+    )
