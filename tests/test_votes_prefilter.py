@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from dejavu_lab import matching
-from dejavu_lab.matching import Lookup, Votes, count_votes, keep_songs, prefilter, song_bounds
+from dejavu_lab.matching import (
+    Lookup,
+    Matcher,
+    Votes,
+    count_votes,
+    keep_songs,
+    prefilter,
+    song_bounds,
+)
 
 SEEDS = range(25)
 
@@ -120,10 +128,52 @@ def test_module_default_switches_the_prefilter_on(monkeypatch: pytest.MonkeyPatc
     rng = np.random.default_rng(3)
     query_hashes, query_offsets, lookup = random_votes(rng)
     lookup = Lookup(lookup.query_index, np.arange(len(lookup), dtype=np.int32) + 1, lookup.offset)
+    assert len(lookup) > 2
     monkeypatch.setattr(matching, "PREFILTER_SONGS", 2)
     votes = count_votes(query_offsets, lookup, time_tolerance=1, query_hashes=query_hashes)
-    assert len(np.unique(votes.song_id)) <= len(lookup)
-    assert len(np.unique(votes.song_id)) >= min(2, len(lookup))
+    # One row a song: every bound is 1, so ties keep them all; with distinct
+    # heights (two songs given 5 and 7 rows below) only those two stay.
+    assert len(np.unique(votes.song_id)) == len(lookup)
+    taller = Lookup(
+        np.repeat(lookup.query_index[:1], len(lookup) + 10),
+        np.r_[
+            lookup.song_id, np.full(5 - 1, lookup.song_id[-2]), np.full(7 - 1, lookup.song_id[-1])
+        ],
+        np.r_[lookup.offset, np.full(4, lookup.offset[-2]), np.full(6, lookup.offset[-1])],
+    )
+    kept = count_votes(query_offsets, taller, time_tolerance=1)
+    assert sorted(np.unique(kept.song_id).tolist()) == sorted(lookup.song_id[-2:].tolist())
+
+
+def test_the_matcher_prefilter_names_the_same_song() -> None:
+    rng = np.random.default_rng(11)
+    n_query, n_songs, true_song, start = 1500, 3000, 777, 2000
+    query_hashes = rng.integers(0, 2**32, n_query, dtype=np.uint64).astype(np.uint32)
+    query_offsets = np.sort(rng.integers(0, 215, n_query)).astype(np.int32)
+    noise = n_songs * 200
+    aligned = rng.choice(n_query, 30, replace=False)
+    lookup = Lookup(
+        np.r_[rng.integers(0, n_query, noise), aligned].astype(np.int64),
+        np.r_[rng.integers(1, n_songs + 1, noise), np.full(30, true_song)].astype(np.int32),
+        np.r_[rng.integers(0, 8000, noise), query_offsets[aligned] + start].astype(np.int32),
+    )
+    song_frames = np.full(n_songs + 1, 8000)
+    song_frames[0] = 0
+    answers = [
+        Matcher(prefilter_songs=songs)(
+            query_offsets,
+            lookup,
+            song_frames=song_frames,
+            query_frames=215,
+            query_hashes=query_hashes,
+        )
+        for songs in (None, 32)
+    ]
+    for result in answers:
+        assert result.is_match and result.best is not None
+        assert result.best.song_id == true_song
+        assert abs(result.best.offset_frames - start) <= 1
+    assert answers[0].best == answers[1].best
 
 
 def test_keep_songs_edge_cases() -> None:
