@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dejavu_lab import Dejavu
+from dejavu_lab.matching import Lookup
 from dejavu_lab.synth import synth_song, write_synth_songs
 
 SONG_RATE = 22050
@@ -53,3 +54,15 @@ def add_noise(clip: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.n
     noise = rng.standard_normal(len(clip))
     noise *= np.sqrt(np.mean(clip**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
     return (clip + noise).astype(np.float32)
+
+
+def lookup_rows(lookup: Lookup) -> list[tuple[int, int, int]]:
+    """The rows of a lookup as sorted ``(query_index, song_id, offset)`` tuples."""
+    return sorted(
+        zip(
+            lookup.query_index.tolist(),
+            lookup.song_id.tolist(),
+            lookup.offset.tolist(),
+            strict=True,
+        )
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import lookup_rows
 
 from dejavu_lab.hashing import Fingerprints
 from dejavu_lab.index import (
@@ -66,17 +67,6 @@ def table_rows(store: DuckDBStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         np.asarray(result["hash"], dtype=np.uint32),
         np.asarray(result["song_id"], dtype=np.int32),
         np.asarray(result["offset"], dtype=np.int32),
-    )
-
-
-def sorted_rows(lookup: Lookup) -> list[tuple[int, int, int]]:
-    return sorted(
-        zip(
-            lookup.query_index.tolist(),
-            lookup.song_id.tolist(),
-            lookup.offset.tolist(),
-            strict=True,
-        )
     )
 
 
@@ -135,7 +125,7 @@ def test_every_index_path_votes_as_the_sql_join(seed: int, tmp_path: Path) -> No
                 found = Lookup(found.query_index, found.song_id, found.offset + below)
             assert found.query_index.dtype == np.int64, name
             assert found.song_id.dtype == np.int32 and found.offset.dtype == np.int32, name
-            assert sorted_rows(found) == sorted_rows(expected), name
+            assert lookup_rows(found) == lookup_rows(expected), name
             for tolerance in (0, 1, 2):
                 for distinct in (None, query_hashes):
                     assert_same_votes(
@@ -179,7 +169,7 @@ def test_row_budget_keeps_the_rarest_query_hashes() -> None:
         np.zeros(6, np.int32),
     )
     query_hashes = np.array([3, 1, 2, 9], np.uint32)
-    assert sorted_rows(index.lookup(query_hashes, max_rows=100)) == sorted_rows(
+    assert lookup_rows(index.lookup(query_hashes, max_rows=100)) == lookup_rows(
         index.lookup(query_hashes)
     )
     kept = index.lookup(query_hashes, max_rows=4)
@@ -225,7 +215,7 @@ def test_stop_list_skips_the_commonest_query_hashes() -> None:
         np.zeros(6, np.int32),
     )
     query_hashes = np.array([3, 1, 2, 9, 3], np.uint32)
-    assert sorted_rows(index.lookup(query_hashes, max_postings=3)) == sorted_rows(
+    assert lookup_rows(index.lookup(query_hashes, max_postings=3)) == lookup_rows(
         index.lookup(query_hashes)
     )
     kept = index.lookup(query_hashes, max_postings=2)
@@ -349,7 +339,7 @@ def test_store_sidecar_follows_the_songs(tmp_path: Path) -> None:
     with DuckDBStore(path) as store:
         store.add_song(*song("a"))
         first = store.load_index()
-        assert sorted_rows(first.lookup(query_hashes)) == sorted_rows(
+        assert lookup_rows(first.lookup(query_hashes)) == lookup_rows(
             store.lookup_sql(query_hashes)
         )
     assert sidecar_path(path).is_dir()
@@ -359,7 +349,7 @@ def test_store_sidecar_follows_the_songs(tmp_path: Path) -> None:
         store.add_song(*song("b"))  # the sidecar is now stale
         assert HashIndex.open(sidecar_path(path), signature_of(store)) is None
         index = store.load_index()
-        assert sorted_rows(index.lookup(query_hashes)) == sorted_rows(
+        assert lookup_rows(index.lookup(query_hashes)) == lookup_rows(
             store.lookup_sql(query_hashes)
         )
         assert HashIndex.open(sidecar_path(path), signature_of(store)) is not None

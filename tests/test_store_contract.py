@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
-from conftest import SONG_RATE, add_noise
+from conftest import SONG_RATE, add_noise, lookup_rows
 
 from dejavu_lab import Dejavu
 from dejavu_lab.audio import resample
@@ -130,17 +130,6 @@ def random_fingerprints(rng: np.random.Generator, n: int, alphabet: int = 3000) 
     return Fingerprints(hashes, np.sort(rng.integers(0, 4000, n)).astype(np.int32))
 
 
-def rows(lookup: Lookup) -> list[tuple[int, int, int]]:
-    return sorted(
-        zip(
-            lookup.query_index.tolist(),
-            lookup.song_id.tolist(),
-            lookup.offset.tolist(),
-            strict=True,
-        )
-    )
-
-
 def fill(store: Any, rng: np.random.Generator, n_songs: int = 4) -> dict[int, Fingerprints]:
     songs = {}
     for k in range(n_songs):
@@ -238,12 +227,12 @@ def test_lookup_gives_exactly_duckdb_rows(store_spec: str, rng: np.random.Genera
             np.array([0, 0, 2**32 - 1], dtype=np.uint32),
         ]
     )
-    expected = rows(reference.lookup_sql(query))
+    expected = lookup_rows(reference.lookup_sql(query))
     assert len(expected) > 3000
     got = store.lookup(query)
     assert got.query_index.dtype == np.int64 and got.song_id.dtype == np.int32
     assert got.offset.dtype == np.int32
-    assert rows(got) == expected
+    assert lookup_rows(got) == expected
     assert len(store.lookup(np.zeros(0, np.uint32))) == 0
     reference.close()
     store.close()
@@ -628,7 +617,7 @@ def test_mysql_lookups_survive_a_cut_group_concat(rng: np.random.Generator) -> N
             reference.add_song(info, fp)
         store._execute("SET SESSION group_concat_max_len = 200")
         query = random_fingerprints(rng, 1000).hashes
-        assert rows(store.lookup(query)) == rows(reference.lookup_sql(query))
+        assert lookup_rows(store.lookup(query)) == lookup_rows(reference.lookup_sql(query))
         back = store.song_fingerprints(2)
         np.testing.assert_array_equal(back.hashes, reference.song_fingerprints(2).hashes)
         store.close()

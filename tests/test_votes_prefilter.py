@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import lookup_rows
 
 from dejavu_lab import matching
 from dejavu_lab.matching import (
@@ -197,17 +198,6 @@ def test_prefilter_keeps_whole_songs(seed: int) -> None:
         assert len(songs) >= min(max_songs, len(np.unique(lookup.song_id)))
         mine = np.isin(lookup.song_id, songs)
         assert len(kept) == int(mine.sum())
-        assert sorted_rows(kept) == sorted_rows(
+        assert lookup_rows(kept) == lookup_rows(
             Lookup(lookup.query_index[mine], lookup.song_id[mine], lookup.offset[mine])
         )
-
-
-def sorted_rows(lookup: Lookup) -> list[tuple[int, int, int]]:
-    return sorted(
-        zip(
-            lookup.query_index.tolist(),
-            lookup.song_id.tolist(),
-            lookup.offset.tolist(),
-            strict=True,
-        )
-    )
