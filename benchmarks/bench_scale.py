@@ -681,7 +681,7 @@ def main() -> None:
         dest="modes",
         nargs="+",
         default=["all", DEFAULT_MODE],
-        help="query modes: 'all', or budget=N, cap=N, songs=N joined by '+' (see QueryMode)",
+        help="query modes: 'all', or budget=N, cap=N, stop=F, songs=N, joined by '+'",
     )
     p.add_argument(
         "--legacy-max-size",
