@@ -69,15 +69,15 @@ class Pipeline:
     hasher : Hasher
     matcher : Matcher
     verifier : Verifier, optional
-        Default ``Verifier()``; ``Verifier(candidates=0)`` leaves the decision
-        to the matcher.
+        Default ``Verifier(candidates=0)``: off, the matcher decides (the
+        ``"verified"`` preset turns it on).
     """
 
     spectrogram: Spectrogram
     peaks: PeakPicker
     hasher: Hasher
     matcher: Matcher
-    verifier: Verifier = dataclasses.field(default_factory=Verifier)
+    verifier: Verifier = dataclasses.field(default_factory=lambda: Verifier(candidates=0))
 
     def __post_init__(self) -> None:
         top_bin = self.spectrogram.window_size // 2

