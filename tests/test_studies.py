@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 from dejavu_lab.cache import MemoryCache
+from dejavu_lab.exceptions import StoreLockedError
 from dejavu_lab.studies import (
     accuracy_vs_seconds,
     build_database,
@@ -19,7 +22,7 @@ from dejavu_lab.studies import (
     synthetic_corpus,
 )
 from dejavu_lab.studies.accuracy import ACCURACY_COLUMNS
-from dejavu_lab.studies.corpus_audio import write_synthetic_corpus
+from dejavu_lab.studies.corpus_audio import cached_database, write_synthetic_corpus
 from dejavu_lab.studies.storage import STORAGE_COLUMNS
 from dejavu_lab.studies.timing import TIMING_COLUMNS
 
@@ -148,3 +151,31 @@ def test_sweep_rows_cache_and_results_table(tmp_path: Path, corpus) -> None:  # 
     assert stored[0][0] == 3
     with pytest.raises(Exception, match="hasher__fan"):
         sweep({"hasher__fan": [1]}, corpus, progress=False)
+
+
+def test_cached_database_held_by_another_process_is_an_error_not_a_rebuild(
+    tmp_path: Path, corpus
+) -> None:  # type: ignore[no-untyped-def]
+    djv, path = cached_database("default", corpus, tmp_path, name="held")
+    songs = djv.db.stats().num_songs
+    djv.close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreLockedError, match="in use by another process"):
+            cached_database("default", corpus, tmp_path, name="held")
+    finally:
+        holder.kill()
+        holder.wait()
+    again, _ = cached_database("default", corpus, tmp_path, name="held")
+    assert again.db.stats().num_songs == songs  # nothing rebuilt or lost
+    again.close()

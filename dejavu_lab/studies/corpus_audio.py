@@ -18,6 +18,7 @@ from ..audio import load_audio, resample
 from ..cache import MemoryCache
 from ..corpus import manifest_hash, tracks
 from ..dejavu import Dejavu
+from ..exceptions import StoreLockedError
 from ..pipeline import Pipeline
 from ..store import DuckDBStore
 from ..store.base import SongInfo
@@ -289,6 +290,11 @@ def cached_database(
 
     The file is named after the preset (or ``name``) and the corpus manifest,
     and rebuilt when its parameters or song count no longer fit.
+
+    Raises
+    ------
+    StoreLockedError
+        If another process holds the file (it is not rebuilt under them).
     """
     import logging
 
@@ -305,6 +311,8 @@ def cached_database(
             if djv.db.stats().num_songs == len(corpus.reference):
                 return djv, path
             djv.close()
+        except StoreLockedError:
+            raise  # another process is using it: rebuilding would pull it from under them
         except Exception as error:  # stale or foreign file: rebuild it
             logging.getLogger(__name__).warning("rebuilding %s (%s)", path, error)
     djv, _ = build_database(pipe, corpus, path=path, progress=progress)
