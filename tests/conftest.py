@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +69,24 @@ def lookup_rows(lookup: Lookup) -> list[tuple[int, int, int]]:
             strict=True,
         )
     )
+
+
+@contextmanager
+def duckdb_held_by_another_process(path: Path) -> Iterator[None]:
+    """While inside, a child process holds a connection to the DuckDB file ``path``."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SONG_RATE
+from conftest import SONG_RATE, duckdb_held_by_another_process
 
 from dejavu_lab import Dejavu
 from dejavu_lab.exceptions import (
@@ -144,23 +144,11 @@ def test_a_database_held_by_another_process_is_a_clear_error(tmp_path: Path) -> 
     db = tmp_path / "held.duckdb"
     with Dejavu({"database": str(db)}) as djv:
         djv.fingerprint_file(write_synth_songs(tmp_path / "m", [8], duration_s=6.0)[0])
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); "
-            "time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(StoreLockedError, match="in use by another process"):
-            Dejavu({"database": str(db)})
-    finally:
-        holder.kill()
-        holder.wait()
+    with (
+        duckdb_held_by_another_process(db),
+        pytest.raises(StoreLockedError, match="in use by another process"),
+    ):
+        Dejavu({"database": str(db)})
     with Dejavu({"database": str(db)}) as djv:
         assert djv.db.stats().num_songs == 1  # nothing lost
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
+from conftest import duckdb_held_by_another_process
 
 from dejavu_lab.cache import MemoryCache
 from dejavu_lab.exceptions import StoreLockedError
@@ -159,23 +158,11 @@ def test_cached_database_held_by_another_process_is_an_error_not_a_rebuild(
     djv, path = cached_database("default", corpus, tmp_path, name="held")
     songs = djv.db.stats().num_songs
     djv.close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
-            "time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(StoreLockedError, match="in use by another process"):
-            cached_database("default", corpus, tmp_path, name="held")
-    finally:
-        holder.kill()
-        holder.wait()
+    with (
+        duckdb_held_by_another_process(path),
+        pytest.raises(StoreLockedError, match="in use by another process"),
+    ):
+        cached_database("default", corpus, tmp_path, name="held")
     again, _ = cached_database("default", corpus, tmp_path, name="held")
     assert again.db.stats().num_songs == songs  # nothing rebuilt or lost
     again.close()
