@@ -26,6 +26,7 @@ from .fingerprinting import (
     fingerprint_path,
 )
 from .matching import Candidate, Lookup, MatchResult
+from .peaks import Peaks
 from .pipeline import Pipeline, StageCache
 from .presets import PRESETS, get_preset
 from .store import check_compatible, open_store
@@ -286,13 +287,14 @@ class Dejavu:
         ranked = list(result.candidates)
         if verifier.enabled:
             checks = self._verify(ranked, query_peaks, query_frames)
-            passed = [c for c in checks if c.z >= verifier.min_z]
+            # _verify stops at the first candidate that passes: it is the last check.
+            passed = checks[-1] if checks and checks[-1].z >= verifier.min_z else None
             best: Candidate | None = None
-            if passed:
-                best = next(c for c in ranked if c.song_id == passed[0].song_id)
+            if passed is not None:
+                best = next(c for c in ranked if c.song_id == passed.song_id)
                 ranked.remove(best)
                 ranked.insert(0, best)
-            score = passed[0].z if passed else max((c.z for c in checks), default=0.0)
+            score = passed.z if passed else max((c.z for c in checks), default=0.0)
             z_of = {c.song_id: c.z for c in checks}
         else:
             best = result.best
@@ -327,7 +329,7 @@ class Dejavu:
         )
 
     def _verify(
-        self, ranked: Sequence[Candidate], query_peaks: Any, query_frames: int
+        self, ranked: Sequence[Candidate], query_peaks: Peaks, query_frames: int
     ) -> list[Verification]:
         """Check candidates peak by peak, best first, until one passes."""
         verifier = self.pipeline.verifier
