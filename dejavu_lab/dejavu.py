@@ -268,7 +268,7 @@ class Dejavu:
             cache_key = f"{cache_key}@{self.pipeline.spectrogram.sample_rate}"
         query, query_peaks = self.pipeline.analyse_query(samples, cache=cache, key=cache_key)
         variants, origin = self.pipeline.hasher.lookup_variants(query.hashes)
-        lookup = self.db.lookup(variants)
+        lookup = self.db.lookup(variants, max_postings=self.pipeline.matcher.max_postings)
         if len(variants) != len(query.hashes):
             lookup = Lookup(origin[lookup.query_index], lookup.song_id, lookup.offset)
         query_frames = self.pipeline.frames_for(

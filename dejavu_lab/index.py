@@ -408,6 +408,37 @@ class HashIndex:
         return cls._from_parts(layout, keys, starts, postings)
 
 
+def skip_common(lookup: Lookup, max_postings: int | None, n_query: int) -> Lookup:
+    """A complete lookup without the rows of hashes stored more than ``max_postings`` times.
+
+    In a complete lookup (every stored row of each query hash, as a join
+    gives), the rows found by a query position are its hash's whole posting
+    list, so counting them gives its length: this is
+    ``HashIndex.lookup(max_postings=)`` for stores that fetch rows first.
+
+    Parameters
+    ----------
+    lookup : Lookup
+        Every row of each of the ``n_query`` query hashes.
+    max_postings : int or None
+        The stop-list; None returns ``lookup`` itself.
+    n_query : int
+        Number of query hashes (``query_index`` is below it).
+
+    Returns
+    -------
+    Lookup
+        The rows of the other hashes, in their order.
+    """
+    if max_postings is None or len(lookup) == 0:
+        return lookup
+    postings = np.bincount(lookup.query_index, minlength=n_query)
+    keep = np.flatnonzero(postings[lookup.query_index] <= max_postings)
+    if len(keep) == len(lookup):
+        return lookup
+    return Lookup(lookup.query_index[keep], lookup.song_id[keep], lookup.offset[keep])
+
+
 def within_budget(counts: np.ndarray, max_rows: int) -> np.ndarray:
     """Which query hashes fit a budget of rows, rarest first.
 

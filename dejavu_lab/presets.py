@@ -35,7 +35,10 @@
       1 s; longer queries do not need them and match twice as fast without).
     - Matching: +-1 frame; a match needs 5 aligned hashes and confidence 3
       (see :mod:`dejavu_lab.matching`): in calibration on the full corpus,
-      0.26 % of clips of never-fingerprinted tracks were named a song.
+      0.26 % of clips of never-fingerprinted tracks were named a song. In
+      collections of more than 64 songs only the 64 whose coarse vote
+      histograms could hold the tallest windows are counted exactly
+      (``matcher__prefilter_songs``); no stop-list (``matcher__max_postings``).
 
 ``"verified"``
     ``"default"`` (same database) whose 10 best candidates are checked peak by
@@ -85,7 +88,12 @@ PRESETS: dict[str, Pipeline] = {
             query_fan_value=30,
             query_dt_tolerance=1,
         ),
-        matcher=Matcher(time_tolerance=1, min_aligned=5, min_confidence=3.0),
+        matcher=Matcher(
+            time_tolerance=1,
+            min_aligned=5,
+            min_confidence=3.0,
+            prefilter_songs=64,
+        ),
         verifier=Verifier(candidates=0),
     ),
     "dejavu": Pipeline(

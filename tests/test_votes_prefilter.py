@@ -201,3 +201,122 @@ def test_prefilter_keeps_whole_songs(seed: int) -> None:
         assert lookup_rows(kept) == lookup_rows(
             Lookup(lookup.query_index[mine], lookup.song_id[mine], lookup.offset[mine])
         )
+
+
+def brute_force_votes(
+    query_offsets: np.ndarray, lookup: Lookup, query_hashes: np.ndarray, tolerance: int
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """``(song, diff) -> (distinct hashes in the bin, distinct hashes in its window)``, by sets."""
+    hashes: dict[tuple[int, int], set[int]] = {}
+    for q, song, offset in zip(
+        lookup.query_index.tolist(), lookup.song_id.tolist(), lookup.offset.tolist(), strict=True
+    ):
+        hashes.setdefault((song, offset - int(query_offsets[q])), set()).add(int(query_hashes[q]))
+    return {
+        (song, diff): (
+            len(found),
+            len(
+                set().union(
+                    *(hashes.get((song, diff + d), set()) for d in range(-tolerance, tolerance + 1))
+                )
+            ),
+        )
+        for (song, diff), found in hashes.items()
+    }
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_distinct_hash_windows_match_a_brute_force_count(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    # Crowd the rows into few offsets so that windows overlap and hashes repeat.
+    lookup = Lookup(lookup.query_index, lookup.song_id % 7 + 1, lookup.offset % 40 + 300)
+    for tolerance in (0, 1, 2, 3):
+        votes = count_votes(
+            query_offsets, lookup, time_tolerance=tolerance, query_hashes=query_hashes
+        )
+        keys = list(zip(votes.song_id.tolist(), votes.diff.tolist(), strict=True))
+        assert keys == sorted(keys)
+        got = dict(
+            zip(keys, zip(votes.count.tolist(), votes.windowed.tolist(), strict=True), strict=True)
+        )
+        assert got == brute_force_votes(query_offsets, lookup, query_hashes, tolerance)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_each_songs_tallest_window_is_the_first_highest_bin(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    lookup = Lookup(lookup.query_index, lookup.song_id % 9 + 1, lookup.offset % 60)
+    votes = count_votes(query_offsets, lookup, time_tolerance=1, query_hashes=query_hashes)
+    song_frames = np.full(11, 500)
+    candidates = matching.rank_candidates(
+        votes, song_frames=song_frames, query_frames=300, time_tolerance=1, top_k=20
+    )
+    assert len(candidates) == len(np.unique(votes.song_id))
+    for candidate in candidates:
+        mine = np.flatnonzero(votes.song_id == candidate.song_id)
+        # Most votes in the window, then in the bin itself, then the earliest offset.
+        order = sorted(mine, key=lambda i: (-votes.windowed[i], -votes.count[i], votes.diff[i]))
+        best = order[0]
+        assert candidate.aligned_hashes == votes.windowed[best]
+        assert candidate.song_votes == int(votes.count[mine].sum())
+        assert abs(candidate.offset_frames - votes.diff[best]) <= 1
+
+
+def assert_same_windows(a: matching.SongWindows, b: matching.SongWindows) -> None:
+    for name in ("song_id", "song_votes", "aligned", "offset_frames"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_song_windows_are_those_of_the_full_histogram(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(seed)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    if seed % 2:  # crowded: repeated (cell, hash) pairs, overlapping windows
+        lookup = Lookup(lookup.query_index, lookup.song_id % 5 + 1, lookup.offset % 30)
+    for tolerance in (0, 1, 2, 3):
+        for max_songs in (None, 3):
+            full = count_votes(
+                query_offsets,
+                lookup,
+                time_tolerance=tolerance,
+                query_hashes=query_hashes,
+                max_songs=max_songs,
+            )
+            expected = matching.SongWindows.of_votes(full, tolerance)
+            for dense_cells in (1 << 21, 0):  # the dense table, then the fallback
+                monkeypatch.setattr(matching, "DENSE_CELLS", dense_cells)
+                monkeypatch.setattr(matching, "DENSE_CELLS_PER_ROW", 8 if dense_cells else 0)
+                got = matching.song_windows(
+                    query_offsets,
+                    lookup,
+                    time_tolerance=tolerance,
+                    query_hashes=query_hashes,
+                    max_songs=max_songs,
+                )
+                assert_same_windows(got, expected)
+
+
+def test_song_windows_of_nothing_and_of_plain_counts() -> None:
+    rng = np.random.default_rng(5)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    empty = matching.song_windows(
+        query_offsets, Lookup.empty(), time_tolerance=1, query_hashes=query_hashes
+    )
+    assert len(empty.song_id) == 0
+    assert (
+        matching.score_windows(
+            empty, song_frames=np.full(5, 100), query_frames=50, time_tolerance=1, top_k=3
+        )
+        == []
+    )
+    plain = matching.song_windows(query_offsets, lookup, time_tolerance=1)
+    assert_same_windows(
+        plain,
+        matching.SongWindows.of_votes(count_votes(query_offsets, lookup, time_tolerance=1), 1),
+    )

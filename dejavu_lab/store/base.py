@@ -107,8 +107,13 @@ class Store(Protocol):
         """
         ...
 
-    def lookup(self, hashes: np.ndarray) -> Lookup:
-        """All rows whose hash is in ``hashes`` (bulk)."""
+    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+        """All rows whose hash is in ``hashes`` (bulk).
+
+        With ``max_postings`` (a stop-list, ``Matcher.max_postings``), the
+        hashes stored in more than that many rows are skipped: the result is
+        the plain lookup without the rows of exactly those hashes.
+        """
         ...
 
     def songs(self) -> list[SongRecord]:

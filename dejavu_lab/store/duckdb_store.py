@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..exceptions import StoreError, StoreLockedError
 from ..hashing import Fingerprints
-from ..index import HashIndex, IndexLayout, IndexWriter, sidecar_path
+from ..index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
 from ..matching import Lookup
 from .base import (
     SCHEMA_VERSION,
@@ -316,13 +316,19 @@ class DuckDBStore:
             if memory is not None:
                 self.con.execute(f"SET memory_limit = '{memory}'")
 
-    def lookup(self, hashes: np.ndarray) -> Lookup:
+    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
         if self.index_mode == "memory":
-            return self.load_index().lookup(hashes)
-        return self.lookup_sql(hashes)
+            # The index skips common hashes before gathering a row of theirs.
+            return self.load_index().lookup(hashes, max_postings=max_postings)
+        return self.lookup_sql(hashes, max_postings=max_postings)
 
-    def lookup_sql(self, hashes: np.ndarray) -> Lookup:
-        """The same rows as :meth:`lookup`, through one SQL join."""
+    def lookup_sql(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+        """The same rows as :meth:`lookup`, through one SQL join.
+
+        The stop-list (``max_postings``) is applied to the joined rows
+        (:func:`~dejavu_lab.index.skip_common`): the join still reads the
+        rows of common hashes.
+        """
         if len(hashes) == 0:
             return Lookup.empty()
         query = pd.DataFrame(
@@ -339,11 +345,12 @@ class DuckDBStore:
             ).fetchnumpy()
         finally:
             self.con.unregister("query_hashes")
-        return Lookup(
+        found = Lookup(
             np.asarray(result["query_index"], dtype=np.int64),
             np.asarray(result["song_id"], dtype=np.int32),
             np.asarray(result["offset"], dtype=np.int32),
         )
+        return skip_common(found, max_postings, len(hashes))
 
     # -- size -----------------------------------------------------------
 

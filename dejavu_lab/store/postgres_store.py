@@ -399,7 +399,13 @@ class PostgresStore:
 
     # -- lookups ------------------------------------------------------------
 
-    def lookup(self, hashes: np.ndarray) -> Lookup:
+    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+        """All rows of ``hashes``, fetched in batches of distinct hashes.
+
+        The stop-list (``max_postings``) is applied to the fetched rows
+        (:func:`~dejavu_lab.store.server.expand_lookup`): the same rows as
+        the DuckDB store's, but the server still sends those of common hashes.
+        """
         query = np.asarray(hashes, dtype=np.uint32)
         distinct = sorted_unique(query)
         if len(distinct) == 0:
@@ -418,7 +424,7 @@ class PostgresStore:
                     )
                 )
         found = [np.concatenate([part[k] for part in parts]) for k in range(3)]
-        return expand_lookup(query, found[0], found[1], found[2])
+        return expand_lookup(query, found[0], found[1], found[2], max_postings=max_postings)
 
     def vote(
         self,

@@ -272,14 +272,22 @@ def _open(config: ServerConfig) -> Any:
 
 
 def expand_lookup(
-    query_hashes: np.ndarray, hashes: np.ndarray, song_ids: np.ndarray, offsets: np.ndarray
+    query_hashes: np.ndarray,
+    hashes: np.ndarray,
+    song_ids: np.ndarray,
+    offsets: np.ndarray,
+    *,
+    max_postings: int | None = None,
 ) -> Lookup:
     """Rows fetched for the distinct query hashes, repeated for every query position.
 
     The database is asked about each distinct hash once; this gives the rows
     :meth:`~dejavu_lab.index.HashIndex.lookup` would give for the whole query.
+    Every stored row of a fetched hash is there, so the stop-list
+    (``max_postings``) sees whole posting lists: the rows of common hashes are
+    fetched, then dropped before voting.
     """
-    return HashIndex(hashes, song_ids, offsets).lookup(query_hashes)
+    return HashIndex(hashes, song_ids, offsets).lookup(query_hashes, max_postings=max_postings)
 
 
 def vote_query_rows(
