@@ -21,12 +21,13 @@ Queries run in random order until all are done or ``--budget-s`` is spent,
 so a size whose queries are slow is measured on an unbiased sample.
 
 Each size is measured in one or more query modes (``--modes``, see
-:class:`QueryMode`): every row and song (``all``), a row budget, a stop-list
-of common hashes, the vote prefilter, or combinations.
+:class:`QueryMode`): the ``default`` preset as it is (``all``: its stop-list
+and vote prefilter), every row and song (``exact``), a row budget, another
+stop-list or prefilter, or combinations.
 
     python benchmarks/bench_scale.py                     # 45, 1000, 10000
     python benchmarks/bench_scale.py --sizes 45 1000 --keep --workdir /tmp/scale
-    python benchmarks/bench_scale.py --sizes 1000 --modes all songs=64 stop=0.25+songs=64
+    python benchmarks/bench_scale.py --sizes 1000 --modes all exact cap=none+songs=64
 
 Writes ``benchmarks/results/scale.csv`` and prints the table.
 """
@@ -67,8 +68,6 @@ from dejavu_lab.studies.provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_SIZES = (45, 1000, 10000)
-#: The fast mode measured beside exact lookups (see :class:`QueryMode`).
-DEFAULT_MODE = "cap=2000+songs=256"
 #: Distractor rows inserted per DuckDB transaction.
 BATCH_ROWS = 8_000_000
 QUERY_SECONDS = 5.0
@@ -397,53 +396,73 @@ def make_query_set(
 class QueryMode:
     """How a query process looks up and votes.
 
-    Written ``all`` (every row, every song counted: what ``Dejavu`` does by
-    default), or ``key=value`` settings joined by ``+``:
+    Written ``all`` (the pipeline as it is: the ``default`` preset's stop-list
+    ``matcher__max_postings`` and vote prefilter ``matcher__prefilter_songs``),
+    ``exact`` (every row, every song counted: neither), or ``key=value``
+    settings joined by ``+``, each replacing the preset's:
 
     - ``budget=N``: a row budget, ``HashIndex.lookup(max_rows=N)``; a bare
       number means the same (the old ``--max-rows N``);
     - ``cap=N``: a stop-list, query hashes stored more than ``N`` times are
-      skipped (``HashIndex.max_postings``);
+      skipped (``matcher__max_postings``); ``cap=none`` looks every hash up;
     - ``stop=F``: the same with ``N`` a fraction ``F`` of the songs stored
       (``stop=0.25``: hashes with more rows than a quarter of the songs);
     - ``songs=N``: the vote prefilter, only the rows of the ``N`` most promising
-      songs are counted (``matching.PREFILTER_SONGS``).
+      songs are counted (``matcher__prefilter_songs``); ``songs=none`` counts
+      every song;
+    - ``verify=N``: the peak-level check of the ``verified`` preset on the
+      ``N`` best candidates (``verifier__candidates``; the ``verified``
+      preset's is 10).
 
     Attributes
     ----------
-    max_rows, max_postings, max_songs : int or None
+    max_rows : int or None
+    matcher : tuple of (str, int or None)
+        ``matcher__`` parameters set by the mode.
     stop_fraction : float or None
+    verify : int or None
+        ``verifier__candidates`` (None: the preset's, off in ``default``).
     """
 
     max_rows: int | None = None
-    max_postings: int | None = None
-    max_songs: int | None = None
+    matcher: tuple[tuple[str, int | None], ...] = ()
     stop_fraction: float | None = None
+    verify: int | None = None
 
-    def postings_cap(self, n_songs: int) -> int | None:
-        """The stop-list cap (rows a query hash may have) in a collection of ``n_songs``."""
+    def pipeline(self, pipeline: Pipeline, n_songs: int) -> Pipeline:
+        """``pipeline`` with this mode's matcher settings, for a collection of ``n_songs``."""
+        params: dict[str, Any] = {f"matcher__{name}": value for name, value in self.matcher}
         if self.stop_fraction is not None:
-            return max(1, round(self.stop_fraction * n_songs))
-        return self.max_postings
+            params["matcher__max_postings"] = max(1, round(self.stop_fraction * n_songs))
+        if self.verify is not None:
+            params["verifier__candidates"] = self.verify
+        return pipeline.with_params(**params)
 
     @classmethod
     def parse(cls, text: str) -> QueryMode:
         """The mode written ``text`` (see the class docstring)."""
         if text == "all":
             return cls()
+        if text == "exact":
+            return cls(matcher=(("max_postings", None), ("prefilter_songs", None)))
         if text.isdigit():
             return cls(max_rows=int(text))
-        names = {"budget": "max_rows", "cap": "max_postings", "songs": "max_songs"}
+        names = {"cap": "max_postings", "songs": "prefilter_songs"}
+        matcher: list[tuple[str, int | None]] = []
         settings: dict[str, Any] = {}
         for part in text.split("+"):
             key, _, value = part.partition("=")
             if key == "stop":
                 settings["stop_fraction"] = float(value)
-            elif key in names and value.isdigit():
-                settings[names[key]] = int(value)
+            elif key == "budget" and value.isdigit():
+                settings["max_rows"] = int(value)
+            elif key == "verify" and value.isdigit():
+                settings["verify"] = int(value)
+            elif key in names and (value.isdigit() or value == "none"):
+                matcher.append((names[key], None if value == "none" else int(value)))
             else:
                 raise ValueError(f"unknown query mode {part!r} in {text!r}")
-        return cls(**settings)
+        return cls(matcher=tuple(matcher), **settings)
 
 
 class TimedStore:
@@ -459,7 +478,7 @@ class TimedStore:
     def timed_votes(self) -> None:
         """Time the matcher's vote counting and ranking (``matching``'s functions)."""
         self.vote_s = 0.0
-        for name in ("count_votes", "rank_candidates"):
+        for name in ("song_windows", "score_windows"):
             function = getattr(matching, name)
 
             def timed(*args: Any, _function: Any = function, **kwargs: Any) -> Any:
@@ -475,9 +494,9 @@ class TimedStore:
         # Everything but lookups (params, songs, a song's fingerprints) is the store's.
         return getattr(self.store, name)
 
-    def lookup(self, hashes: np.ndarray) -> Lookup:
+    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
         start = time.perf_counter()
-        found = self.index.lookup(hashes, max_rows=self.max_rows)
+        found = self.index.lookup(hashes, max_rows=self.max_rows, max_postings=max_postings)
         self.lookup_s = time.perf_counter() - start
         self.rows = len(found)
         return found
@@ -533,8 +552,7 @@ def run_queries(
     store = DuckDBStore(db, read_only=True)
     index = store.load_index()
     load_s = time.perf_counter() - start
-    index.max_postings = mode.postings_cap(len(store.songs()))
-    matching.PREFILTER_SONGS = mode.max_songs
+    pipeline = mode.pipeline(pipeline, len(store.songs()))
     timed = TimedStore(store, index, mode.max_rows)
     timed.timed_votes()
     djv = Dejavu(store=timed, pipeline=pipeline)
@@ -599,6 +617,8 @@ def run_queries(
     vote_ms = table["vote_ms"].to_numpy()
     rest_ms = match_ms - table["fingerprint_ms"].to_numpy() - table["lookup_ms"].to_numpy()
     summary: dict[str, Any] = {
+        "max_postings": pipeline.matcher.max_postings,
+        "prefilter_songs": pipeline.matcher.prefilter_songs,
         "index_load_s": load_s,
         "index_bytes": index.nbytes,
         "peak_rss_mb": peak_mb,
@@ -680,8 +700,8 @@ def main() -> None:
         "--max-rows",
         dest="modes",
         nargs="+",
-        default=["all", DEFAULT_MODE],
-        help="query modes: 'all', or budget=N, cap=N, stop=F, songs=N, joined by '+'",
+        default=["all"],
+        help="query modes: 'all', 'exact', or budget=N, cap=N, stop=F, songs=N, joined by '+'",
     )
     p.add_argument(
         "--legacy-max-size",
