@@ -135,11 +135,19 @@ def count_votes(
         bins of a kept song are exactly those of a full count; the other songs
         are absent. Default :data:`PREFILTER_SONGS` (None: every song).
     """
+    lookup = _prefiltered(query_offsets, lookup, time_tolerance, max_songs)
+    return _count_all(query_offsets, lookup, time_tolerance, query_hashes)
+
+
+def _prefiltered(
+    query_offsets: np.ndarray, lookup: Lookup, time_tolerance: int, max_songs: int | None
+) -> Lookup:
+    """``lookup`` through :func:`prefilter` (``max_songs`` None: :data:`PREFILTER_SONGS`)."""
     if len(lookup) and max_songs is None:
         max_songs = PREFILTER_SONGS
     if len(lookup) and max_songs is not None:
         lookup = prefilter(query_offsets, lookup, time_tolerance, max_songs)
-    return _count_all(query_offsets, lookup, time_tolerance, query_hashes)
+    return lookup
 
 
 def _count_all(
@@ -313,7 +321,6 @@ _PDIFF_BIAS = 1 << (_PDIFF_BITS - 1)
 
 def _pack_votes(lookup: Lookup, diff: np.ndarray, query_hashes: np.ndarray) -> np.ndarray | None:
     """Votes packed into int64 (song, diff, hash id), or None when a field overflows."""
-    _, hash_id = np.unique(query_hashes, return_inverse=True)
     if (
         len(query_hashes) >= 1 << _ID_BITS
         or int(lookup.song_id.max()) >= 1 << _PSONG_BITS
@@ -323,8 +330,14 @@ def _pack_votes(lookup: Lookup, diff: np.ndarray, query_hashes: np.ndarray) -> n
     return (
         (lookup.song_id.astype(np.int64) << np.int64(_PDIFF_BITS + _ID_BITS))
         | ((diff + _PDIFF_BIAS) << np.int64(_ID_BITS))
-        | hash_id[lookup.query_index].astype(np.int64)
+        | _hash_ids(query_hashes)[lookup.query_index]
     )
+
+
+def _hash_ids(query_hashes: np.ndarray) -> np.ndarray:
+    """A small id of each query hash (int64): equal hashes, equal ids."""
+    _, hash_id = np.unique(query_hashes, return_inverse=True)
+    return hash_id.astype(np.int64)
 
 
 def _count_packed(packed: np.ndarray, time_tolerance: int) -> Votes:
@@ -532,19 +545,29 @@ def _refine_offsets(votes: Votes, best: np.ndarray, time_tolerance: int) -> np.n
     if time_tolerance == 0:
         return centre
     keys = (votes.song_id << np.int64(32)) | (votes.diff + _DIFF_BIAS)
-    total = votes.count[best].astype(np.float64)
-    moment = np.zeros(len(best))
+    return centre + _mean_shift(keys, votes.count, best, time_tolerance)
+
+
+def _mean_shift(
+    keys: np.ndarray, count: np.ndarray, at: np.ndarray, time_tolerance: int
+) -> np.ndarray:
+    """Vote-weighted mean shift (frames) of the bins within ``time_tolerance`` of ``keys[at]``.
+
+    ``keys`` are sorted, distinct bin keys in which a song's next offset is
+    the key plus one; ``count`` holds each bin's votes.
+    """
+    total = count[at].astype(np.float64)
+    moment = np.zeros(len(at))
     for delta in range(-time_tolerance, time_tolerance + 1):
         if delta == 0:
             continue
-        neighbour = keys[best] + delta
+        neighbour = keys[at] + delta
         position = np.searchsorted(keys, neighbour)
         position[position == len(keys)] = 0
-        found = keys[position] == neighbour
-        weight = np.where(found, votes.count[position], 0)
+        weight = np.where(keys[position] == neighbour, count[position], 0)
         total += weight
         moment += weight * delta
-    return centre + moment / total
+    return moment / total
 
 
 def _runner_up(aligned: np.ndarray) -> np.ndarray:
@@ -652,10 +675,7 @@ def song_windows(
 
     Parameters as :func:`count_votes`.
     """
-    if len(lookup) and max_songs is None:
-        max_songs = PREFILTER_SONGS
-    if len(lookup) and max_songs is not None:
-        lookup = prefilter(query_offsets, lookup, time_tolerance, max_songs)
+    lookup = _prefiltered(query_offsets, lookup, time_tolerance, max_songs)
     windows = None
     if query_hashes is not None and 0 < len(query_hashes) < 1 << _ID_BITS and len(lookup):
         windows = _dense_windows(query_offsets, lookup, query_hashes, time_tolerance)
@@ -694,8 +714,7 @@ def _dense_windows(
     # The occupied cells, in (song, offset) order, and their distinct hashes.
     occupied = np.flatnonzero(rows_in.astype(bool))  # faster than on int64
     count = rows_in[occupied]
-    _, hash_id = np.unique(query_hashes, return_inverse=True)
-    hash_of_row = hash_id.astype(np.int64)[lookup.query_index]
+    hash_of_row = _hash_ids(query_hashes)[lookup.query_index]
     # A repeated (cell, hash) is in a cell of two rows or more, and falls
     # twice in one bucket of a small hash table: only such rows are sorted.
     shared = np.flatnonzero(rows_in[cell] > 1)
@@ -738,18 +757,7 @@ def _dense_windows(
     # The vote-weighted mean offset around the best bin, as _refine_offsets.
     offsets = (best - block[song_of[tallest]] + low).astype(np.float64)
     if tolerance:
-        total = candidate_count[tallest].astype(np.float64)
-        moment = np.zeros(len(best))
-        for delta in range(-tolerance, tolerance + 1):
-            if delta == 0:
-                continue
-            neighbour = best + delta
-            position = np.searchsorted(occupied, neighbour)
-            position[position == len(occupied)] = 0
-            weight = np.where(occupied[position] == neighbour, count[position], 0)
-            total += weight
-            moment += weight * delta
-        offsets = offsets + moment / total
+        offsets = offsets + _mean_shift(occupied, count, np.searchsorted(occupied, best), tolerance)
     return SongWindows(
         song_id=songs.astype(np.int64),
         song_votes=song_votes.astype(np.int64),
