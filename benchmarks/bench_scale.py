@@ -61,6 +61,7 @@ from dejavu_lab.matching import Lookup
 from dejavu_lab.pipeline import Pipeline
 from dejavu_lab.presets import get_preset
 from dejavu_lab.queries import make_queries
+from dejavu_lab.song_index import song_sidecar_path
 from dejavu_lab.store import DuckDBStore
 from dejavu_lab.store.base import SongInfo
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S
@@ -255,6 +256,8 @@ class Build:
     db_bytes: int
     sidecar_s: float
     sidecar_bytes: int
+    song_index_s: float = 0.0
+    song_index_bytes: int = 0
 
 
 def _batches(
@@ -299,6 +302,7 @@ def build_collection(
     for stale in (path, Path(f"{path}.wal")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(sidecar_path(path), ignore_errors=True)
+    shutil.rmtree(song_sidecar_path(path), ignore_errors=True)
     start = time.perf_counter()
     store = DuckDBStore(path)
     store.write_params(pipeline.reference_params(), __version__)
@@ -334,6 +338,11 @@ def build_collection(
     sidecar = sidecar_path(path)
     sidecar_bytes = sum(f.stat().st_size for f in sidecar.iterdir()) if sidecar.exists() else 0
     del index
+    start = time.perf_counter()
+    store.load_song_index()
+    song_index_s = time.perf_counter() - start
+    songs_sidecar = song_sidecar_path(path)
+    song_index_bytes = sum(f.stat().st_size for f in songs_sidecar.iterdir())
     store.close()
     return Build(
         params=json.dumps(pipeline.reference_params(), sort_keys=True),
@@ -344,6 +353,8 @@ def build_collection(
         db_bytes=stats.size_bytes,
         sidecar_s=sidecar_s,
         sidecar_bytes=sidecar_bytes,
+        song_index_s=song_index_s,
+        song_index_bytes=song_index_bytes,
     )
 
 
@@ -410,6 +421,11 @@ class QueryMode:
     - ``songs=N``: the vote prefilter, only the rows of the ``N`` most promising
       songs are counted (``matcher__prefilter_songs``); ``songs=none`` counts
       every song;
+    - ``short=K``: a two-stage match, every row counted for the ``K`` songs
+      with the tallest windows on the rows of rarer hashes
+      (``matcher__shortlist_songs``; ``short=none``: one stage);
+    - ``srows=N``: the row budget of the shortlist's first stage
+      (``matcher__shortlist_rows``);
     - ``verify=N``: the peak-level check of the ``verified`` preset on the
       ``N`` best candidates (``verifier__candidates``; the ``verified``
       preset's is 10).
@@ -434,6 +450,9 @@ class QueryMode:
         params: dict[str, Any] = {f"matcher__{name}": value for name, value in self.matcher}
         if self.stop_fraction is not None:
             params["matcher__max_postings"] = max(1, round(self.stop_fraction * n_songs))
+        if params.get("matcher__max_postings") is not None:
+            # A single-stage stop-list: no shortlist (they exclude each other).
+            params.setdefault("matcher__shortlist_songs", None)
         if self.verify is not None:
             params["verifier__candidates"] = self.verify
         return pipeline.with_params(**params)
@@ -444,10 +463,21 @@ class QueryMode:
         if text == "all":
             return cls()
         if text == "exact":
-            return cls(matcher=(("max_postings", None), ("prefilter_songs", None)))
+            return cls(
+                matcher=(
+                    ("max_postings", None),
+                    ("prefilter_songs", None),
+                    ("shortlist_songs", None),
+                )
+            )
         if text.isdigit():
             return cls(max_rows=int(text))
-        names = {"cap": "max_postings", "songs": "prefilter_songs"}
+        names = {
+            "cap": "max_postings",
+            "songs": "prefilter_songs",
+            "short": "shortlist_songs",
+            "srows": "shortlist_rows",
+        }
         matcher: list[tuple[str, int | None]] = []
         settings: dict[str, Any] = {}
         for part in text.split("+"):
@@ -474,6 +504,14 @@ class TimedStore:
         self.max_rows = max_rows
         self.lookup_s = 0.0
         self.rows = 0
+        self.song_rows = 0
+
+    def reset(self) -> None:
+        """Start timing a new query."""
+        self.lookup_s = 0.0
+        self.rows = 0
+        self.song_rows = 0
+        self.vote_s = 0.0
 
     def timed_votes(self) -> None:
         """Time the matcher's vote counting and ranking (``matching``'s functions)."""
@@ -494,11 +532,21 @@ class TimedStore:
         # Everything but lookups (params, songs, a song's fingerprints) is the store's.
         return getattr(self.store, name)
 
-    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+    def lookup(
+        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
+    ) -> Lookup:
         start = time.perf_counter()
-        found = self.index.lookup(hashes, max_rows=self.max_rows, max_postings=max_postings)
-        self.lookup_s = time.perf_counter() - start
-        self.rows = len(found)
+        budget = max_rows if self.max_rows is None else self.max_rows
+        found = self.index.lookup(hashes, max_rows=budget, max_postings=max_postings)
+        self.lookup_s += time.perf_counter() - start
+        self.rows += len(found)
+        return found
+
+    def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
+        start = time.perf_counter()
+        found = self.store.lookup_songs(hashes, song_ids)
+        self.lookup_s += time.perf_counter() - start
+        self.song_rows += len(found)
         return found
 
     def close(self) -> None:
@@ -571,7 +619,7 @@ def run_queries(
         if time.perf_counter() - began > budget_s:
             break
         clip = np.array(clips[i])
-        timed.vote_s = 0.0
+        timed.reset()
         try:
             result = djv.match_samples(clip)
         except MemoryError:
@@ -605,6 +653,7 @@ def run_queries(
                 "lookup_ms": timed.lookup_s * 1e3,
                 "vote_ms": timed.vote_s * 1e3,
                 "rows": timed.rows,
+                "song_rows": timed.song_rows,
                 "input_hashes": result.input_hashes,
             }
         )
@@ -619,6 +668,8 @@ def run_queries(
     summary: dict[str, Any] = {
         "max_postings": pipeline.matcher.max_postings,
         "prefilter_songs": pipeline.matcher.prefilter_songs,
+        "shortlist_songs": pipeline.matcher.shortlist_songs,
+        "shortlist_rows": pipeline.matcher.shortlist_rows,
         "index_load_s": load_s,
         "index_bytes": index.nbytes,
         "peak_rss_mb": peak_mb,
@@ -634,6 +685,7 @@ def run_queries(
         "vote_median_ms": float(np.median(vote_ms)),
         "other_median_ms": float(np.median(rest_ms - vote_ms)),
         "rows_per_query_median": float(table["rows"].median()),
+        "song_rows_per_query_median": float(table["song_rows"].median()),
         "query_hashes_median": float(table["input_hashes"].median()),
         "false_matches": int(unseen["false_match"].sum()),
         "unseen_queries": len(unseen),
@@ -805,6 +857,8 @@ def main() -> None:
                     # Fingerprinting the real tracks is part of every build.
                     "build_s": fingerprint_s + build.insert_s,
                     "sidecar_build_s": build.sidecar_s,
+                    "song_index_bytes": build.song_index_bytes,
+                    "song_index_build_s": build.song_index_s,
                     "real_hashes_per_s": real_hashes / real_seconds,
                     "distractor_hashes_per_s": build.distractor_hashes_per_s,
                     **summary,
@@ -817,6 +871,7 @@ def main() -> None:
             for stale in (db, Path(f"{db}.wal")):
                 stale.unlink(missing_ok=True)
             shutil.rmtree(sidecar_path(db), ignore_errors=True)
+            shutil.rmtree(song_sidecar_path(db), ignore_errors=True)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     table = pd.DataFrame(rows)
@@ -840,6 +895,7 @@ def main() -> None:
         "vote_median_ms": "vote ms",
         "other_median_ms": "other ms",
         "rows_per_query_median": "rows/query",
+        "song_rows_per_query_median": "stage-2 rows",
         "clean_accuracy_pct": "clean %",
         "laptop-mic_accuracy_pct": "laptop-mic %",
         "stolen_by_distractor": "stolen",

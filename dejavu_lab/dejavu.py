@@ -267,10 +267,7 @@ class Dejavu:
         if cache_key is not None:
             cache_key = f"{cache_key}@{self.pipeline.spectrogram.sample_rate}"
         query, query_peaks = self.pipeline.analyse_query(samples, cache=cache, key=cache_key)
-        variants, origin = self.pipeline.hasher.lookup_variants(query.hashes)
-        lookup = self.db.lookup(variants, max_postings=self.pipeline.matcher.max_postings)
-        if len(variants) != len(query.hashes):
-            lookup = Lookup(origin[lookup.query_index], lookup.song_id, lookup.offset)
+        lookup = self._lookup(query.hashes, query.offsets, frames)
         query_frames = self.pipeline.frames_for(
             len(samples) / self.pipeline.spectrogram.sample_rate
         )
@@ -327,6 +324,27 @@ class Dejavu:
             query_seconds=len(samples) / self.pipeline.spectrogram.sample_rate,
             candidates=candidates,
         )
+
+    def _lookup(
+        self, hashes: np.ndarray, query_offsets: np.ndarray, song_frames: np.ndarray
+    ) -> Lookup:
+        """The rows the matcher counts: in one stage, or two with a shortlist."""
+        matcher = self.pipeline.matcher
+        variants, origin = self.pipeline.hasher.lookup_variants(hashes)
+
+        def voting(found: Lookup) -> Lookup:
+            # Rows found by a variant vote for the query hash it came from.
+            if len(variants) == len(hashes):
+                return found
+            return Lookup(origin[found.query_index], found.song_id, found.offset)
+
+        if not matcher.uses_shortlist(int(np.count_nonzero(song_frames))):
+            return voting(self.db.lookup(variants, max_postings=matcher.max_postings))
+        coarse = self.db.lookup(
+            hashes, max_postings=matcher.max_postings, max_rows=matcher.shortlist_rows
+        )
+        songs = matcher.shortlist(query_offsets, coarse, query_hashes=hashes)
+        return voting(self.db.lookup_songs(variants, songs))
 
     def _verify(
         self, ranked: Sequence[Candidate], query_peaks: Peaks, query_frames: int

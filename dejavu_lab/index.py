@@ -408,7 +408,9 @@ class HashIndex:
         return cls._from_parts(layout, keys, starts, postings)
 
 
-def skip_common(lookup: Lookup, max_postings: int | None, n_query: int) -> Lookup:
+def skip_common(
+    lookup: Lookup, max_postings: int | None, n_query: int, *, max_rows: int | None = None
+) -> Lookup:
     """A complete lookup without the rows of hashes stored more than ``max_postings`` times.
 
     In a complete lookup (every stored row of each query hash, as a join
@@ -424,16 +426,23 @@ def skip_common(lookup: Lookup, max_postings: int | None, n_query: int) -> Looku
         The stop-list; None returns ``lookup`` itself.
     n_query : int
         Number of query hashes (``query_index`` is below it).
+    max_rows : int, optional
+        And a row budget, as ``HashIndex.lookup(max_rows=)``: of the hashes
+        left, the rarest while their rows fit.
 
     Returns
     -------
     Lookup
         The rows of the other hashes, in their order.
     """
-    if max_postings is None or len(lookup) == 0:
+    if (max_postings is None and max_rows is None) or len(lookup) == 0:
         return lookup
     postings = np.bincount(lookup.query_index, minlength=n_query)
-    keep = np.flatnonzero(postings[lookup.query_index] <= max_postings)
+    if max_postings is not None:
+        postings[postings > max_postings] = 0
+    if max_rows is not None:
+        postings = postings * within_budget(postings, max_rows)
+    keep = np.flatnonzero(postings[lookup.query_index] > 0)
     if len(keep) == len(lookup):
         return lookup
     return Lookup(lookup.query_index[keep], lookup.song_id[keep], lookup.offset[keep])

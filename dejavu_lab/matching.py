@@ -841,6 +841,24 @@ def score_windows(
     ]
 
 
+def shortlist(windows: SongWindows, max_songs: int) -> np.ndarray:
+    """The ``max_songs`` songs with the tallest windows (ties: more votes, lower id).
+
+    Parameters
+    ----------
+    windows : SongWindows
+        Usually counted on a partial lookup (the rarer hashes).
+    max_songs : int
+
+    Returns
+    -------
+    np.ndarray, int64
+        Their ids, ascending.
+    """
+    ranking = np.lexsort((windows.song_id, -windows.song_votes, -windows.aligned))
+    return np.sort(windows.song_id[ranking[:max_songs]])
+
+
 @dataclass(frozen=True, kw_only=True)
 class Matcher:
     """Pipeline stage: votes -> ranked candidates and the no-match decision.
@@ -877,7 +895,27 @@ class Matcher:
         cap changes nothing there. It is a trade, off in the presets: at 10,000
         songs it made a 5 s query several times faster but, without the peak
         check of the ``"verified"`` preset, cut laptop-mic accuracy from about
-        96 % to 80 %. None looks every hash up.
+        96 % to 80 %. None looks every hash up. In a shortlist match it applies
+        to stage one; stage two counts every row of the shortlisted songs.
+    shortlist_songs : int, optional
+        Match in two stages in collections of at least ``shortlist_min_songs``
+        songs (and more than ``shortlist_songs``). Stage one
+        looks up the query's own hashes (not their ``dt`` variants), rarest
+        first while their rows fit in ``shortlist_rows``, and keeps the
+        ``shortlist_songs`` songs with the tallest windows on those rows. Stage
+        two fetches every row of just those songs (the store's
+        ``lookup_songs``, variants and common hashes included) and counts them
+        exactly as one stage would. Stage one bounds the rows a query gathers
+        however large the collection; stage two restores the evidence of the
+        common hashes a stop-list throws away. At 10,000 songs (16 songs, 1.5 M
+        rows) a 5 s query gathers a ninth of the rows of one stage
+        (``benchmarks/README.md``). The runner-up of the confidence is sought
+        among the shortlisted songs. None: one stage.
+    shortlist_rows : int
+        The row budget of stage one.
+    shortlist_min_songs : int
+        Smaller collections are matched in one stage: all their rows are cheap
+        to count, and one stage seeks the runner-up among every song.
     """
 
     time_tolerance: int = 1
@@ -887,6 +925,9 @@ class Matcher:
     distinct_hashes: bool = True
     prefilter_songs: int | None = None
     max_postings: int | None = None
+    shortlist_songs: int | None = None
+    shortlist_rows: int = 1_500_000
+    shortlist_min_songs: int = 200
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "time_tolerance": Constraint(int, 0, 16),
@@ -896,10 +937,42 @@ class Matcher:
         "distinct_hashes": Constraint(bool),
         "prefilter_songs": Constraint(int, 1, 1_000_000, allow_none=True),
         "max_postings": Constraint(int, 1, 2**31 - 1, allow_none=True),
+        "shortlist_songs": Constraint(int, 1, 1_000_000, allow_none=True),
+        "shortlist_rows": Constraint(int, 1, 2**62),
+        "shortlist_min_songs": Constraint(int, 1, 2**31 - 1),
     }
 
     def __post_init__(self) -> None:
         validate_params(self)
+
+    def uses_shortlist(self, n_songs: int) -> bool:
+        """Whether a collection of ``n_songs`` songs is matched in two stages."""
+        return (
+            self.shortlist_songs is not None
+            and n_songs > self.shortlist_songs
+            and n_songs >= self.shortlist_min_songs
+        )
+
+    def shortlist(
+        self,
+        query_offsets: np.ndarray,
+        lookup: Lookup,
+        *,
+        query_hashes: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Stage one: the songs whose every row is counted in stage two.
+
+        ``lookup`` holds the rows of the rarer query hashes (within
+        ``shortlist_rows``). Returns song ids, ascending.
+        """
+        windows = song_windows(
+            query_offsets,
+            lookup,
+            time_tolerance=self.time_tolerance,
+            query_hashes=query_hashes if self.distinct_hashes else None,
+            max_songs=self.prefilter_songs,
+        )
+        return shortlist(windows, self.shortlist_songs or len(windows.song_id))
 
     def __call__(
         self,

@@ -107,12 +107,25 @@ class Store(Protocol):
         """
         ...
 
-    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+    def lookup(
+        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
+    ) -> Lookup:
         """All rows whose hash is in ``hashes`` (bulk).
 
         With ``max_postings`` (a stop-list, ``Matcher.max_postings``), the
         hashes stored in more than that many rows are skipped: the result is
-        the plain lookup without the rows of exactly those hashes.
+        the plain lookup without the rows of exactly those hashes. With
+        ``max_rows`` (a budget, ``Matcher.shortlist_rows``), only the rarest
+        hashes whose rows fit in it are kept
+        (:func:`~dejavu_lab.index.within_budget`).
+        """
+        ...
+
+    def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
+        """The rows of ``lookup(hashes)`` (no stop-list) of the given songs only.
+
+        The second stage of a shortlist match (``Matcher.shortlist_songs``):
+        every row of a few candidate songs, common hashes included.
         """
         ...
 
@@ -137,6 +150,14 @@ class Store(Protocol):
     def close(self) -> None:
         """Release the connection."""
         ...
+
+
+def restrict_songs(lookup: Lookup, song_ids: np.ndarray) -> Lookup:
+    """The rows of ``lookup`` whose song is one of ``song_ids``, in their order."""
+    if len(lookup) == 0:
+        return lookup
+    keep = np.flatnonzero(np.isin(lookup.song_id, np.asarray(song_ids)))
+    return Lookup(lookup.query_index[keep], lookup.song_id[keep], lookup.offset[keep])
 
 
 def frame_range(start: int | None, stop: int | None) -> tuple[int, int]:

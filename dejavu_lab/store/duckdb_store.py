@@ -33,6 +33,7 @@ from ..exceptions import StoreError, StoreLockedError
 from ..hashing import Fingerprints
 from ..index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
 from ..matching import Lookup
+from ..song_index import SongIndex, SongIndexWriter, song_sidecar_path
 from .base import (
     SCHEMA_VERSION,
     DuplicateSongError,
@@ -41,6 +42,7 @@ from .base import (
     StoreStats,
     frame_range,
     params_to_json,
+    restrict_songs,
 )
 
 _SCHEMA = """
@@ -75,6 +77,8 @@ INDEX_COMMON_FRACTION = 0.25
 INDEX_COMMON_MIN_ROWS = 1000
 #: Rows fetched at a time while building the index (vectors of 2048 rows).
 _INDEX_CHUNK_VECTORS = 512
+#: Rows sorted at a time (whole songs) while building the song index.
+_SONG_INDEX_CHUNK_ROWS = 1 << 23
 
 
 class DuckDBStore:
@@ -105,6 +109,7 @@ class DuckDBStore:
         self.index_mode = index
         self.read_only = read_only
         self._index: HashIndex | None = None
+        self._song_index: SongIndex | None = None
         if self.path != ":memory:":
             parent = Path(self.path).expanduser().resolve().parent
             if not parent.exists():
@@ -210,7 +215,7 @@ class DuckDBStore:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self._index = None
+        self._drop_indexes()
         return song_id
 
     def songs(self) -> list[SongRecord]:
@@ -316,18 +321,83 @@ class DuckDBStore:
             if memory is not None:
                 self.con.execute(f"SET memory_limit = '{memory}'")
 
-    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+    def load_song_index(self) -> SongIndex:
+        """Load (once) the song-major index (:mod:`dejavu_lab.song_index`).
+
+        Opened from its sidecar (``<path>.songs``) or built there, song by song
+        from the table (a few songs' rows sorted at a time), if missing or stale.
+        """
+        if self._song_index is None:
+            signature = self.index_signature()
+            sidecar = None if self.path == ":memory:" else song_sidecar_path(self.path)
+            index = None if sidecar is None else SongIndex.open(sidecar, signature)
+            self._song_index = (
+                index if index is not None else self._build_song_index(signature, sidecar)
+            )
+        return self._song_index
+
+    def _build_song_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> SongIndex:
+        """Stream the rows, a few songs at a time, sorted by song, hash, offset."""
+        counts = self.con.execute(
+            "SELECT song_id, count(*) FROM fingerprints GROUP BY song_id ORDER BY song_id"
+        ).fetchnumpy()
+        songs = np.asarray(counts["song_id"], dtype=np.int64)
+        rows = np.asarray(counts["count_star()"], dtype=np.int64)
+        try:
+            writer = SongIndexWriter(int(rows.sum()), sidecar)
+        except OSError:
+            writer = SongIndexWriter(int(rows.sum()), None)
+        try:
+            # Song ranges of about _SONG_INDEX_CHUNK_ROWS rows (a song is never split).
+            ends = np.cumsum(rows)
+            begin = 0
+            while begin < len(songs):
+                start = int(ends[begin] - rows[begin])
+                end = max(
+                    begin + 1, int(np.searchsorted(ends, start + _SONG_INDEX_CHUNK_ROWS, "right"))
+                )
+                chunk = self.con.execute(
+                    'SELECT hash, song_id, "offset" FROM fingerprints '
+                    'WHERE song_id BETWEEN ? AND ? ORDER BY song_id, hash, "offset"',
+                    [int(songs[begin]), int(songs[end - 1])],
+                ).fetchnumpy()
+                writer.write(
+                    np.asarray(chunk["hash"], dtype=np.uint32),
+                    np.asarray(chunk["song_id"], dtype=np.int32),
+                    np.asarray(chunk["offset"], dtype=np.int32),
+                )
+                begin = end
+            return writer.finish(signature)
+        except BaseException:
+            writer.abort()
+            raise
+
+    def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
+        """The rows of :meth:`lookup` (without a stop-list) of the given songs only.
+
+        In ``index="memory"`` mode, read from the song index: the cost grows
+        with the songs asked about, not with the collection.
+        """
+        if self.index_mode == "memory":
+            return self.load_song_index().lookup(hashes, song_ids)
+        return restrict_songs(self.lookup_sql(hashes), song_ids)
+
+    def lookup(
+        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
+    ) -> Lookup:
         if self.index_mode == "memory":
             # The index skips common hashes before gathering a row of theirs.
-            return self.load_index().lookup(hashes, max_postings=max_postings)
-        return self.lookup_sql(hashes, max_postings=max_postings)
+            return self.load_index().lookup(hashes, max_postings=max_postings, max_rows=max_rows)
+        return self.lookup_sql(hashes, max_postings=max_postings, max_rows=max_rows)
 
-    def lookup_sql(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+    def lookup_sql(
+        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
+    ) -> Lookup:
         """The same rows as :meth:`lookup`, through one SQL join.
 
-        The stop-list (``max_postings``) is applied to the joined rows
-        (:func:`~dejavu_lab.index.skip_common`): the join still reads the
-        rows of common hashes.
+        The stop-list (``max_postings``) and the row budget (``max_rows``) are
+        applied to the joined rows (:func:`~dejavu_lab.index.skip_common`): the
+        join still reads the rows of common hashes.
         """
         if len(hashes) == 0:
             return Lookup.empty()
@@ -350,7 +420,7 @@ class DuckDBStore:
             np.asarray(result["song_id"], dtype=np.int32),
             np.asarray(result["offset"], dtype=np.int32),
         )
-        return skip_common(found, max_postings, len(hashes))
+        return skip_common(found, max_postings, len(hashes), max_rows=max_rows)
 
     # -- size -----------------------------------------------------------
 
@@ -372,6 +442,12 @@ class DuckDBStore:
         """Number of stored hashes (Dejavu's name)."""
         return self.stats().num_fingerprints
 
-    def close(self) -> None:
+    def _drop_indexes(self) -> None:
         self._index = None
+        if self._song_index is not None:
+            self._song_index.close()
+            self._song_index = None
+
+    def close(self) -> None:
+        self._drop_indexes()
         self.con.close()

@@ -52,6 +52,7 @@ from .base import (
     StoreStats,
     frame_range,
     params_to_json,
+    restrict_songs,
 )
 from .server import (
     ServerConfig,
@@ -399,12 +400,19 @@ class PostgresStore:
 
     # -- lookups ------------------------------------------------------------
 
-    def lookup(self, hashes: np.ndarray, *, max_postings: int | None = None) -> Lookup:
+    def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
+        """:meth:`lookup` restricted to ``song_ids`` (the server sends every row)."""
+        return restrict_songs(self.lookup(hashes), song_ids)
+
+    def lookup(
+        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
+    ) -> Lookup:
         """All rows of ``hashes``, fetched in batches of distinct hashes.
 
         The stop-list (``max_postings``) is applied to the fetched rows
         (:func:`~dejavu_lab.store.server.expand_lookup`): the same rows as
         the DuckDB store's, but the server still sends those of common hashes.
+        So is a row budget (``max_rows``).
         """
         query = np.asarray(hashes, dtype=np.uint32)
         distinct = sorted_unique(query)
@@ -424,7 +432,9 @@ class PostgresStore:
                     )
                 )
         found = [np.concatenate([part[k] for part in parts]) for k in range(3)]
-        return expand_lookup(query, found[0], found[1], found[2], max_postings=max_postings)
+        return expand_lookup(
+            query, found[0], found[1], found[2], max_postings=max_postings, max_rows=max_rows
+        )
 
     def vote(
         self,

@@ -278,6 +278,7 @@ def expand_lookup(
     offsets: np.ndarray,
     *,
     max_postings: int | None = None,
+    max_rows: int | None = None,
 ) -> Lookup:
     """Rows fetched for the distinct query hashes, repeated for every query position.
 
@@ -285,9 +286,12 @@ def expand_lookup(
     :meth:`~dejavu_lab.index.HashIndex.lookup` would give for the whole query.
     Every stored row of a fetched hash is there, so the stop-list
     (``max_postings``) sees whole posting lists: the rows of common hashes are
-    fetched, then dropped before voting.
+    fetched, then dropped before voting; so are those outside a row budget
+    (``max_rows``).
     """
-    return HashIndex(hashes, song_ids, offsets).lookup(query_hashes, max_postings=max_postings)
+    return HashIndex(hashes, song_ids, offsets).lookup(
+        query_hashes, max_postings=max_postings, max_rows=max_rows
+    )
 
 
 def vote_query_rows(
