@@ -38,10 +38,10 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -51,6 +51,7 @@ from .matching import Lookup
 #: (1: a prefix table over per-row hash residuals, 5 bytes a row.)
 SIDECAR_FORMAT = 2
 _META = "meta.json"
+_Opened = TypeVar("_Opened")
 _UINT32_LIMIT = 1 << 32
 
 
@@ -520,11 +521,7 @@ class IndexWriter:
         columns = {name: np.dtype(dtype) for name, dtype in zip(names, dtypes, strict=True)}
         self._sinks: dict[str, _Memory | _NpyFile]
         if self.directory is not None:
-            self._temporary = self.directory.with_name(
-                f"{self.directory.name}.tmp-{os.getpid()}-{id(self)}"
-            )
-            shutil.rmtree(self._temporary, ignore_errors=True)
-            self._temporary.mkdir(parents=True)
+            self._temporary = _scratch_beside(self.directory, self)
             self._sinks = {
                 name: _NpyFile(self._temporary / f"{name}.npy", dtype, layout.n_rows)
                 for name, dtype in columns.items()
@@ -665,17 +662,8 @@ class IndexWriter:
         assert self._temporary is not None
         np.save(self._temporary / "keys.npy", keys)
         np.save(self._temporary / "starts.npy", starts)
-        meta = {
-            "format": SIDECAR_FORMAT,
-            "signature": _canonical(signature),
-            "layout": asdict(layout),
-        }
-        (self._temporary / _META).write_text(json.dumps(meta, indent=1))
-        _replace_directory(self._temporary, self.directory)
-        index = HashIndex.open(self.directory, signature)
-        if index is None:  # another process replaced it with a different build
-            raise OSError(f"sidecar {self.directory} changed while it was being written")
-        return index
+        meta = {"format": SIDECAR_FORMAT, "layout": asdict(layout)}
+        return _publish(self._temporary, self.directory, meta, signature, HashIndex.open)
 
     def abort(self) -> None:
         """Give up: close and delete the files written so far (a sidecar in place stays)."""
@@ -774,6 +762,38 @@ class _NpyFile:
 def _canonical(signature: Mapping[str, Any]) -> Any:
     """The signature as it reads back from JSON (tuples become lists, ...)."""
     return json.loads(json.dumps(dict(signature), sort_keys=True, default=str))
+
+
+def _scratch_beside(directory: Path, owner: object) -> Path:
+    """A new, empty temporary directory beside a sidecar, for one writer."""
+    scratch = directory.with_name(f"{directory.name}.tmp-{os.getpid()}-{id(owner)}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    return scratch
+
+
+def _publish(
+    temporary: Path,
+    directory: Path,
+    meta: Mapping[str, Any],
+    signature: Mapping[str, Any],
+    opener: Callable[[Path, Mapping[str, Any]], _Opened | None],
+) -> _Opened:
+    """Write a sidecar's ``meta.json`` (with its signature), move it into place, open it.
+
+    Raises
+    ------
+    OSError
+        If what ``opener`` finds there is not this build (another process
+        replaced it with a different one).
+    """
+    record = {**meta, "signature": _canonical(signature)}
+    (temporary / _META).write_text(json.dumps(record, indent=1))
+    _replace_directory(temporary, directory)
+    opened = opener(directory, signature)
+    if opened is None:
+        raise OSError(f"sidecar {directory} changed while it was being written")
+    return opened
 
 
 def _replace_directory(source: Path, target: Path) -> None:

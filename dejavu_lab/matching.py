@@ -965,14 +965,20 @@ class Matcher:
         ``lookup`` holds the rows of the rarer query hashes (within
         ``shortlist_rows``). Returns song ids, ascending.
         """
-        windows = song_windows(
+        windows = self.windows(query_offsets, lookup, query_hashes=query_hashes)
+        return shortlist(windows, self.shortlist_songs or len(windows.song_id))
+
+    def windows(
+        self, query_offsets: np.ndarray, lookup: Lookup, *, query_hashes: np.ndarray | None = None
+    ) -> SongWindows:
+        """Each song's tallest window with these settings (:func:`song_windows`)."""
+        return song_windows(
             query_offsets,
             lookup,
             time_tolerance=self.time_tolerance,
             query_hashes=query_hashes if self.distinct_hashes else None,
             max_songs=self.prefilter_songs,
         )
-        return shortlist(windows, self.shortlist_songs or len(windows.song_id))
 
     def __call__(
         self,
@@ -984,13 +990,7 @@ class Matcher:
         query_hashes: np.ndarray | None = None,
         top_k: int | None = None,
     ) -> MatchResult:
-        windows = song_windows(
-            query_offsets,
-            lookup,
-            time_tolerance=self.time_tolerance,
-            query_hashes=query_hashes if self.distinct_hashes else None,
-            max_songs=self.prefilter_songs,
-        )
+        windows = self.windows(query_offsets, lookup, query_hashes=query_hashes)
         candidates = score_windows(
             windows,
             song_frames=song_frames,

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .index import _canonical, _NpyFile, _replace_directory
+from .index import _canonical, _NpyFile, _publish, _scratch_beside
 from .matching import Lookup
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
@@ -252,11 +252,7 @@ class SongIndexWriter:
         self._sinks: dict[str, _NpyFile] = {}
         self._memory: dict[str, list[np.ndarray]] = {name: [] for name in _COLUMNS}
         if self.directory is not None:
-            self._temporary = self.directory.with_name(
-                f"{self.directory.name}.tmp-{os.getpid()}-{id(self)}"
-            )
-            shutil.rmtree(self._temporary, ignore_errors=True)
-            self._temporary.mkdir(parents=True)
+            self._temporary = _scratch_beside(self.directory, self)
             self._sinks = {
                 name: _NpyFile(self._temporary / f"{name}.npy", dtype, n_rows)
                 for name, dtype in _COLUMNS.items()
@@ -321,13 +317,8 @@ class SongIndexWriter:
             sink.close()
         np.save(self._temporary / "song_ids.npy", songs.astype(np.int32))
         np.save(self._temporary / "starts.npy", starts.astype(np.int64))
-        meta = {"format": SONG_SIDECAR_FORMAT, "signature": _canonical(signature)}
-        (self._temporary / _META).write_text(json.dumps(meta, indent=1))
-        _replace_directory(self._temporary, self.directory)
-        index = SongIndex.open(self.directory, signature)
-        if index is None:  # another process replaced it with a different build
-            raise OSError(f"song index {self.directory} changed while it was being written")
-        return index
+        meta = {"format": SONG_SIDECAR_FORMAT}
+        return _publish(self._temporary, self.directory, meta, signature, SongIndex.open)
 
     def abort(self) -> None:
         """Give up: delete what was written (a sidecar in place stays)."""

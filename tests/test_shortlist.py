@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import lookup_rows
-from test_stoplist import query_hashes, random_rows
+from test_stoplist import query_hashes, random_rows, store_and_reference
 from test_store_contract import random_fingerprints, store_spec, throwaway_database  # noqa: F401
 
 from dejavu_lab import Dejavu
@@ -22,7 +22,7 @@ from dejavu_lab.exceptions import ParameterError
 from dejavu_lab.index import HashIndex, skip_common, within_budget
 from dejavu_lab.matching import Lookup, Matcher
 from dejavu_lab.song_index import SongIndex, SongIndexWriter, song_sidecar_path
-from dejavu_lab.store import DuckDBStore, SongInfo, open_store
+from dejavu_lab.store import DuckDBStore, SongInfo
 from dejavu_lab.store import duckdb_store as duckdb_module
 from dejavu_lab.store.base import restrict_songs
 from dejavu_lab.store.server import expand_lookup
@@ -73,12 +73,7 @@ def test_a_row_budget_keeps_the_rarest_hashes_whatever_fetched_the_rows(seed: in
 
 
 def test_every_store_keeps_a_row_budget(store_spec: str, rng: np.random.Generator) -> None:  # noqa: F811
-    store = open_store(store_spec)
-    reference = DuckDBStore(":memory:")
-    for k in range(4):
-        fingerprints = random_fingerprints(rng, 1200, alphabet=300)
-        info = SongInfo(f"s{k}", f"/{k}", f"c{k}", 60.0)
-        assert store.add_song(info, fingerprints) == reference.add_song(info, fingerprints)
+    store, reference = store_and_reference(store_spec, rng)
     query = random_fingerprints(rng, 500, alphabet=300).hashes
     budget = len(reference.lookup(query)) // 3
     expected = lookup_rows(reference.lookup(query, max_rows=budget))
@@ -130,12 +125,7 @@ def test_duckdb_song_index_sidecar_matches_the_sql_join(
 
 
 def test_every_store_looks_up_songs(store_spec: str, rng: np.random.Generator) -> None:  # noqa: F811
-    store = open_store(store_spec)
-    reference = DuckDBStore(":memory:")
-    for k in range(4):
-        fingerprints = random_fingerprints(rng, 1200, alphabet=300)
-        info = SongInfo(f"s{k}", f"/{k}", f"c{k}", 60.0)
-        assert store.add_song(info, fingerprints) == reference.add_song(info, fingerprints)
+    store, reference = store_and_reference(store_spec, rng)
     query = random_fingerprints(rng, 500, alphabet=300).hashes
     asked = np.array([2, 4])
     found = lookup_rows(store.lookup_songs(query, asked))

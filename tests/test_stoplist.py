@@ -105,13 +105,19 @@ def test_duckdb_sql_join_and_index_agree_under_a_stop_list(seed: int) -> None:
     store.close()
 
 
-def test_every_store_applies_the_stop_list(store_spec: str, rng: np.random.Generator) -> None:  # noqa: F811
-    store = open_store(store_spec)
+def store_and_reference(spec: str, rng: np.random.Generator) -> tuple[Any, DuckDBStore]:
+    """The store of ``spec`` and an in-memory DuckDB store, holding the same 4 random songs."""
+    store = open_store(spec)
     reference = DuckDBStore(":memory:")
     for k in range(4):
         fingerprints = random_fingerprints(rng, 1200, alphabet=300)
         info = SongInfo(f"s{k}", f"/{k}", f"c{k}", 60.0)
         assert store.add_song(info, fingerprints) == reference.add_song(info, fingerprints)
+    return store, reference
+
+
+def test_every_store_applies_the_stop_list(store_spec: str, rng: np.random.Generator) -> None:  # noqa: F811
+    store, reference = store_and_reference(store_spec, rng)
     query = np.concatenate(
         [
             random_fingerprints(rng, 500, alphabet=300).hashes,
