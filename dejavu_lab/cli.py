@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ._version import __version__
@@ -114,9 +115,23 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"fingerprints:  {stats.num_fingerprints:,}")
     print(f"audio:         {stats.audio_seconds / 3600:.2f} h")
     print(f"size:          {stats.size_bytes / 1e6:.2f} MB ({per_track / 1e6:.3f} MB per song)")
+    for label, folder in _sidecars(str(args.db)):
+        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        print(f"{label:<15}{size / 1e6:.2f} MB in {folder} (a cache, rebuilt when stale)")
     if stored:
         print(f"built with:    dejavu-lab {stored.get('version')}")
     return 0
+
+
+def _sidecars(database: str) -> list[tuple[str, Path]]:
+    """The index sidecars beside a DuckDB file that exist (label, folder)."""
+    from .index import sidecar_path
+    from .song_index import song_sidecar_path
+
+    if "://" in database or database == ":memory:":
+        return []
+    found = [("hash index:", sidecar_path(database)), ("song index:", song_sidecar_path(database))]
+    return [(label, folder) for label, folder in found if folder.is_dir()]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -96,8 +96,12 @@ def test_song_index_writer_refuses_rows_out_of_order() -> None:
 
 
 def test_duckdb_song_index_sidecar_matches_the_sql_join(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rng: np.random.Generator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("INFO", logger="dejavu_lab.store.duckdb_store")
     # Small chunks: songs are streamed over several chunks and a chunk holds several songs.
     monkeypatch.setattr(duckdb_module, "_SONG_INDEX_CHUNK_ROWS", 1700)
     path = tmp_path / "db.duckdb"
@@ -110,6 +114,7 @@ def test_duckdb_song_index_sidecar_matches_the_sql_join(
         expected = restrict_songs(store.lookup_sql(query), np.array(asked))
         assert lookup_rows(store.lookup_songs(query, np.array(asked))) == lookup_rows(expected)
     assert song_sidecar_path(path).is_dir()
+    assert any("building the song index" in r.getMessage() for r in caplog.records)
     store.close()
     # Reopened from the sidecar; a new song makes it stale and it is rebuilt.
     store = DuckDBStore(path)

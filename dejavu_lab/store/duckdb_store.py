@@ -19,9 +19,12 @@ ones it was built from, as told by :meth:`DuckDBStore.index_signature`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,8 @@ INDEX_SORT_MEMORY = "2GB"
 INDEX_COMMON_FRACTION = 0.25
 #: ... but never fewer rows than this (small collections need no split).
 INDEX_COMMON_MIN_ROWS = 1000
+logger = logging.getLogger(__name__)
+
 #: Rows fetched at a time while building the index (vectors of 2048 rows).
 _INDEX_CHUNK_VECTORS = 512
 #: Rows sorted at a time (whole songs) while building the song index.
@@ -275,7 +280,10 @@ class DuckDBStore:
             signature = self.index_signature()
             sidecar = None if self.path == ":memory:" else sidecar_path(self.path)
             index = None if sidecar is None else HashIndex.open(sidecar, signature)
-            self._index = index if index is not None else self._build_index(signature, sidecar)
+            if index is None:
+                with _logged_build("hash index", sidecar, signature):
+                    index = self._build_index(signature, sidecar)
+            self._index = index
         return self._index
 
     def _build_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> HashIndex:
@@ -331,9 +339,10 @@ class DuckDBStore:
             signature = self.index_signature()
             sidecar = None if self.path == ":memory:" else song_sidecar_path(self.path)
             index = None if sidecar is None else SongIndex.open(sidecar, signature)
-            self._song_index = (
-                index if index is not None else self._build_song_index(signature, sidecar)
-            )
+            if index is None:
+                with _logged_build("song index", sidecar, signature):
+                    index = self._build_song_index(signature, sidecar)
+            self._song_index = index
         return self._song_index
 
     def _build_song_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> SongIndex:
@@ -451,3 +460,13 @@ class DuckDBStore:
     def close(self) -> None:
         self._drop_indexes()
         self.con.close()
+
+
+@contextlib.contextmanager
+def _logged_build(what: str, sidecar: Path | None, signature: Mapping[str, Any]) -> Iterator[None]:
+    """Log the (re)build of a sidecar: minutes, for millions of rows."""
+    where = "in memory" if sidecar is None else f"into {sidecar}"
+    logger.info("building the %s of %s rows %s", what, f"{signature.get('rows', 0):,}", where)
+    start = time.perf_counter()
+    yield
+    logger.info("%s built in %.1f s", what, time.perf_counter() - start)
