@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import lookup_rows
+from conftest import UNSEEN_SEEDS, lookup_rows
 from test_stoplist import query_hashes, random_rows, store_and_reference
 from test_store_contract import random_fingerprints, store_spec, throwaway_database  # noqa: F401
 
@@ -26,6 +26,7 @@ from dejavu_lab.store import DuckDBStore, SongInfo
 from dejavu_lab.store import duckdb_store as duckdb_module
 from dejavu_lab.store.base import restrict_songs
 from dejavu_lab.store.server import expand_lookup
+from dejavu_lab.synth import synth_song
 
 
 def assert_same_lookup(found: Lookup, expected: Lookup) -> None:
@@ -234,3 +235,16 @@ def test_a_stop_list_applies_to_stage_one_only(
     assert spy.calls[1][0] == "lookup_songs" and answer.song_id in spy.calls[1][1]
     assert answer.song_name == "synth_006"
     assert answer.offset_seconds == pytest.approx(4.0, abs=0.1)
+
+
+def test_two_stages_stay_silent_on_silence_and_unseen_songs(fingerprinted: Dejavu) -> None:
+    pipeline = fingerprinted.pipeline.with_params(
+        matcher__shortlist_songs=3, matcher__shortlist_min_songs=1
+    )
+    two_stages = Dejavu(store=fingerprinted.db, pipeline=pipeline)
+    silence = two_stages.match_samples(np.zeros(4 * 22050, np.float32), 22050)
+    assert silence.song_id is None and silence.input_hashes == 0
+    for seed in UNSEEN_SEEDS:
+        clip = synth_song(seed, 5.0, 22050)
+        answer = two_stages.match_samples(clip, 22050)
+        assert answer.song_id is None, (seed, answer.candidates[:1])
