@@ -101,6 +101,14 @@ PREFILTER_BINS_PER_ROW = 4
 #: The prefilter's first pass keeps this many times ``max_songs`` songs; the
 #: second bounds them again with finer bins (the table holds fewer songs).
 PREFILTER_FIRST_PASS = 16
+#: The first pass's table may be coarser than :func:`song_bounds` would make
+#: it, down to half a bin a row, but not below this many cells (8 MB). On the
+#: scale benchmark's 90 real 5 s clips the right songs ranked the same: a 2**20
+#: table for the 1.5 M rows of the shortlist's stage one at 10,000 songs (38 ->
+#: 20 ms to count them) and for the 1.45 M of one stage at 1,000 songs (63 ->
+#: 47 ms). One stage at 10,000 songs (13.6 M rows) keeps its 2**22 table: a
+#: 2**20 one (0.08 bins a row) cost one laptop-mic clip of 45 there.
+PREFILTER_FIRST_PASS_MIN_BINS = 1 << 20
 
 
 def count_votes(
@@ -219,7 +227,9 @@ def prefilter(
     # A small collection: nothing to bound.
     if len(lookup) == 0 or int(lookup.song_id.max()) <= max_songs:
         return lookup
-    bounds = song_bounds(query_offsets, lookup, time_tolerance)
+    bounds = song_bounds(
+        query_offsets, lookup, time_tolerance, max_bins=_first_pass_bins(len(lookup))
+    )
     first = keep_songs(bounds, PREFILTER_FIRST_PASS * max_songs)
     if first is not None:
         rows = np.flatnonzero(first[lookup.song_id])
@@ -232,6 +242,19 @@ def prefilter(
         return lookup
     rows = np.flatnonzero(second[dense.song_id])
     return Lookup(lookup.query_index[rows], lookup.song_id[rows], lookup.offset[rows])
+
+
+def _first_pass_bins(n_rows: int) -> int:
+    """Cells of the prefilter's first table for ``n_rows`` rows.
+
+    As :func:`song_bounds` chooses (up to :data:`PREFILTER_BINS_PER_ROW` bins a
+    row, at most :data:`PREFILTER_BINS`), but at most one bin for two rows
+    above :data:`PREFILTER_FIRST_PASS_MIN_BINS`: the first pass only has to
+    keep the right song among ``PREFILTER_FIRST_PASS * max_songs``, and
+    building and scanning a 2**22 table for 1.5 M rows was most of its time.
+    """
+    usual = min(PREFILTER_BINS, max(1 << 16, PREFILTER_BINS_PER_ROW * n_rows))
+    return min(usual, max(PREFILTER_FIRST_PASS_MIN_BINS, n_rows // 2))
 
 
 def song_bounds(
