@@ -85,6 +85,22 @@ def test_every_store_keeps_a_row_budget(store_spec: str, rng: np.random.Generato
     store.close()
 
 
+def test_song_index_stores_offsets_narrow_only_when_they_fit(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    for high, dtype in ((65_535, np.uint16), (65_536, np.int32)):
+        store = DuckDBStore(tmp_path / f"db{high}.duckdb")
+        fingerprints = random_fingerprints(rng, 600, alphabet=100)
+        fingerprints.offsets[:] = np.sort(rng.integers(0, high + 1, 600)).astype(np.int32)
+        fingerprints.offsets[-1] = high
+        store.add_song(SongInfo("s", "/s", "c", 60.0), fingerprints)
+        query, asked = fingerprints.hashes, np.array([1])
+        found = lookup_rows(store.lookup_songs(query, asked))  # builds the sidecar
+        assert found == lookup_rows(restrict_songs(store.lookup_sql(query), asked))
+        assert max(row[2] for row in found) == high
+        assert np.load(song_sidecar_path(store.path) / "offsets.npy", mmap_mode="r").dtype == dtype
+        store.close()
+
+
 def test_song_index_writer_refuses_rows_out_of_order() -> None:
     writer = SongIndexWriter(4)
     writer.write(np.array([5, 9], np.uint32), np.array([1, 1], np.int32), np.zeros(2, np.int32))
@@ -94,6 +110,9 @@ def test_song_index_writer_refuses_rows_out_of_order() -> None:
         writer.write(np.array([1, 0], np.uint32), np.array([2, 2], np.int32), np.zeros(2, np.int32))
     with pytest.raises(ValueError, match="2 rows written, 4 planned"):
         writer.finish({})
+    narrow = SongIndexWriter(2, offsets=np.uint16)
+    with pytest.raises(ValueError, match="offsets outside"):
+        narrow.write(np.array([1], np.uint32), np.array([1], np.int32), np.array([70_000]))
 
 
 def test_duckdb_song_index_sidecar_matches_the_sql_join(

@@ -36,7 +36,7 @@ from ..exceptions import StoreError, StoreLockedError
 from ..hashing import Fingerprints
 from ..index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
 from ..matching import Lookup
-from ..song_index import SongIndex, SongIndexWriter, song_sidecar_path
+from ..song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
 from .base import (
     SCHEMA_VERSION,
     DuplicateSongError,
@@ -348,14 +348,17 @@ class DuckDBStore:
     def _build_song_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> SongIndex:
         """Stream the rows, a few songs at a time, sorted by song, hash, offset."""
         counts = self.con.execute(
-            "SELECT song_id, count(*) FROM fingerprints GROUP BY song_id ORDER BY song_id"
+            'SELECT song_id, count(*) AS n, min("offset") AS low, max("offset") AS high '
+            "FROM fingerprints GROUP BY song_id ORDER BY song_id"
         ).fetchnumpy()
         songs = np.asarray(counts["song_id"], dtype=np.int64)
-        rows = np.asarray(counts["count_star()"], dtype=np.int64)
+        rows = np.asarray(counts["n"], dtype=np.int64)
+        low, high = np.asarray(counts["low"]), np.asarray(counts["high"])
+        offsets = offset_dtype(int(low.min(initial=0)), int(high.max(initial=0)))
         try:
-            writer = SongIndexWriter(int(rows.sum()), sidecar)
+            writer = SongIndexWriter(int(rows.sum()), sidecar, offsets=offsets)
         except OSError:
-            writer = SongIndexWriter(int(rows.sum()), None)
+            writer = SongIndexWriter(int(rows.sum()), None, offsets=offsets)
         try:
             # Song ranges of about _SONG_INDEX_CHUNK_ROWS rows (a song is never split).
             ends = np.cumsum(rows)
