@@ -42,7 +42,7 @@
       Collections of 200 songs or more are matched in two stages
       (``matcher__shortlist_songs``): the query's rarer hashes, up to 1.5 M
       rows, shortlist 16 songs, whose every row is then counted. At 10,000
-      songs a 5 s query took 76-79 ms instead of 346-411 (medians of three
+      songs a 5 s query took 66-79 ms instead of 346-411 (medians of four
       runs), with the same accuracy (``benchmarks/README.md``).
 
 ``"verified"``
