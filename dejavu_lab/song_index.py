@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ class SongIndex:
             return column.slice(start, stop)
         return np.asarray(column[start:stop])
 
-    def lookup(self, query_hashes: np.ndarray, song_ids: Iterable[int] | np.ndarray) -> Lookup:
+    def lookup(self, query_hashes: np.ndarray, song_ids: Sequence[int] | np.ndarray) -> Lookup:
         """Every row of the given songs whose hash equals one of ``query_hashes``.
 
         Parameters
@@ -162,9 +162,7 @@ class SongIndex:
             query position, each group by song, then offset.
         """
         query = np.asarray(query_hashes, dtype=np.uint32)
-        wanted = np.unique(
-            np.asarray(list(song_ids) if not isinstance(song_ids, np.ndarray) else song_ids)
-        )
+        wanted = np.unique(np.asarray(song_ids, dtype=np.int64))
         if len(query) == 0 or len(wanted) == 0:
             return Lookup.empty()
         order = np.argsort(query, kind="stable")

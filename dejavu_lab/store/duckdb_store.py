@@ -24,9 +24,9 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -79,6 +79,7 @@ INDEX_COMMON_FRACTION = 0.25
 #: ... but never fewer rows than this (small collections need no split).
 INDEX_COMMON_MIN_ROWS = 1000
 logger = logging.getLogger(__name__)
+_Index = TypeVar("_Index")
 
 #: Rows fetched at a time while building the index (vectors of 2048 rows).
 _INDEX_CHUNK_VECTORS = 512
@@ -277,14 +278,26 @@ class DuckDBStore:
         cannot be written (a read-only folder) it is built in memory.
         """
         if self._index is None:
-            signature = self.index_signature()
-            sidecar = None if self.path == ":memory:" else sidecar_path(self.path)
-            index = None if sidecar is None else HashIndex.open(sidecar, signature)
-            if index is None:
-                with _logged_build("hash index", sidecar, signature):
-                    index = self._build_index(signature, sidecar)
-            self._index = index
+            self._index = self._load_sidecar(
+                "hash index", sidecar_path, HashIndex.open, self._build_index
+            )
         return self._index
+
+    def _load_sidecar(
+        self,
+        what: str,
+        where: Callable[[str], Path],
+        opener: Callable[[Path, Mapping[str, Any]], _Index | None],
+        builder: Callable[[Mapping[str, Any], Path | None], _Index],
+    ) -> _Index:
+        """Open a sidecar of this database, or build it (logged) if missing or stale."""
+        signature = self.index_signature()
+        sidecar = None if self.path == ":memory:" else where(self.path)
+        index = None if sidecar is None else opener(sidecar, signature)
+        if index is None:
+            with _logged_build(what, sidecar, signature):
+                index = builder(signature, sidecar)
+        return index
 
     def _build_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> HashIndex:
         """Stream the rows sorted by hash into an :class:`IndexWriter`."""
@@ -336,13 +349,9 @@ class DuckDBStore:
         from the table (a few songs' rows sorted at a time), if missing or stale.
         """
         if self._song_index is None:
-            signature = self.index_signature()
-            sidecar = None if self.path == ":memory:" else song_sidecar_path(self.path)
-            index = None if sidecar is None else SongIndex.open(sidecar, signature)
-            if index is None:
-                with _logged_build("song index", sidecar, signature):
-                    index = self._build_song_index(signature, sidecar)
-            self._song_index = index
+            self._song_index = self._load_sidecar(
+                "song index", song_sidecar_path, SongIndex.open, self._build_song_index
+            )
         return self._song_index
 
     def _build_song_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> SongIndex:

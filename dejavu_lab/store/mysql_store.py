@@ -60,7 +60,6 @@ from .base import (
     StoreStats,
     frame_range,
     params_to_json,
-    restrict_songs,
 )
 from .server import (
     ServerConfig,
@@ -445,8 +444,12 @@ class MySQLStore:
     # -- lookups ------------------------------------------------------------
 
     def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
-        """:meth:`lookup` restricted to ``song_ids`` (the server sends every row)."""
-        return restrict_songs(self.lookup(hashes), song_ids)
+        """:meth:`lookup` restricted to ``song_ids``, filtered by the server."""
+        if len(song_ids) == 0:
+            return Lookup.empty()
+        query = np.asarray(hashes, dtype=np.uint32)
+        songs = f" AND song_id IN ({_int_literals(np.unique(np.asarray(song_ids)))})"
+        return expand_lookup(query, *self._rows_of(query, songs))
 
     def lookup(
         self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
@@ -459,24 +462,26 @@ class MySQLStore:
         So is a row budget (``max_rows``).
         """
         query = np.asarray(hashes, dtype=np.uint32)
+        return expand_lookup(
+            query, *self._rows_of(query), max_postings=max_postings, max_rows=max_rows
+        )
+
+    def _rows_of(self, query: np.ndarray, songs: str = "") -> list[np.ndarray]:
+        """Hashes, song ids and offsets of the stored rows of the distinct query
+        hashes, fetched in batches (``songs``: a further SQL condition)."""
         distinct = sorted_unique(query)
-        if len(distinct) == 0:
-            return Lookup.empty()
-        parts = []
+        parts = [[np.zeros(0, np.int64)] * 3]
         with self._errors("looking hashes up"):
             for start in range(0, len(distinct), LOOKUP_BATCH):
                 batch = _int_literals(distinct[start : start + LOOKUP_BATCH])
                 parts.append(
                     self._fetch_ints(
                         ["hash", "song_id", "`offset`"],
-                        f"FROM fingerprints WHERE hash IN ({batch})",
+                        f"FROM fingerprints WHERE hash IN ({batch}){songs}",
                         None,
                     )
                 )
-        found = [np.concatenate([part[k] for part in parts]) for k in range(3)]
-        return expand_lookup(
-            query, found[0], found[1], found[2], max_postings=max_postings, max_rows=max_rows
-        )
+        return [np.concatenate([part[k] for part in parts]) for k in range(3)]
 
     def vote(
         self,

@@ -52,7 +52,6 @@ from .base import (
     StoreStats,
     frame_range,
     params_to_json,
-    restrict_songs,
 )
 from .server import (
     ServerConfig,
@@ -401,8 +400,12 @@ class PostgresStore:
     # -- lookups ------------------------------------------------------------
 
     def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
-        """:meth:`lookup` restricted to ``song_ids`` (the server sends every row)."""
-        return restrict_songs(self.lookup(hashes), song_ids)
+        """:meth:`lookup` restricted to ``song_ids``, filtered by the server."""
+        if len(song_ids) == 0:
+            return Lookup.empty()
+        query = np.asarray(hashes, dtype=np.uint32)
+        songs = np.unique(song_ids).astype(np.int64).tolist()
+        return expand_lookup(query, *self._rows_of(query, songs))
 
     def lookup(
         self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
@@ -415,10 +418,18 @@ class PostgresStore:
         So is a row budget (``max_rows``).
         """
         query = np.asarray(hashes, dtype=np.uint32)
+        return expand_lookup(
+            query, *self._rows_of(query), max_postings=max_postings, max_rows=max_rows
+        )
+
+    def _rows_of(self, query: np.ndarray, songs: list[int] | None = None) -> list[np.ndarray]:
+        """Hashes, song ids and offsets of the stored rows of the distinct query
+        hashes, fetched in batches (of ``songs`` only, if given)."""
         distinct = sorted_unique(query)
-        if len(distinct) == 0:
-            return Lookup.empty()
-        parts = []
+        where = "hash = ANY(%s::bigint[])"
+        if songs is not None:
+            where += " AND song_id = ANY(%s::bigint[])"
+        parts = [[np.zeros(0, np.int64)] * 3]
         with self._errors("looking hashes up"):
             for start in range(0, len(distinct), LOOKUP_BATCH):
                 batch = distinct[start : start + LOOKUP_BATCH].astype(np.int64).tolist()
@@ -427,14 +438,11 @@ class PostgresStore:
                         "SELECT coalesce(array_agg(hash), '{}'), "
                         "coalesce(array_agg(song_id), '{}'), "
                         "coalesce(array_agg(\"offset\"), '{}') "
-                        "FROM fingerprints WHERE hash = ANY(%s::bigint[])",
-                        [batch],
+                        f"FROM fingerprints WHERE {where}",
+                        [batch] if songs is None else [batch, songs],
                     )
                 )
-        found = [np.concatenate([part[k] for part in parts]) for k in range(3)]
-        return expand_lookup(
-            query, found[0], found[1], found[2], max_postings=max_postings, max_rows=max_rows
-        )
+        return [np.concatenate([part[k] for part in parts]) for k in range(3)]
 
     def vote(
         self,
