@@ -444,9 +444,10 @@ class QueryMode:
       (``matcher__shortlist_songs``; ``short=none``: one stage);
     - ``srows=N``: the row budget of the shortlist's first stage
       (``matcher__shortlist_rows``);
-    - ``verify=N``: the peak-level check of the ``verified`` preset on the
-      ``N`` best candidates (``verifier__candidates``; the ``verified``
-      preset's is 10).
+    - ``verify=N``: the peak-level check on the ``N`` best candidates
+      (``verifier__candidates``; the default checks 10, only when the hashes
+      leave a query unsure; ``verify=0`` answers from the hashes alone, the
+      ``hash-only`` preset).
 
     Attributes
     ----------

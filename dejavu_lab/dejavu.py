@@ -47,12 +47,12 @@ class Recognition:
     offset_seconds : float or None
         Where in the song the query starts (s).
     confidence : float
-        The score the answer was decided on. With the verifier on (the
-        default preset), the peak-alignment ``z`` of the answer (or, for "no
-        match", the best ``z`` checked; see :mod:`dejavu_lab.verify`): a match
-        needs ``verifier__min_z``. With it off, ``-log10`` of the chance
-        probability of the best aligned bin (see :mod:`dejavu_lab.matching`): a
-        match needs ``matcher__min_confidence``.
+        The score the answer was decided on (``decided_by`` says which). From
+        the peak check (:mod:`dejavu_lab.verify`), the peak-alignment ``z`` of
+        the answer (or, for "no match", the best ``z`` checked): a match needs
+        ``verifier__min_z``. From the hashes, ``-log10`` of the chance
+        probability of the best aligned bin (see :mod:`dejavu_lab.matching`):
+        a match needs ``matcher__min_confidence``.
     aligned_hashes, input_hashes : int
         Votes in the answer's (or the best candidate's) bin; hashes extracted
         from the query.
@@ -66,6 +66,9 @@ class Recognition:
         The top-k candidates, best first (song_id, song_name, offset_seconds,
         aligned_hashes, confidence: the hash stage's, z: the peak-alignment
         score or None where not verified), including rejected ones.
+    decided_by : str
+        ``"hashes"`` (the matcher's rule, the verifier off or not needed) or
+        ``"peaks"`` (candidates checked peak by peak).
     """
 
     song_id: int | None
@@ -78,6 +81,7 @@ class Recognition:
     decode_time_s: float = 0.0
     query_seconds: float = 0.0
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    decided_by: str = "hashes"
 
     @property
     def is_match(self) -> bool:
@@ -282,10 +286,10 @@ class Dejavu:
             top_k=max(wanted, verifier.candidates),
         )
         ranked = list(result.candidates)
-        if verifier.enabled:
+        if verifier.enabled and not (verifier.unsure_only and result.best is not None):
             checks = self._verify(ranked, query_peaks, query_frames)
             # _verify stops at the first candidate that passes: it is the last check.
-            passed = checks[-1] if checks and checks[-1].z >= verifier.min_z else None
+            passed = checks[-1] if checks and verifier.passes(checks[-1]) else None
             best: Candidate | None = None
             if passed is not None:
                 best = next(c for c in ranked if c.song_id == passed.song_id)
@@ -293,10 +297,12 @@ class Dejavu:
                 ranked.insert(0, best)
             score = passed.z if passed else max((c.z for c in checks), default=0.0)
             z_of = {c.song_id: c.z for c in checks}
+            decided_by = "peaks"
         else:
             best = result.best
             score = ranked[0].confidence if ranked else 0.0
             z_of = {}
+            decided_by = "hashes"
         ranked = ranked[:wanted]
         elapsed = time.perf_counter() - start
         frame_s = self.pipeline.spectrogram.frame_seconds
@@ -323,6 +329,7 @@ class Dejavu:
             decode_time_s=decode_s,
             query_seconds=len(samples) / self.pipeline.spectrogram.sample_rate,
             candidates=candidates,
+            decided_by=decided_by,
         )
 
     def _lookup(
@@ -368,7 +375,7 @@ class Dejavu:
                 frame_seconds=frame_s,
             )
             checks.append(check)
-            if check.z >= verifier.min_z:
+            if verifier.passes(check):
                 break
         return checks
 

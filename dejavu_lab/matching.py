@@ -917,7 +917,7 @@ class Matcher:
         long (the longest of the 45-song corpus has 464 rows), so an absolute
         cap changes nothing there. It is a trade, off in the presets: at 10,000
         songs it made a 5 s query several times faster but, without the peak
-        check of the ``"verified"`` preset, cut laptop-mic accuracy from about
+        check (``verifier__candidates``), cut laptop-mic accuracy from about
         96 % to 80 %. None looks every hash up. In a shortlist match it applies
         to stage one; stage two counts every row of the shortlisted songs.
     shortlist_songs : int, optional

@@ -70,7 +70,7 @@ class Pipeline:
     matcher : Matcher
     verifier : Verifier, optional
         Default ``Verifier(candidates=0)``: off, the matcher decides (the
-        ``"verified"`` preset turns it on).
+        ``"default"`` preset turns it on for queries the hashes leave unsure).
     """
 
     spectrogram: Spectrogram

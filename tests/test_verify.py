@@ -16,31 +16,48 @@ from dejavu_lab.verify import PeakSet, Verifier, peak_alignment, peaks_from_fing
 
 
 def brute_force(
-    query: PeakSet, reference: PeakSet, offsets: np.ndarray, query_frames: int, tt: int, ft: int
+    query: PeakSet,
+    reference: PeakSet,
+    offsets: np.ndarray,
+    query_frames: int,
+    tt: int,
+    ft: int,
+    by_frame: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     matched, total = [], []
     for offset in offsets:
         under = (reference.frame >= offset) & (reference.frame < offset + query_frames)
-        total.append(int(under.sum()))
-        count = 0
+        met = set()
         for frame, bin_ in zip(reference.frame[under], reference.bin[under], strict=True):
             near = (np.abs(query.frame - (frame - offset)) <= tt) & (np.abs(query.bin - bin_) <= ft)
-            count += bool(near.any())
-        matched.append(count)
+            if near.any():
+                met.add(int(frame) if by_frame else (int(frame), int(bin_)))
+        frames = set(reference.frame[under].tolist())
+        total.append(len(frames) if by_frame else int(under.sum()))
+        matched.append(len(met))
     return np.array(matched), np.array(total)
 
 
+@pytest.mark.parametrize("by_frame", [False, True])
 @pytest.mark.parametrize("seed", range(8))
-def test_peak_alignment_equals_brute_force(seed: int) -> None:
+def test_peak_alignment_equals_brute_force(seed: int, by_frame: bool) -> None:
     rng = np.random.default_rng(seed)
+    # Few frames and bins, so frames hold several peaks and several of them meet.
     reference = PeakSet.from_arrays(rng.integers(0, 300, 400), rng.integers(10, 40, 400))
     query = PeakSet.from_arrays(rng.integers(0, 50, 80), rng.integers(10, 40, 80))
     offsets = np.arange(int(rng.integers(-20, 100)), 200)
     tt, ft = int(rng.integers(0, 3)), int(rng.integers(0, 2))
     got = peak_alignment(
-        query, reference, offsets, query_frames=50, time_tolerance=tt, freq_tolerance=ft
+        query,
+        reference,
+        offsets,
+        query_frames=50,
+        time_tolerance=tt,
+        freq_tolerance=ft,
+        by_frame=by_frame,
     )
-    want = brute_force(query, reference, offsets, 50, tt, ft)
+    want = brute_force(query, reference, offsets, 50, tt, ft, by_frame)
+    assert got[0].max() > 0
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
 
@@ -96,6 +113,9 @@ def test_verifier_finds_a_degraded_copy_and_not_chance() -> None:
     )
     assert right.offset_frames == start and right.z >= verifier.min_z
     assert right.matched >= 0.3 * right.reference_peaks
+    # Surviving peaks are spread over the query's frames, so frames meet too.
+    assert right.reference_frames <= length and right.matched_frames >= 0.3 * length
+    assert right.frame_z >= 5.0 and Verifier(min_z=8.0, min_frame_z=5.0).passes(right)
     wrong = verifier(
         query,
         reference,
@@ -107,9 +127,41 @@ def test_verifier_finds_a_degraded_copy_and_not_chance() -> None:
     assert wrong.z < 4.0
 
 
+def test_one_chord_in_common_is_not_a_match() -> None:
+    # A stored song of chords: every 10 frames a chord of 8 peaks (harmonics).
+    rng = np.random.default_rng(5)
+    chord_frames = np.arange(0, 3000, 10)
+    frame = np.repeat(chord_frames, 8)
+    bin_ = rng.integers(30, 400, len(frame))
+    reference = PeakSet.from_arrays(frame, bin_)
+    # An unrelated query that shares one chord, pitch for pitch, with the song
+    # at frame 1500, and only chance elsewhere.
+    length, start = 43, 1490
+    shared = reference.frame == 1500
+    query = PeakSet.from_arrays(
+        np.concatenate([reference.frame[shared] - start, rng.integers(0, length, 120)]),
+        np.concatenate([reference.bin[shared], rng.integers(30, 400, 120)]),
+    )
+    verifier = Verifier(min_z=8.0, min_frame_z=5.0)
+    check = verifier(
+        query, reference, song_id=1, offset_frames=start, query_frames=length, frame_seconds=0.0232
+    )
+    # Counted by peak the one chord looks like a match; counted by frame it is one
+    # frame of the four or five under the query.
+    assert check.matched >= 8 and check.z >= verifier.min_z
+    assert check.matched_frames <= 2 and 4 <= check.reference_frames <= 5
+    assert check.frame_z < verifier.min_frame_z
+    assert not verifier.passes(check)
+    assert Verifier(min_z=8.0).passes(check)
+
+
 def test_verifier_parameters_are_checked() -> None:
     with pytest.raises(ParameterError, match="candidates"):
         Verifier(candidates=-1)
+    with pytest.raises(ParameterError, match="min_frame_z"):
+        Verifier(min_frame_z=-1.0)
+    with pytest.raises(ParameterError, match="unsure_only"):
+        Verifier(unsure_only=1)  # type: ignore[arg-type]
     assert not Verifier(candidates=0).enabled
     assert "verifier__min_z" in get_preset("default").get_params()
     assert "verifier__min_z" not in get_preset("default").reference_params()
@@ -118,8 +170,11 @@ def test_verifier_parameters_are_checked() -> None:
 def test_recognition_is_decided_by_verification(
     fingerprinted: Dejavu, song_samples: dict[str, np.ndarray]
 ) -> None:
-    # The "verified" preset queries a database built with "default".
-    verified = Dejavu(store=fingerprinted.db, pipeline="verified")
+    # Checking every query peak by peak, on a database built with "default".
+    verified = Dejavu(
+        store=fingerprinted.db,
+        pipeline=get_preset("default").with_params(verifier__unsure_only=False),
+    )
     assert verified.pipeline.reference_params() == fingerprinted.pipeline.reference_params()
     name = "synth_004"
     clip = add_noise(
@@ -128,18 +183,52 @@ def test_recognition_is_decided_by_verification(
         np.random.default_rng(0),
     )
     result = verified.match_samples(clip, SONG_RATE, top_k=3)
+    assert result.decided_by == "peaks"
     assert result.song_name == name
     assert result.offset_seconds == pytest.approx(11.5, abs=0.05)
     assert result.confidence >= verified.pipeline.verifier.min_z
     assert result.candidates[0]["song_name"] == name
     assert result.candidates[0]["z"] == result.confidence
-    # Unseen music: the verified preset checks candidates and gives their z.
+    # Unseen music: candidates are checked and their z given.
     unseen = synth_song(UNSEEN_SEEDS[0], 3.0, SONG_RATE)
     answer = verified.match_samples(unseen, SONG_RATE, top_k=10)
+    assert answer.decided_by == "peaks"
     assert any(c["z"] is not None for c in answer.candidates)
     assert (answer.song_id is None) == (answer.confidence < verified.pipeline.verifier.min_z)
 
 
-def test_default_preset_leaves_the_decision_to_the_matcher() -> None:
-    assert not get_preset("default").verifier.enabled
-    assert get_preset("verified").verifier.enabled
+@pytest.mark.parametrize("seconds", [1.0, 1.5, 3.0])
+def test_default_checks_peaks_only_where_hashes_do_not_decide(
+    fingerprinted: Dejavu, song_samples: dict[str, np.ndarray], seconds: float
+) -> None:
+    default = Dejavu(store=fingerprinted.db, pipeline="default")
+    hashes = Dejavu(store=fingerprinted.db, pipeline="hash-only")
+    rng = np.random.default_rng(int(seconds * 10))
+    for name in ("synth_001", "synth_005"):
+        start = 12.0
+        clip = song_samples[name][int(start * SONG_RATE) : int((start + seconds) * SONG_RATE)]
+        clip = add_noise(clip, 0.0, rng)
+        by_hashes = hashes.match_samples(clip, SONG_RATE)
+        result = default.match_samples(clip, SONG_RATE)
+        if by_hashes.is_match:
+            # The matcher's own rule decided: the same answer, no peak check.
+            assert result.decided_by == "hashes"
+            assert (result.song_name, result.offset_seconds) == (
+                by_hashes.song_name,
+                by_hashes.offset_seconds,
+            )
+            assert all(c["z"] is None for c in result.candidates)
+        else:
+            assert result.decided_by == "peaks"
+            assert any(c["z"] is not None for c in result.candidates)
+            if result.is_match:
+                assert result.song_name == name
+                assert result.offset_seconds == pytest.approx(start, abs=0.05)
+
+
+def test_presets_turn_the_peak_check_on_and_off() -> None:
+    default = get_preset("default").verifier
+    assert default.enabled and default.unsure_only and default.min_frame_z > 0
+    assert not get_preset("hash-only").verifier.enabled
+    assert not get_preset("dejavu").verifier.enabled
+    assert get_preset("default").reference_params() == get_preset("hash-only").reference_params()
