@@ -373,6 +373,7 @@ class Dejavu:
                 offset_frames=candidate.offset_frames,
                 query_frames=query_frames,
                 frame_seconds=frame_s,
+                hash_confidence=float(candidate.confidence),
             )
             checks.append(check)
             if verifier.passes(check):

@@ -7,6 +7,7 @@ import pytest
 from conftest import SONG_RATE, SONG_SECONDS, UNSEEN_SEEDS, add_noise
 
 from dejavu_lab import Dejavu
+from dejavu_lab.presets import get_preset
 from dejavu_lab.recognize import FileRecognizer
 from dejavu_lab.synth import synth_song
 
@@ -36,6 +37,25 @@ def test_never_fingerprinted_songs_are_no_match(
         result = fingerprinted.match_samples(clip, SONG_RATE)
         assert result.song_id is None and result.song_name is None, (seed, result)
         assert result.offset_seconds is None
+
+
+def test_longer_clean_clips_of_unseen_songs_are_no_match(fingerprinted: Dejavu) -> None:
+    # Over 5 s a small excess of chance peak alignments between songs on one
+    # scale is "significant" by z; the peak check also asks for a share of the
+    # stored peaks (verifier__min_fraction), which keeps these unmatched.
+    without_share = Dejavu(
+        store=fingerprinted.db,
+        pipeline=get_preset("default").with_params(verifier__min_fraction=0.0),
+    )
+    named, named_without = 0, 0
+    for seed in range(100, 120):
+        samples = synth_song(seed, 40.0, SONG_RATE)
+        for start_s in np.arange(0.0, 34.0, 2.3):
+            clip = samples[int(start_s * SONG_RATE) : int((start_s + 5.0) * SONG_RATE)]
+            named += fingerprinted.match_samples(clip, SONG_RATE).is_match
+            named_without += without_share.match_samples(clip, SONG_RATE).is_match
+    assert named <= 1  # of 300 clips
+    assert named_without >= 5
 
 
 def test_silence_and_pure_noise_are_no_match(

@@ -155,6 +155,36 @@ def test_one_chord_in_common_is_not_a_match() -> None:
     assert Verifier(min_z=8.0).passes(check)
 
 
+def test_hash_support_lowers_the_peak_thresholds() -> None:
+    from dejavu_lab.verify import Verification
+
+    verifier = Verifier(
+        min_z=8.5,
+        min_frame_z=5.0,
+        support_confidence=0.5,
+        supported_min_z=7.0,
+        supported_min_frame_z=4.0,
+    )
+
+    def check(z: float, frame_z: float, hash_confidence: float) -> Verification:
+        return Verification(1, 0, 10, 60, 0.02, z, 8, 20, frame_z, hash_confidence)
+
+    assert verifier.passes(check(9.0, 6.0, 0.0))  # the peaks alone suffice
+    assert not verifier.passes(check(8.0, 6.0, 0.0))  # z short of 8.5, no support
+    assert verifier.passes(check(8.0, 6.0, 0.5))  # supported by the vote
+    assert verifier.passes(check(7.0, 4.0, 2.0))
+    assert not verifier.passes(check(6.9, 6.0, 2.0))
+    assert not verifier.passes(check(7.5, 3.9, 2.0))  # one chord, however supported
+    assert not verifier.passes(check(9.0, 4.9, 0.0))
+    # A high z from a small share of many stored peaks is not a match.
+    strict = Verifier(min_z=8.5, min_frame_z=5.0, min_fraction=0.2)
+    assert not strict.passes(check(12.0, 8.0, 0.0))  # 10 of 60 stored peaks met
+    assert Verifier(min_z=8.5, min_frame_z=5.0, min_fraction=0.15).passes(check(12.0, 8.0, 0.0))
+    # Without support_confidence the lower thresholds never apply.
+    plain = Verifier(min_z=8.5, min_frame_z=5.0)
+    assert not plain.passes(check(8.0, 6.0, 50.0))
+
+
 def test_verifier_parameters_are_checked() -> None:
     with pytest.raises(ParameterError, match="candidates"):
         Verifier(candidates=-1)
@@ -202,7 +232,10 @@ def test_default_checks_peaks_only_where_hashes_do_not_decide(
     fingerprinted: Dejavu, song_samples: dict[str, np.ndarray], seconds: float
 ) -> None:
     default = Dejavu(store=fingerprinted.db, pipeline="default")
-    hashes = Dejavu(store=fingerprinted.db, pipeline="hash-only")
+    # The default's own hash rule, with the peak check off.
+    hashes = Dejavu(
+        store=fingerprinted.db, pipeline=get_preset("default").with_params(verifier__candidates=0)
+    )
     rng = np.random.default_rng(int(seconds * 10))
     for name in ("synth_001", "synth_005"):
         start = 12.0
@@ -229,6 +262,8 @@ def test_default_checks_peaks_only_where_hashes_do_not_decide(
 def test_presets_turn_the_peak_check_on_and_off() -> None:
     default = get_preset("default").verifier
     assert default.enabled and default.unsure_only and default.min_frame_z > 0
+    assert default.support_confidence is not None
+    assert default.supported_min_z < default.min_z
     assert not get_preset("hash-only").verifier.enabled
     assert not get_preset("dejavu").verifier.enabled
     assert get_preset("default").reference_params() == get_preset("hash-only").reference_params()
