@@ -202,6 +202,33 @@ class SongIndex:
             np.concatenate([p[2] for p in parts])[rank],
         )
 
+    def song_rows(
+        self, song_id: int, start: int | None = None, stop: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One song's rows with ``start <= offset < stop``, sorted by offset then hash.
+
+        Returns
+        -------
+        hashes : np.ndarray, uint32
+        offsets : np.ndarray, int32
+            Empty for a song without rows (or an unknown id).
+        """
+        where = int(np.searchsorted(self.song_ids, song_id))
+        if where == len(self.song_ids) or self.song_ids[where] != song_id:
+            return np.zeros(0, np.uint32), np.zeros(0, np.int32)
+        first, last = int(self.starts[where]), int(self.starts[where + 1])
+        offsets = self._run(self._offsets, first, last).astype(np.int32)
+        keep = np.ones(len(offsets), dtype=bool)
+        if start is not None:
+            keep &= offsets >= start
+        if stop is not None:
+            keep &= offsets < stop
+        rows = np.flatnonzero(keep)
+        hashes = self._run(self._hashes, first, last)[rows]
+        offsets = offsets[rows]
+        order = np.lexsort((hashes, offsets))
+        return hashes[order].astype(np.uint32), offsets[order]
+
     # -- sidecar --------------------------------------------------------
 
     @classmethod

@@ -183,11 +183,37 @@ def peak_alignment(
     -------
     matched, total : np.ndarray, int64, one value per offset
     """
-    offsets = np.asarray(offsets, dtype=np.int64)
-    frames = sorted_unique(reference.frame) if by_frame else reference.frame
-    total = np.searchsorted(frames, offsets + query_frames) - np.searchsorted(frames, offsets)
+    counts = _alignment_counts(
+        query,
+        reference,
+        np.asarray(offsets, dtype=np.int64),
+        query_frames=query_frames,
+        time_tolerance=time_tolerance,
+        freq_tolerance=freq_tolerance,
+    )
+    return counts[by_frame]
+
+
+def _alignment_counts(
+    query: PeakSet,
+    reference: PeakSet,
+    offsets: np.ndarray,
+    *,
+    query_frames: int,
+    time_tolerance: int,
+    freq_tolerance: int,
+) -> dict[bool, tuple[np.ndarray, np.ndarray]]:
+    """:func:`peak_alignment` by peak (key ``False``) and by frame (``True``), in one pass."""
+    frames = sorted_unique(reference.frame)
+    totals = {
+        by_frame: (
+            np.searchsorted(column, offsets + query_frames) - np.searchsorted(column, offsets)
+        ).astype(np.int64)
+        for by_frame, column in ((False, reference.frame), (True, frames))
+    }
     if len(offsets) == 0 or len(query) == 0 or len(reference) == 0:
-        return np.zeros(len(offsets), dtype=np.int64), total.astype(np.int64)
+        empty = np.zeros(len(offsets), dtype=np.int64)
+        return {by_frame: (empty, total) for by_frame, total in totals.items()}
     keys = _matched_pairs(
         query,
         reference,
@@ -196,10 +222,14 @@ def peak_alignment(
         time_tolerance=time_tolerance,
         freq_tolerance=freq_tolerance,
     )
-    if by_frame and len(keys):
+    frame_keys = keys
+    if len(keys):
         frame_of = reference.frame[keys >> _KEY_SHIFT]
-        keys = sorted_unique((frame_of << _KEY_SHIFT) | (keys & np.int64(0xFFFFFFFF)))
-    return _per_offset(keys, len(offsets)), total.astype(np.int64)
+        frame_keys = sorted_unique((frame_of << _KEY_SHIFT) | (keys & np.int64(0xFFFFFFFF)))
+    return {
+        False: (_per_offset(keys, len(offsets)), totals[False]),
+        True: (_per_offset(frame_keys, len(offsets)), totals[True]),
+    }
 
 
 @dataclass(frozen=True)
@@ -364,18 +394,14 @@ class Verifier:
         distance = np.abs(offsets - centre)
         near = distance <= self.search_frames
         far = (distance > self.search_frames + 1) & (offsets >= 0)
-        counts = {
-            by_frame: peak_alignment(
-                query,
-                reference,
-                offsets,
-                query_frames=query_frames,
-                time_tolerance=self.time_tolerance,
-                freq_tolerance=self.freq_tolerance,
-                by_frame=by_frame,
-            )
-            for by_frame in (False, True)
-        }
+        counts = _alignment_counts(
+            query,
+            reference,
+            offsets,
+            query_frames=query_frames,
+            time_tolerance=self.time_tolerance,
+            freq_tolerance=self.freq_tolerance,
+        )
         matched, total = counts[False]
         best = int(np.flatnonzero(near)[np.argmax(matched[near])])
         z, p0 = _excess(matched, total, best, far)

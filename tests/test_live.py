@@ -144,15 +144,18 @@ def test_silence_is_no_match(fingerprinted: Dejavu, virtual_mic: VirtualMicropho
 def test_a_song_never_fingerprinted_is_no_match(
     fingerprinted: Dejavu, playing: VirtualMicrophone
 ) -> None:
-    unseen = synth_song(UNSEEN_SEEDS[0], 12.0, SONG_RATE)
+    # 5-6 s: the default's peak check names a song for 1-3 % of 2-3 s clean clips
+    # of unseen synthetic songs (tonal music is its weak spot, see the README)
+    # and for 1 in 300 at 5 s; this checks the live path refuses unseen music.
+    unseen = synth_song(UNSEEN_SEEDS[0], 14.0, SONG_RATE)
     playing.play(unseen, SONG_RATE)
-    answer = fingerprinted.recognize(MicrophoneRecognizer, seconds=3)
+    answer = fingerprinted.recognize(MicrophoneRecognizer, seconds=5)
     assert answer["song_id"] is None, answer
     assert answer["input_hashes"] > 100  # music was heard, and refused
     updates: list[StreamUpdate] = []
-    result = listen(fingerprinted, max_seconds=4.0, on_result=updates.append)
+    result = listen(fingerprinted, max_seconds=6.0, on_result=updates.append)
     assert result.song_id is None and result.offset_seconds is None
-    assert updates and updates[-1].heard_seconds == pytest.approx(4.0)
+    assert updates and updates[-1].heard_seconds == pytest.approx(6.0)
     assert all(not update.confirmed for update in updates)
 
 

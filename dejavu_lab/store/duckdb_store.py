@@ -234,6 +234,15 @@ class DuckDBStore:
     def song_fingerprints(
         self, song_id: int, start: int | None = None, stop: int | None = None
     ) -> Fingerprints:
+        """A song's rows, sorted by offset then hash (optionally a range of offsets).
+
+        In ``index="memory"`` mode they are read from the song index (one read
+        of the song's run, whatever the collection's size): the peak check
+        asks for ten songs' stretches a query.
+        """
+        if self.index_mode == "memory":
+            hashes, offsets = self.load_song_index().song_rows(song_id, start, stop)
+            return Fingerprints(hashes, offsets)
         lo, hi = frame_range(start, stop)
         result = self.con.execute(
             'SELECT hash, "offset" FROM fingerprints WHERE song_id = ? '
