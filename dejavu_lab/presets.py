@@ -44,7 +44,8 @@
       (``matcher__shortlist_songs``): the query's rarer hashes, up to 1.5 M
       rows, shortlist 16 songs, whose every row is then counted. At 10,000
       songs a 5 s query took 66-79 ms instead of 346-411 (medians of four
-      runs), with the same accuracy (``benchmarks/README.md``).
+      runs), with the same accuracy, or 91.5 ms with the peak check below
+      (``benchmarks/README.md``).
     - The no-match rule, in two steps. A query whose hashes agree (5 aligned,
       confidence 4; see :mod:`dejavu_lab.matching`) is answered from them.
       Otherwise the 10 best hash candidates are checked peak by peak
