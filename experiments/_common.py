@@ -33,7 +33,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--presets",
         nargs="+",
-        default=["default", "dejavu"],
+        default=["default", "hash-only", "dejavu"],
         help="pipeline presets to compare (default: %(default)s)",
     )
     p.add_argument(
