@@ -183,7 +183,7 @@ def peak_alignment(
     -------
     matched, total : np.ndarray, int64, one value per offset
     """
-    counts = _alignment_counts(
+    peaks, frames = _alignment_counts(
         query,
         reference,
         np.asarray(offsets, dtype=np.int64),
@@ -191,7 +191,7 @@ def peak_alignment(
         time_tolerance=time_tolerance,
         freq_tolerance=freq_tolerance,
     )
-    return counts[by_frame]
+    return frames if by_frame else peaks
 
 
 def _alignment_counts(
@@ -202,18 +202,17 @@ def _alignment_counts(
     query_frames: int,
     time_tolerance: int,
     freq_tolerance: int,
-) -> dict[bool, tuple[np.ndarray, np.ndarray]]:
-    """:func:`peak_alignment` by peak (key ``False``) and by frame (``True``), in one pass."""
-    frames = sorted_unique(reference.frame)
-    totals = {
-        by_frame: (
-            np.searchsorted(column, offsets + query_frames) - np.searchsorted(column, offsets)
-        ).astype(np.int64)
-        for by_frame, column in ((False, reference.frame), (True, frames))
-    }
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """:func:`peak_alignment` by peak and by frame, in one pass: ``(peaks, frames)``."""
+
+    def under(column: np.ndarray) -> np.ndarray:
+        return np.searchsorted(column, offsets + query_frames) - np.searchsorted(column, offsets)
+
+    peak_total = under(reference.frame).astype(np.int64)
+    frame_total = under(sorted_unique(reference.frame)).astype(np.int64)
     if len(offsets) == 0 or len(query) == 0 or len(reference) == 0:
         empty = np.zeros(len(offsets), dtype=np.int64)
-        return {by_frame: (empty, total) for by_frame, total in totals.items()}
+        return (empty, peak_total), (empty, frame_total)
     keys = _matched_pairs(
         query,
         reference,
@@ -226,10 +225,10 @@ def _alignment_counts(
     if len(keys):
         frame_of = reference.frame[keys >> _KEY_SHIFT]
         frame_keys = sorted_unique((frame_of << _KEY_SHIFT) | (keys & np.int64(0xFFFFFFFF)))
-    return {
-        False: (_per_offset(keys, len(offsets)), totals[False]),
-        True: (_per_offset(frame_keys, len(offsets)), totals[True]),
-    }
+    return (
+        (_per_offset(keys, len(offsets)), peak_total),
+        (_per_offset(frame_keys, len(offsets)), frame_total),
+    )
 
 
 @dataclass(frozen=True)
@@ -394,7 +393,7 @@ class Verifier:
         distance = np.abs(offsets - centre)
         near = distance <= self.search_frames
         far = (distance > self.search_frames + 1) & (offsets >= 0)
-        counts = _alignment_counts(
+        (matched, total), (frames_matched, frames_total) = _alignment_counts(
             query,
             reference,
             offsets,
@@ -402,10 +401,9 @@ class Verifier:
             time_tolerance=self.time_tolerance,
             freq_tolerance=self.freq_tolerance,
         )
-        matched, total = counts[False]
         best = int(np.flatnonzero(near)[np.argmax(matched[near])])
         z, p0 = _excess(matched, total, best, far)
-        frame_z, _ = _excess(*counts[True], best, far)
+        frame_z, _ = _excess(frames_matched, frames_total, best, far)
         return Verification(
             song_id=song_id,
             offset_frames=int(offsets[best]),
@@ -413,8 +411,8 @@ class Verifier:
             reference_peaks=int(total[best]),
             background_rate=round(p0, 6),
             z=round(z, 3),
-            matched_frames=int(counts[True][0][best]),
-            reference_frames=int(counts[True][1][best]),
+            matched_frames=int(frames_matched[best]),
+            reference_frames=int(frames_total[best]),
             frame_z=round(frame_z, 3),
             hash_confidence=hash_confidence,
         )
