@@ -24,10 +24,10 @@ import pandas as pd
 import soundfile as sf
 
 from dejavu_lab import Dejavu
-from dejavu_lab.audio import load_audio
-from dejavu_lab.corpus import default_corpus_dir, tracks
+from dejavu_lab.core.audio import load_audio
 from dejavu_lab.studies import load_corpus_audio
 from dejavu_lab.studies.accuracy import build_queries, evaluate_queries, summarize_accuracy
+from dejavu_lab.studies.corpus import default_corpus_dir, tracks
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -32,11 +32,11 @@ from typing import Any
 
 import pandas as pd
 
-from dejavu_lab.audio import load_audio
-from dejavu_lab.corpus import default_corpus_dir, manifest_hash, tracks
+from dejavu_lab.core.audio import load_audio
+from dejavu_lab.core.presets import get_preset
 from dejavu_lab.dejavu import Dejavu
 from dejavu_lab.fingerprinting import FingerprintReport
-from dejavu_lab.presets import get_preset
+from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.studies.provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"

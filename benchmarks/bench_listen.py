@@ -2,7 +2,7 @@
 
 Not a test: it measures and reports. The write-up found matching ran at "3x
 listening speed", and that real-time matching "wasn't meant to be in Python".
-Here :class:`~dejavu_lab.streaming.StreamingRecognizer` re-fingerprints its
+Here :class:`~dejavu_lab.live.streaming.StreamingRecognizer` re-fingerprints its
 whole window every ``step_s`` (0.5 s) of new audio; this script times every
 ``process_chunk`` call on one CPU core against a database the size of the
 write-up's (45 songs):
@@ -12,7 +12,7 @@ write-up's (45 songs):
   ``--songs``; synthetic songs only with ``--synthetic`` or without the corpus.
   Fingerprinted with the ``default`` preset into an in-memory DuckDB store;
 - **queries**: ``--listen-seconds`` of audio streamed in ``step_s`` chunks at
-  the pipeline rate (what :func:`dejavu_lab.live.listen` feeds it): a
+  the pipeline rate (what :func:`dejavu_lab.live.listening.listen` feeds it): a
   fingerprinted song clean, the same with white noise at 5 dB SNR, and a song
   never fingerprinted (the answer is "no match", so every step runs the whole
   window). Excerpts start 10 s in, like the write-up's study.
@@ -54,12 +54,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dejavu_lab import Dejavu  # noqa: E402
-from dejavu_lab.corpus import default_corpus_dir  # noqa: E402
-from dejavu_lab.presets import get_preset  # noqa: E402
-from dejavu_lab.streaming import StreamingRecognizer  # noqa: E402
+from dejavu_lab.core.presets import get_preset  # noqa: E402
+from dejavu_lab.live.streaming import StreamingRecognizer  # noqa: E402
 from dejavu_lab.studies import CorpusAudio, build_database, load_corpus_audio  # noqa: E402
+from dejavu_lab.studies.corpus import default_corpus_dir  # noqa: E402
 from dejavu_lab.studies.provenance import provenance  # noqa: E402
-from dejavu_lab.synth import synth_song  # noqa: E402
+from dejavu_lab.studies.synth import synth_song  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "listen.csv"

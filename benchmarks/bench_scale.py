@@ -54,19 +54,19 @@ import pandas as pd
 
 from dejavu_lab import Dejavu, matching
 from dejavu_lab._version import __version__
-from dejavu_lab.audio import content_hash, load_audio, resample
-from dejavu_lab.corpus import default_corpus_dir, manifest_hash, tracks
-from dejavu_lab.hashing import Fingerprints, pack_hashes, unpack_hashes
-from dejavu_lab.index import HashIndex, sidecar_path
-from dejavu_lab.matching import Lookup
-from dejavu_lab.pipeline import Pipeline
-from dejavu_lab.presets import get_preset
-from dejavu_lab.queries import make_queries
-from dejavu_lab.song_index import song_sidecar_path
+from dejavu_lab.core.audio import content_hash, load_audio, resample
+from dejavu_lab.core.hashing import Fingerprints, pack_hashes, unpack_hashes
+from dejavu_lab.core.matching import Lookup
+from dejavu_lab.core.pipeline import Pipeline
+from dejavu_lab.core.presets import get_preset
 from dejavu_lab.store import DuckDBStore
 from dejavu_lab.store.base import SongInfo
+from dejavu_lab.store.hash_index import HashIndex, sidecar_path
+from dejavu_lab.store.song_index import song_sidecar_path
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S
+from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.studies.provenance import provenance
+from dejavu_lab.studies.queries import make_queries
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_SIZES = (45, 1000, 10000)

@@ -14,9 +14,9 @@ PostgreSQL (servers in a throwaway database / schema, dropped afterwards):
   information_schema figures are refreshed by statistics).
 
 Data: the default preset stores about 190 hashes a second of music (see
-``dejavu_lab.presets``). Tracks are drawn at that rate, each hash's anchor bin
+``dejavu_lab.core.presets``). Tracks are drawn at that rate, each hash's anchor bin
 ``f1``, bin step ``f2 - f1`` and frame step ``dt`` drawn independently from
-their distributions measured on synthetic songs (``dejavu_lab.synth``), offsets
+their distributions measured on synthetic songs (``dejavu_lab.studies.synth``), offsets
 uniform over the track. A query is 5 s of one track: each of its hashes kept
 with probability 0.3 (what survives noise), plus random hashes of the same
 distribution up to the query hash rate measured on synthetic songs (query
@@ -50,12 +50,12 @@ from typing import Any
 
 import numpy as np
 
-from dejavu_lab.hashing import Fingerprints, pack_hashes, unpack_hashes
-from dejavu_lab.matching import count_votes, rank_candidates
-from dejavu_lab.presets import get_preset
+from dejavu_lab.core.hashing import Fingerprints, pack_hashes, unpack_hashes
+from dejavu_lab.core.matching import count_votes, rank_candidates
+from dejavu_lab.core.presets import get_preset
 from dejavu_lab.store import DuckDBStore, SongInfo, open_store
 from dejavu_lab.store.server import parse_server_url
-from dejavu_lab.synth import synth_song
+from dejavu_lab.studies.synth import synth_song
 
 REFERENCE_HASHES_PER_S = 190.0
 QUERY_SECONDS = 5.0

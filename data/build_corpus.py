@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere, without install
     sys.path.insert(0, str(REPO_ROOT))
 
-from dejavu_lab import corpus  # noqa: E402
+from dejavu_lab.studies import corpus  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

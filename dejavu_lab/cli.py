@@ -11,6 +11,7 @@ dejavu-lab copy --from SPEC --to SPEC
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -19,20 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .dejavu import JSON_KEYS
 from .exceptions import DejavuLabError
 from .store import default_db_path
 
 logger = logging.getLogger("dejavu_lab")
-
-#: The keys of ``recognize --json``: a contract with external benchmarks.
-JSON_KEYS = (
-    "song_id",
-    "song_name",
-    "offset_seconds",
-    "confidence",
-    "aligned_hashes",
-    "match_time_s",
-)
 
 
 def _dejavu(args: argparse.Namespace, *, preset: str | None = None) -> Any:
@@ -63,7 +55,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
 
 def cmd_recognize(args: argparse.Namespace) -> int:
     if args.mic:
-        from .live import record_and_match
+        from .live.listening import record_and_match
 
         with _dejavu(args) as djv:
             result = record_and_match(djv, seconds=args.seconds, device=args.device)
@@ -72,9 +64,8 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             raise DejavuLabError("recognize needs a FILE, or --mic to record from a microphone")
         with _dejavu(args) as djv:
             result = djv.match_file(args.file, top_k=args.top_k)
-    answer = result.to_dict()
     if args.json:
-        print(json.dumps({key: answer[key] for key in JSON_KEYS}))
+        print(json.dumps(result.to_json_dict()))
         return 0
     if result.is_match:
         print(
@@ -125,8 +116,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def _sidecars(database: str) -> list[tuple[str, Path]]:
     """The index sidecars beside a DuckDB file that exist (label, folder)."""
-    from .index import sidecar_path
-    from .song_index import song_sidecar_path
+    from .store.hash_index import sidecar_path
+    from .store.song_index import song_sidecar_path
 
     if "://" in database or database == ":memory:":
         return []
@@ -208,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(commands: Any) -> None:
     """Commands contributed by optional modules (listen, copy), when present."""
-    for module_name in ("live", "store.copy"):
+    with contextlib.suppress(ImportError):
+        _add_listen(commands)
+    for module_name in ("store.copy",):
         try:
             module = __import__(f"dejavu_lab.{module_name}", fromlist=["add_cli"])
         except ImportError:
@@ -216,6 +209,87 @@ def _add_optional_commands(commands: Any) -> None:
         add_cli = getattr(module, "add_cli", None)
         if add_cli is not None:
             add_cli(commands)
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    """``dejavu-lab listen``: status lines on stderr, the answer on stdout."""
+    from .dejavu import Dejavu
+    from .live.listening import format_answer, format_update, listen
+    from .live.streaming import StreamUpdate
+
+    heard = [0.0]
+
+    def show(update: StreamUpdate) -> None:
+        heard[0] = update.heard_seconds
+        print(format_update(update, args.confirmations), file=sys.stderr, flush=True)
+
+    with Dejavu({"database": args.db}) as djv:
+        print(
+            f"listening on {args.device or 'the default input device'} for up to "
+            f"{args.max_seconds:g} s (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        result = listen(
+            djv,
+            device=args.device,
+            max_seconds=args.max_seconds,
+            window_s=args.window,
+            step_s=args.step,
+            confirmations=args.confirmations,
+            on_result=show,
+        )
+    if args.json:
+        payload = result.to_json_dict()
+        payload["heard_seconds"] = round(heard[0], 3)
+        print(json.dumps(payload))
+    else:
+        print(format_answer(result, heard[0]))
+    return 0
+
+
+def _add_listen(subparsers: Any) -> None:
+    """``dejavu-lab listen`` (needs the live-audio modules)."""
+    from .live.listening import DEFAULT_MAX_SECONDS
+    from .live.streaming import DEFAULT_CONFIRMATIONS, DEFAULT_STEP_S, DEFAULT_WINDOW_S
+
+    parser = subparsers.add_parser(
+        "listen",
+        help="listen to the microphone until a song is recognised",
+        description="Stream the microphone through the recogniser: a status line a step on "
+        "stderr, then the song and where listening started in it (or 'no match') on stdout.",
+    )
+    parser.add_argument("--device", default=None, help="input device index or name")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=DEFAULT_MAX_SECONDS,
+        help="give up after this much audio (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=DEFAULT_WINDOW_S,
+        help="seconds of audio recognised at each step (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--step",
+        type=float,
+        default=DEFAULT_STEP_S,
+        help="seconds between recognition steps (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--confirmations",
+        type=int,
+        default=DEFAULT_CONFIRMATIONS,
+        help="consecutive agreeing steps before answering (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: the keys of recognize --json plus heard_seconds",
+    )
+    parser.set_defaults(func=cmd_listen)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

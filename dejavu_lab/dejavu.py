@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ._version import __version__
-from .audio import load_audio, resample
+from .core.audio import load_audio, resample
+from .core.matching import Candidate, Lookup, MatchResult
+from .core.peaks import Peaks
+from .core.pipeline import Pipeline, StageCache
+from .core.presets import PRESETS, get_preset
+from .core.verify import PeakSet, Verification, peaks_from_fingerprints
 from .exceptions import ParameterError
 from .fingerprinting import (
     FingerprintReport,
@@ -25,15 +30,20 @@ from .fingerprinting import (
     fingerprint_files,
     fingerprint_path,
 )
-from .matching import Candidate, Lookup, MatchResult
-from .peaks import Peaks
-from .pipeline import Pipeline, StageCache
-from .presets import PRESETS, get_preset
 from .store import check_compatible, open_store
 from .store.base import SongInfo
-from .verify import PeakSet, Verification, peaks_from_fingerprints
 
 CONFIG_KEYS = ("database", "pipeline", "preset")
+
+#: The keys of ``dejavu-lab recognize --json``: a contract with external benchmarks.
+JSON_KEYS = (
+    "song_id",
+    "song_name",
+    "offset_seconds",
+    "confidence",
+    "aligned_hashes",
+    "match_time_s",
+)
 
 
 @dataclass(frozen=True)
@@ -48,10 +58,10 @@ class Recognition:
         Where in the song the query starts (s).
     confidence : float
         The score the answer was decided on (``decided_by`` says which). From
-        the peak check (:mod:`dejavu_lab.verify`), the peak-alignment ``z`` of
+        the peak check (:mod:`dejavu_lab.core.verify`), the peak-alignment ``z`` of
         the answer (or, for "no match", the best ``z`` checked): a match needs
         ``verifier__min_z``. From the hashes, ``-log10`` of the chance
-        probability of the best aligned bin (see :mod:`dejavu_lab.matching`):
+        probability of the best aligned bin (see :mod:`dejavu_lab.core.matching`):
         a match needs ``matcher__min_confidence``.
     aligned_hashes, input_hashes : int
         Votes in the answer's (or the best candidate's) bin; hashes extracted
@@ -91,6 +101,11 @@ class Recognition:
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (Dejavu's answer shape)."""
         return asdict(self)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The ``--json`` contract: just the :data:`JSON_KEYS`."""
+        answer = self.to_dict()
+        return {key: answer[key] for key in JSON_KEYS}
 
 
 def _preset_for(reference_params: Mapping[str, Any]) -> Pipeline:
@@ -387,29 +402,6 @@ class Dejavu:
         decode = time.perf_counter() - start
         return self._match(audio.samples, decode, top_k)
 
-    def listen(
-        self,
-        *,
-        device: int | str | None = None,
-        max_seconds: float = 30.0,
-        window_s: float = 6.0,
-        step_s: float = 0.5,
-        confirmations: int = 2,
-        on_result: Callable[[Any], None] | None = None,
-    ) -> Recognition:
-        """Listen until a song is recognised (see :func:`dejavu_lab.live.listen`)."""
-        from .live import listen
-
-        return listen(
-            self,
-            device=device,
-            max_seconds=max_seconds,
-            window_s=window_s,
-            step_s=step_s,
-            confirmations=confirmations,
-            on_result=on_result,
-        )
-
     def recognize(self, recognizer: type, *args: Any, **options: Any) -> dict[str, Any]:
         """Recognise with a recognizer class, as Dejavu does.
 
@@ -417,3 +409,31 @@ class Dejavu:
         ``djv.recognize(MicrophoneRecognizer, seconds=5)``.
         """
         return dict(recognizer(self).recognize(*args, **options))
+
+
+class BaseRecognizer:
+    """Turns some input into a recognition answer (a dict)."""
+
+    def __init__(self, dejavu: Dejavu) -> None:
+        self.dejavu = dejavu
+
+    def recognize(self, *args: Any, **options: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class FileRecognizer(BaseRecognizer):
+    """Recognise an audio file."""
+
+    def recognize(  # type: ignore[override]
+        self, path: str | os.PathLike[str], *, top_k: int | None = None
+    ) -> dict[str, Any]:
+        return self.dejavu.match_file(path, top_k=top_k).to_dict()
+
+
+class SamplesRecognizer(BaseRecognizer):
+    """Recognise samples already in memory."""
+
+    def recognize(  # type: ignore[override]
+        self, samples: np.ndarray, sample_rate: int, *, top_k: int | None = None
+    ) -> dict[str, Any]:
+        return self.dejavu.match_samples(samples, sample_rate, top_k=top_k).to_dict()

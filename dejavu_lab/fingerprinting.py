@@ -20,10 +20,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .audio import DEFAULT_EXTENSIONS, content_hash, load_audio
+from .core.audio import DEFAULT_EXTENSIONS, content_hash, load_audio
+from .core.hashing import Fingerprints
+from .core.pipeline import Pipeline
 from .exceptions import AudioError, DejavuLabError
-from .hashing import Fingerprints
-from .pipeline import Pipeline
 from .store.base import DuplicateSongError, SongInfo
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from dejavu_lab import Dejavu
-from dejavu_lab.corpus import default_corpus_dir
 from dejavu_lab.studies import CorpusAudio, load_corpus_audio
+from dejavu_lab.studies.corpus import default_corpus_dir
 from dejavu_lab.studies.corpus_audio import cached_database
 from dejavu_lab.studies.provenance import provenance
 

@@ -9,8 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from _common import database, load_corpus, output_dir, parser, save
 
-from dejavu_lab import plots
-from dejavu_lab.studies import accuracy_vs_seconds
+from dejavu_lab.studies import accuracy_vs_seconds, plots
 from dejavu_lab.studies.accuracy import DEFAULT_CONDITIONS, DEFAULT_SECONDS
 
 

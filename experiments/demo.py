@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from dejavu_lab import Dejavu
-from dejavu_lab.corpus import default_corpus_dir
 from dejavu_lab.studies import load_corpus_audio
 from dejavu_lab.studies.accuracy import build_queries, evaluate_queries, summarize_accuracy
+from dejavu_lab.studies.corpus import default_corpus_dir
 from dejavu_lab.studies.corpus_audio import write_synthetic_corpus
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,8 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _common import database, load_corpus, output_dir, parser, save
 
-from dejavu_lab import plots
-from dejavu_lab.studies import fit_line, matching_time
+from dejavu_lab.studies import fit_line, matching_time, plots
 
 
 def main() -> None:

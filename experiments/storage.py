@@ -8,9 +8,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from _common import database, load_corpus, output_dir, parser, save
 
-from dejavu_lab import plots
-from dejavu_lab.corpus import default_corpus_dir
-from dejavu_lab.studies import storage
+from dejavu_lab.studies import plots, storage
+from dejavu_lab.studies.corpus import default_corpus_dir
 
 
 def main() -> None:

@@ -13,9 +13,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from _common import load_corpus, output_dir, parser, save
 
-from dejavu_lab import plots
-from dejavu_lab.cache import MemoryCache
-from dejavu_lab.studies import sweep
+from dejavu_lab.core.cache import MemoryCache
+from dejavu_lab.studies import plots, sweep
 
 DEFAULT_GRID = {"hasher__fan_value": [4, 8, 12], "peaks__amp_min_db": [-20.0, 0.0, 20.0]}
 

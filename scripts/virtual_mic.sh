@@ -3,7 +3,7 @@
 #
 # Starts a private PulseAudio server whose default input ("virtmic") records
 # whatever is played into its null sink ("nullsink"), so the real PyAudio API,
-# dejavu_lab.microphone and `dejavu-lab` recognition from the microphone work.
+# dejavu_lab.live.microphone and `dejavu-lab` recognition from the microphone work.
 # Works as root and without a terminal. Same recipe as tests/pulse.py.
 #
 #   eval "$(scripts/virtual_mic.sh start)"   # exports PULSE_SERVER for this shell

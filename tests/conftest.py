@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from dejavu_lab import Dejavu
-from dejavu_lab.matching import Lookup
-from dejavu_lab.synth import synth_song, write_synth_songs
+from dejavu_lab.core.matching import Lookup
+from dejavu_lab.studies.synth import synth_song, write_synth_songs
 
 SONG_RATE = 22050
 SONG_SECONDS = 30.0

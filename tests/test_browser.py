@@ -27,8 +27,8 @@ import pytest
 from conftest import SONG_RATE
 
 from dejavu_lab import Dejavu
-from dejavu_lab.microphone import INSTALL_HINT
-from dejavu_lab.synth import synth_song
+from dejavu_lab.live.microphone import INSTALL_HINT
+from dejavu_lab.studies.synth import synth_song
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulse import VirtualMicrophone, pulseaudio_available

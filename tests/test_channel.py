@@ -13,8 +13,9 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from dejavu_lab import channel
-from dejavu_lab.channel import (
+from dejavu_lab.exceptions import AudioError, ParameterError
+from dejavu_lab.studies import channel
+from dejavu_lab.studies.channel import (
     CONDITIONS,
     NOISE_KINDS,
     BandLimit,
@@ -27,7 +28,6 @@ from dejavu_lab.channel import (
     Speed,
     get_condition,
 )
-from dejavu_lab.exceptions import AudioError, ParameterError
 
 RATE = 11025
 
@@ -182,7 +182,7 @@ def test_babble_falls_back_to_synthetic_speech_without_espeak(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, music: np.ndarray
 ) -> None:
     monkeypatch.setattr(channel, "ESPEAK_EXECUTABLE", "no-such-espeak-ng-program")
-    with caplog.at_level(logging.WARNING, logger="dejavu_lab.channel"):
+    with caplog.at_level(logging.WARNING, logger="dejavu_lab.studies.channel"):
         assert channel.babble_source() == "synthetic"
         noisy = Noise(snr_db=5.0, kind="babble").apply(music, RATE, np.random.default_rng(0))
     assert "no-such-espeak-ng-program" in caplog.text

@@ -14,7 +14,7 @@ import soundfile as sf
 from conftest import SONG_RATE
 
 from dejavu_lab.cli import JSON_KEYS, main
-from dejavu_lab.synth import synth_song, write_synth_songs
+from dejavu_lab.studies.synth import synth_song, write_synth_songs
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Tests of dejavu_lab.corpus and data/build_corpus.py: offline, synthetic audio only."""
+"""Tests of dejavu_lab.studies.corpus and data/build_corpus.py: offline, synthetic audio only."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dejavu_lab import corpus
 from dejavu_lab.exceptions import ParameterError
+from dejavu_lab.studies import corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI = REPO_ROOT / "data" / "build_corpus.py"

@@ -7,9 +7,9 @@ import pytest
 from conftest import SONG_RATE, SONG_SECONDS, UNSEEN_SEEDS, add_noise
 
 from dejavu_lab import Dejavu
-from dejavu_lab.presets import get_preset
+from dejavu_lab.core.presets import get_preset
 from dejavu_lab.recognize import FileRecognizer
-from dejavu_lab.synth import synth_song
+from dejavu_lab.studies.synth import synth_song
 
 
 def test_noisy_excerpts_name_song_and_offset(

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dejavu_lab.core.hashing import MAX_BIN, MAX_DT, Hasher, hash_peaks, pack_hashes, unpack_hashes
+from dejavu_lab.core.matching import Lookup, Matcher, count_votes, poisson_log10_sf
+from dejavu_lab.core.peaks import Peaks
+from dejavu_lab.core.pipeline import Pipeline
+from dejavu_lab.core.presets import PRESETS, get_preset
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.hashing import MAX_BIN, MAX_DT, Hasher, hash_peaks, pack_hashes, unpack_hashes
-from dejavu_lab.index import HashIndex
-from dejavu_lab.matching import Lookup, Matcher, count_votes, poisson_log10_sf
-from dejavu_lab.peaks import Peaks
-from dejavu_lab.pipeline import Pipeline
-from dejavu_lab.presets import PRESETS, get_preset
+from dejavu_lab.store.hash_index import HashIndex
 
 
 @given(
@@ -169,7 +169,7 @@ def test_dejavu_preset_is_the_classic_settings() -> None:
 
 
 def test_target_zone_starts_min_dt_after_the_anchor() -> None:
-    from dejavu_lab.hashing import peak_pairs
+    from dejavu_lab.core.hashing import peak_pairs
 
     frames = np.array([0, 1, 2, 8, 9])
     anchors, targets = peak_pairs(

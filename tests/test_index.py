@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 from conftest import lookup_rows
 
-from dejavu_lab.hashing import Fingerprints
-from dejavu_lab.index import (
+from dejavu_lab.core.hashing import Fingerprints
+from dejavu_lab.core.matching import Lookup, Votes, count_votes
+from dejavu_lab.store import DuckDBStore
+from dejavu_lab.store.base import SongInfo
+from dejavu_lab.store.hash_index import (
     HashIndex,
     IndexLayout,
     IndexWriter,
@@ -24,9 +27,6 @@ from dejavu_lab.index import (
     sidecar_signature,
     within_budget,
 )
-from dejavu_lab.matching import Lookup, Votes, count_votes
-from dejavu_lab.store import DuckDBStore
-from dejavu_lab.store.base import SongInfo
 
 SEEDS = range(30)
 

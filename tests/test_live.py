@@ -24,14 +24,14 @@ import scipy.signal
 from conftest import SONG_RATE, UNSEEN_SEEDS, add_noise
 
 from dejavu_lab import Dejavu
-from dejavu_lab.audio import resample
 from dejavu_lab.cli import JSON_KEYS
+from dejavu_lab.core.audio import resample
 from dejavu_lab.exceptions import MicrophoneError, ParameterError
-from dejavu_lab.live import MicrophoneRecognizer, listen, parse_device, record_and_match
-from dejavu_lab.microphone import INSTALL_HINT
+from dejavu_lab.live.listening import MicrophoneRecognizer, listen, parse_device, record_and_match
+from dejavu_lab.live.microphone import INSTALL_HINT
+from dejavu_lab.live.streaming import StreamingRecognizer, StreamUpdate
 from dejavu_lab.recognize import FileRecognizer
-from dejavu_lab.streaming import StreamingRecognizer, StreamUpdate
-from dejavu_lab.synth import synth_song
+from dejavu_lab.studies.synth import synth_song
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulse import VirtualMicrophone, pulseaudio_available
@@ -122,7 +122,7 @@ def test_microphone_recognizer_names_the_song_and_where_recording_started(
 def test_record_and_match_by_device_index(
     fingerprinted: Dejavu, song_samples: dict[str, np.ndarray], playing: VirtualMicrophone
 ) -> None:
-    from dejavu_lab.microphone import resolve_device
+    from dejavu_lab.live.microphone import resolve_device
 
     index = resolve_device(None).index
     playing.play(excerpt(song_samples["synth_007"], 4.0), SONG_RATE)

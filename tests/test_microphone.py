@@ -24,7 +24,7 @@ import scipy.signal
 import soxr
 
 from dejavu_lab.exceptions import MicrophoneError, ParameterError
-from dejavu_lab.microphone import (
+from dejavu_lab.live.microphone import (
     INSTALL_HINT,
     SILENCE_FLOOR_DBFS,
     InputDevice,

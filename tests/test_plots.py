@@ -15,11 +15,11 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, QuadMesh
 
-from dejavu_lab import plots
-from dejavu_lab.hashing import peak_pairs
-from dejavu_lab.pipeline import Analysis
-from dejavu_lab.presets import get_preset
-from dejavu_lab.synth import synth_song
+from dejavu_lab.core.hashing import peak_pairs
+from dejavu_lab.core.pipeline import Analysis
+from dejavu_lab.core.presets import get_preset
+from dejavu_lab.studies import plots
+from dejavu_lab.studies.synth import synth_song
 
 EQUATION = "1.364757 * record_time - 0.034373"
 

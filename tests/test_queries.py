@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dejavu_lab.channel import Channel, Gain, get_condition
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.queries import Query, QuerySetSpec, SongInput, iter_queries, make_queries
+from dejavu_lab.studies.channel import Channel, Gain, get_condition
+from dejavu_lab.studies.queries import Query, QuerySetSpec, SongInput, iter_queries, make_queries
 
 CONDITIONS = ("clean", "laptop-mic", "mp3-64k")
 DURATIONS_S = (1.0, 2.5)

@@ -18,10 +18,10 @@ import pytest
 from test_store_contract import SERVERS, throwaway_database
 
 from dejavu_lab import Dejavu
-from dejavu_lab.hashing import Fingerprints
+from dejavu_lab.core.hashing import Fingerprints
 from dejavu_lab.store import DuplicateSongError, SongInfo, open_store
 from dejavu_lab.store.server import parse_server_url
-from dejavu_lab.synth import write_synth_songs
+from dejavu_lab.studies.synth import write_synth_songs
 
 N_SONGS = 9
 #: Each process gets 6 of the 9 songs; each song goes to two processes, and

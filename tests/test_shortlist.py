@@ -18,15 +18,15 @@ from test_stoplist import query_hashes, random_rows, store_and_reference
 from test_store_contract import random_fingerprints, store_spec, throwaway_database  # noqa: F401
 
 from dejavu_lab import Dejavu
+from dejavu_lab.core.matching import Lookup, Matcher
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.index import HashIndex, skip_common, within_budget
-from dejavu_lab.matching import Lookup, Matcher
-from dejavu_lab.song_index import SongIndex, SongIndexWriter, song_sidecar_path
 from dejavu_lab.store import DuckDBStore, SongInfo
 from dejavu_lab.store import duckdb_store as duckdb_module
 from dejavu_lab.store.base import restrict_songs
+from dejavu_lab.store.hash_index import HashIndex, skip_common, within_budget
 from dejavu_lab.store.server import expand_lookup
-from dejavu_lab.synth import synth_song
+from dejavu_lab.store.song_index import SongIndex, SongIndexWriter, song_sidecar_path
+from dejavu_lab.studies.synth import synth_song
 
 
 def assert_same_lookup(found: Lookup, expected: Lookup) -> None:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
+from dejavu_lab.core.peaks import PeakPicker, find_peaks
+from dejavu_lab.core.spectrogram import LogSpectrogram, Spectrogram, frame_count, log_spectrogram
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.peaks import PeakPicker, find_peaks
-from dejavu_lab.spectrogram import LogSpectrogram, Spectrogram, frame_count, log_spectrogram
-from dejavu_lab.synth import synth_song
+from dejavu_lab.studies.synth import synth_song
 
 
 def test_sine_peaks_at_its_bin_and_frames_count() -> None:

@@ -16,11 +16,11 @@ from conftest import lookup_rows
 from test_store_contract import random_fingerprints, store_spec, throwaway_database  # noqa: F401
 
 from dejavu_lab import Dejavu
+from dejavu_lab.core.matching import Lookup, Matcher
+from dejavu_lab.core.presets import get_preset
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.index import HashIndex, skip_common
-from dejavu_lab.matching import Lookup, Matcher
-from dejavu_lab.presets import get_preset
 from dejavu_lab.store import DuckDBStore, SongInfo, open_store
+from dejavu_lab.store.hash_index import HashIndex, skip_common
 from dejavu_lab.store.server import expand_lookup
 
 SEEDS = range(30)

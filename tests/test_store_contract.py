@@ -22,11 +22,11 @@ import pytest
 from conftest import SONG_RATE, add_noise, lookup_rows
 
 from dejavu_lab import Dejavu
-from dejavu_lab.audio import resample
 from dejavu_lab.cli import main
+from dejavu_lab.core.audio import resample
+from dejavu_lab.core.hashing import Fingerprints, pack_hashes, tolerance_variants, unpack_hashes
+from dejavu_lab.core.matching import Lookup, count_votes, rank_candidates
 from dejavu_lab.exceptions import IncompatibleStoreError, ParameterError, StoreError
-from dejavu_lab.hashing import Fingerprints, pack_hashes, tolerance_variants, unpack_hashes
-from dejavu_lab.matching import Lookup, count_votes, rank_candidates
 from dejavu_lab.store import DuckDBStore, DuplicateSongError, SongInfo, open_store
 from dejavu_lab.store.copy import copy_store
 from dejavu_lab.store.server import (
@@ -34,7 +34,7 @@ from dejavu_lab.store.server import (
     parse_server_url,
     summarize_votes,
 )
-from dejavu_lab.synth import synth_song, write_synth_songs
+from dejavu_lab.studies.synth import synth_song, write_synth_songs
 
 MYSQL_URL = os.environ.get("DEJAVU_LAB_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test")
 POSTGRES_URL = os.environ.get("DEJAVU_LAB_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test")

@@ -16,16 +16,16 @@ import soundfile as sf
 from conftest import SONG_RATE, duckdb_held_by_another_process
 
 from dejavu_lab import Dejavu
+from dejavu_lab.core.hashing import Fingerprints
+from dejavu_lab.core.matching import Lookup
 from dejavu_lab.exceptions import (
     AudioError,
     IncompatibleStoreError,
     ParameterError,
     StoreLockedError,
 )
-from dejavu_lab.hashing import Fingerprints
-from dejavu_lab.matching import Lookup
 from dejavu_lab.store import DuckDBStore, DuplicateSongError, SongInfo, open_store
-from dejavu_lab.synth import synth_song, write_synth_songs
+from dejavu_lab.studies.synth import synth_song, write_synth_songs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -206,7 +206,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_repeats_nothing(
 
 
 def test_too_long_and_directory_inputs_are_refused_by_name(tmp_path: Path) -> None:
-    from dejavu_lab.audio import load_audio
+    from dejavu_lab.core.audio import load_audio
 
     (path,) = write_synth_songs(tmp_path, [9], duration_s=6.0)
     with pytest.raises(AudioError, match=r"synth_009\.wav: too long: 6 s > the limit of 2 s"):

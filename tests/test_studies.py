@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import duckdb_held_by_another_process
 
-from dejavu_lab.cache import MemoryCache
+from dejavu_lab.core.cache import MemoryCache
 from dejavu_lab.exceptions import StoreLockedError
 from dejavu_lab.studies import (
     accuracy_vs_seconds,
@@ -53,7 +53,7 @@ def test_accuracy_table_has_the_documented_rows_and_perfect_clean_5s(corpus) -> 
 
 
 def djv_pipeline():  # type: ignore[no-untyped-def]
-    from dejavu_lab.presets import get_preset
+    from dejavu_lab.core.presets import get_preset
 
     return get_preset("default")
 

@@ -7,12 +7,12 @@ import pytest
 from conftest import SONG_RATE, UNSEEN_SEEDS, add_noise
 
 from dejavu_lab import Dejavu
+from dejavu_lab.core.hashing import hash_peaks
+from dejavu_lab.core.peaks import Peaks
+from dejavu_lab.core.presets import get_preset
+from dejavu_lab.core.verify import PeakSet, Verifier, peak_alignment, peaks_from_fingerprints
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.hashing import hash_peaks
-from dejavu_lab.peaks import Peaks
-from dejavu_lab.presets import get_preset
-from dejavu_lab.synth import synth_song
-from dejavu_lab.verify import PeakSet, Verifier, peak_alignment, peaks_from_fingerprints
+from dejavu_lab.studies.synth import synth_song
 
 
 def brute_force(
@@ -156,7 +156,7 @@ def test_one_chord_in_common_is_not_a_match() -> None:
 
 
 def test_hash_support_lowers_the_peak_thresholds() -> None:
-    from dejavu_lab.verify import Verification
+    from dejavu_lab.core.verify import Verification
 
     verifier = Verifier(
         min_z=8.5,

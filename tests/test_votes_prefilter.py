@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import lookup_rows
 
-from dejavu_lab import matching
-from dejavu_lab.matching import (
+from dejavu_lab.core import matching
+from dejavu_lab.core.matching import (
     Lookup,
     Matcher,
     Votes,

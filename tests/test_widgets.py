@@ -14,11 +14,11 @@ from conftest import SONG_RATE, UNSEEN_SEEDS
 
 from dejavu_lab import Dejavu
 from dejavu_lab.exceptions import MicrophoneError, ParameterError
-from dejavu_lab.microphone import INSTALL_HINT
-from dejavu_lab.synth import synth_song
+from dejavu_lab.live.microphone import INSTALL_HINT
+from dejavu_lab.studies.synth import synth_song
 
 pytest.importorskip("ipywidgets", reason="the panel needs the notebooks extra (ipywidgets)")
-from dejavu_lab.widgets import TRIAL_COLUMNS, TrialLog, TrialPanel
+from dejavu_lab.live.widgets import TRIAL_COLUMNS, TrialLog, TrialPanel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulse import VirtualMicrophone, pulseaudio_available

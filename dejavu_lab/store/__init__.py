@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..exceptions import ParameterError
+from ..exceptions import ParameterError, StoreError
 from .base import (
     DuplicateSongError,
     SongInfo,
@@ -21,6 +21,7 @@ from .base import (
     check_compatible,
 )
 from .duckdb_store import DuckDBStore
+from .server import ServerConfig, parse_server_config, parse_server_url
 
 __all__ = [
     "DuckDBStore",
@@ -76,8 +77,6 @@ def open_store(
                 )
             return DuckDBStore(path, read_only=read_only, index=index)
         if kind in ("mysql", "mariadb", "postgresql", "postgres"):
-            from .server import open_server_store
-
             return open_server_store(kind, config)
         raise ParameterError(
             f"unknown database type {kind!r}: expected duckdb, mysql or postgresql"
@@ -85,9 +84,53 @@ def open_store(
     text = os.fspath(spec)
     lowered = text.lower()
     if lowered.startswith(("mysql://", "mariadb://", "postgresql://", "postgres://")):
-        from .server import open_server_store_url
-
         return open_server_store_url(text)
     if lowered.startswith("duckdb:"):
         text = text[len("duckdb:") :]
     return DuckDBStore(text, read_only=read_only)
+
+
+def open_server_store(kind: str, config: Mapping[str, Any]) -> Any:
+    """Open a MySQL/MariaDB or PostgreSQL store from a Dejavu-style config.
+
+    Parameters
+    ----------
+    kind : {"mysql", "mariadb", "postgresql", "postgres"}
+    config : dict
+        host, port, user, passwd (or password), db (or database), schema
+        (PostgreSQL), connect_timeout.
+
+    Raises
+    ------
+    ParameterError
+        For a bad config.
+    StoreError
+        If the server cannot be reached or refuses the login, naming host,
+        port, database and the reason; or if its driver is not installed.
+    """
+    return _open(parse_server_config(kind, config))
+
+
+def open_server_store_url(url: str) -> Any:
+    """Open a server store from a ``mysql://``, ``mariadb://``, ``postgresql://`` URL."""
+    return _open(parse_server_url(url))
+
+
+def _open(config: ServerConfig) -> Any:
+    if config.kind == "mysql":
+        try:
+            from .mysql_store import MySQLStore
+        except ImportError as error:
+            raise StoreError(
+                f"{config.describe()}: MySQL support needs PyMySQL "
+                f"(pip install 'dejavu-lab[server]'): {error}"
+            ) from error
+        return MySQLStore(config)
+    try:
+        from .postgres_store import PostgresStore
+    except ImportError as error:
+        raise StoreError(
+            f"{config.describe()}: PostgreSQL support needs psycopg 3 "
+            f"(pip install 'dejavu-lab[server]'): {error}"
+        ) from error
+    return PostgresStore(config)

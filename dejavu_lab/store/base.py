@@ -14,9 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..core.hashing import Fingerprints
+from ..core.matching import Lookup
 from ..exceptions import IncompatibleStoreError, StoreError
-from ..hashing import Fingerprints
-from ..matching import Lookup
 
 SCHEMA_VERSION = 1
 
@@ -117,7 +117,7 @@ class Store(Protocol):
         the plain lookup without the rows of exactly those hashes. With
         ``max_rows`` (a budget, ``Matcher.shortlist_rows``), only the rarest
         hashes whose rows fit in it are kept
-        (:func:`~dejavu_lab.index.within_budget`).
+        (:func:`~dejavu_lab.store.hash_index.within_budget`).
         """
         ...
 

@@ -9,7 +9,7 @@ Tables::
 
 A song and its hashes are inserted in one transaction, so a song is visible
 only once all its hashes are; a killed writer leaves nothing half-stored.
-Lookups go through a :class:`~dejavu_lab.index.HashIndex` (``index="memory"``,
+Lookups go through a :class:`~dejavu_lab.store.hash_index.HashIndex` (``index="memory"``,
 the default) or through one SQL join per query (``index="sql"``). The index of
 a database file is kept in a sidecar next to it, ``<path>.index``, opened
 memory-mapped in milliseconds; it is rebuilt (one sorted pass over the table,
@@ -32,11 +32,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ..core.hashing import Fingerprints
+from ..core.matching import Lookup
 from ..exceptions import StoreError, StoreLockedError
-from ..hashing import Fingerprints
-from ..index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
-from ..matching import Lookup
-from ..song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
 from .base import (
     SCHEMA_VERSION,
     DuplicateSongError,
@@ -47,6 +45,8 @@ from .base import (
     params_to_json,
     restrict_songs,
 )
+from .hash_index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
+from .song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -352,7 +352,7 @@ class DuckDBStore:
                 self.con.execute(f"SET memory_limit = '{memory}'")
 
     def load_song_index(self) -> SongIndex:
-        """Load (once) the song-major index (:mod:`dejavu_lab.song_index`).
+        """Load (once) the song-major index (:mod:`dejavu_lab.store.song_index`).
 
         Opened from its sidecar (``<path>.songs``) or built there, song by song
         from the table (a few songs' rows sorted at a time), if missing or stale.
@@ -426,7 +426,7 @@ class DuckDBStore:
         """The same rows as :meth:`lookup`, through one SQL join.
 
         The stop-list (``max_postings``) and the row budget (``max_rows``) are
-        applied to the joined rows (:func:`~dejavu_lab.index.skip_common`): the
+        applied to the joined rows (:func:`~dejavu_lab.store.hash_index.skip_common`): the
         join still reads the rows of common hashes.
         """
         if len(hashes) == 0:

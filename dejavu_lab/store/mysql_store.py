@@ -48,10 +48,10 @@ import numpy as np
 import pymysql
 import pymysql.cursors
 
-from .._arrays import sorted_unique
+from ..core._arrays import sorted_unique
+from ..core.hashing import Fingerprints
+from ..core.matching import Lookup
 from ..exceptions import StoreError
-from ..hashing import Fingerprints
-from ..matching import Lookup
 from .base import (
     SCHEMA_VERSION,
     DuplicateSongError,

@@ -20,7 +20,7 @@ Besides :meth:`lookup` (the same rows as every other store), the server stores
 offer :meth:`vote`: the offset histogram computed by the database, of which only
 the top bins of each song cross the network (:class:`VoteSummary`).
 :func:`summarize_votes` computes the same summary in process from
-:func:`~dejavu_lab.matching.count_votes`. The pushdown trades server work for
+:func:`~dejavu_lab.core.matching.count_votes`. The pushdown trades server work for
 network bytes: a 5 s query that finds ~100,000 rows gets ~600 back, but the
 server's aggregation takes longer than numpy's, so it pays only over a slow
 link (see ``benchmarks/bench_stores.py``).
@@ -35,15 +35,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
-from ..exceptions import ParameterError, StoreError
-from ..index import HashIndex
-from ..matching import Lookup, Votes
+from ..core.matching import Lookup, Votes
+from ..exceptions import ParameterError
+from .hash_index import HashIndex
 
 __all__ = [
     "ServerConfig",
     "VoteSummary",
-    "open_server_store",
-    "open_server_store_url",
     "parse_server_config",
     "parse_server_url",
     "summarize_votes",
@@ -222,52 +220,6 @@ def _redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def open_server_store(kind: str, config: Mapping[str, Any]) -> Any:
-    """Open a MySQL/MariaDB or PostgreSQL store from a Dejavu-style config.
-
-    Parameters
-    ----------
-    kind : {"mysql", "mariadb", "postgresql", "postgres"}
-    config : dict
-        host, port, user, passwd (or password), db (or database), schema
-        (PostgreSQL), connect_timeout.
-
-    Raises
-    ------
-    ParameterError
-        For a bad config.
-    StoreError
-        If the server cannot be reached or refuses the login, naming host,
-        port, database and the reason; or if its driver is not installed.
-    """
-    return _open(parse_server_config(kind, config))
-
-
-def open_server_store_url(url: str) -> Any:
-    """Open a server store from a ``mysql://``, ``mariadb://``, ``postgresql://`` URL."""
-    return _open(parse_server_url(url))
-
-
-def _open(config: ServerConfig) -> Any:
-    if config.kind == "mysql":
-        try:
-            from .mysql_store import MySQLStore
-        except ImportError as error:
-            raise StoreError(
-                f"{config.describe()}: MySQL support needs PyMySQL "
-                f"(pip install 'dejavu-lab[server]'): {error}"
-            ) from error
-        return MySQLStore(config)
-    try:
-        from .postgres_store import PostgresStore
-    except ImportError as error:
-        raise StoreError(
-            f"{config.describe()}: PostgreSQL support needs psycopg 3 "
-            f"(pip install 'dejavu-lab[server]'): {error}"
-        ) from error
-    return PostgresStore(config)
-
-
 # -- shared by the server stores -----------------------------------------
 
 
@@ -283,7 +235,7 @@ def expand_lookup(
     """Rows fetched for the distinct query hashes, repeated for every query position.
 
     The database is asked about each distinct hash once; this gives the rows
-    :meth:`~dejavu_lab.index.HashIndex.lookup` would give for the whole query.
+    :meth:`~dejavu_lab.store.hash_index.HashIndex.lookup` would give for the whole query.
     Every stored row of a fetched hash is there, so the stop-list
     (``max_postings``) sees whole posting lists: the rows of common hashes are
     fetched, then dropped before voting; so are those outside a row budget
@@ -378,7 +330,7 @@ class VoteSummary:
         their window (ties: more votes in the bin itself, then the smaller
         offset), plus every bin within ``time_tolerance`` of its best bin.
         Sorted by song, then offset difference. ``count`` and ``windowed`` are
-        exactly those of :func:`~dejavu_lab.matching.count_votes` (computed
+        exactly those of :func:`~dejavu_lab.core.matching.count_votes` (computed
         over all of the song's bins).
     song_id : np.ndarray, int64
         Every song with at least one vote, ascending.
@@ -394,7 +346,7 @@ class VoteSummary:
         return len(self.votes.song_id)
 
     def as_votes(self) -> Votes:
-        """Votes that :func:`~dejavu_lab.matching.rank_candidates` ranks like the full histogram.
+        """Votes that :func:`~dejavu_lab.core.matching.rank_candidates` ranks as the full histogram.
 
         Each song's votes outside the returned bins are added as one bin at
         offset difference :data:`REST_DIFF` with ``windowed`` 0: it counts in
@@ -428,7 +380,7 @@ def summarize_votes(votes: Votes, *, top_n: int, time_tolerance: int) -> VoteSum
     Parameters
     ----------
     votes : Votes
-        From :func:`~dejavu_lab.matching.count_votes` (sorted by song, offset).
+        From :func:`~dejavu_lab.core.matching.count_votes` (sorted by song, offset).
     top_n : int
         Bins kept per song, by windowed votes.
     time_tolerance : int

@@ -2,7 +2,7 @@
 
 The write-up played ``n``-second excerpts, at least 10 s from either end of
 each of 45 songs, over a laptop's speakers and recognised them from its
-microphone. Here the room is simulated (:mod:`dejavu_lab.channel`) and
+microphone. Here the room is simulated (:mod:`dejavu_lab.studies.channel`) and
 never-fingerprinted tracks measure false matches.
 """
 
@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cache import MemoryCache
+from ..core.cache import MemoryCache
 from ..dejavu import Dejavu
-from ..queries import Query, make_queries
 from .corpus_audio import CorpusAudio
+from .queries import Query, make_queries
 
 #: Seconds listened in the write-up's table, plus 10.
 DEFAULT_SECONDS = (1, 2, 3, 4, 5, 6, 10)
@@ -176,7 +176,7 @@ def accuracy_vs_seconds(
     seconds : sequence of float
         Excerpt lengths (s).
     conditions : sequence of str
-        Channel names (:data:`dejavu_lab.channel.CONDITIONS`).
+        Channel names (:data:`dejavu_lab.studies.channel.CONDITIONS`).
     n_per_song, n_per_unseen : int
         Excerpts per reference / unseen track and length.
     seed : int

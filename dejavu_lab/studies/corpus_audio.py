@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..audio import load_audio, resample
-from ..cache import MemoryCache
-from ..corpus import manifest_hash, tracks
+from ..core.audio import load_audio, resample
+from ..core.cache import MemoryCache
+from ..core.pipeline import Pipeline
 from ..dejavu import Dejavu
 from ..exceptions import StoreLockedError
-from ..pipeline import Pipeline
 from ..store import DuckDBStore
 from ..store.base import SongInfo
-from ..synth import synth_song
+from .corpus import manifest_hash, tracks
+from .synth import synth_song
 
 #: Rate the studies decode at: the corpus' own, so the "dejavu" preset sees it all.
 STUDY_RATE = 44100
@@ -216,7 +216,7 @@ def write_synthetic_corpus(
 
     import soundfile as sf
 
-    from ..corpus import MANIFEST_COLUMNS, file_sha1
+    from .corpus import MANIFEST_COLUMNS, file_sha1
 
     out = Path(out_dir)
     corpus = synthetic_corpus(n_reference, n_unseen, duration_s=duration_s, sample_rate=sample_rate)
@@ -262,7 +262,7 @@ def open_corpus(
     (Path, CorpusAudio)
         The corpus folder and its decoded tracks.
     """
-    from ..corpus import default_corpus_dir
+    from .corpus import default_corpus_dir
 
     folder = default_corpus_dir(size)
     if not (folder / "manifest.csv").exists():
@@ -298,7 +298,7 @@ def cached_database(
     """
     import logging
 
-    from ..presets import get_preset
+    from ..core.presets import get_preset
 
     label = name or (pipeline if isinstance(pipeline, str) else "custom")
     pipe = get_preset(pipeline) if isinstance(pipeline, str) else pipeline

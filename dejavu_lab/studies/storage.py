@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..corpus import tracks
 from ..store import open_store
+from .corpus import tracks
 
 #: Columns of :func:`storage`.
 STORAGE_COLUMNS = (

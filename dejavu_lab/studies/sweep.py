@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cache import MemoryCache
-from ..params import check_known
-from ..pipeline import Pipeline
-from ..presets import get_preset
+from ..core.cache import MemoryCache
+from ..core.params import check_known
+from ..core.pipeline import Pipeline
+from ..core.presets import get_preset
 from .accuracy import build_queries, evaluate_queries, summarize_accuracy
 from .corpus_audio import CorpusAudio, build_database
 from .provenance import provenance

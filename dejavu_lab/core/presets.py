@@ -34,7 +34,7 @@
       for queries up to 3 s, two sub-hop shifts (49 % instead of 33 % right at
       1 s; longer queries do not need them and match twice as fast without).
     - Matching: +-1 frame; the hashes alone name a song with 5 aligned
-      hashes and confidence 3 (see :mod:`dejavu_lab.matching`): in
+      hashes and confidence 3 (see :mod:`dejavu_lab.core.matching`): in
       calibration on the full corpus, 0.26 % of clips of never-fingerprinted
       tracks were named a song. In
       collections of more than 64 songs only the 64 whose coarse vote
@@ -47,9 +47,9 @@
       runs), with the same accuracy, or 91.5 ms with the peak check below
       (``benchmarks/README.md``).
     - The no-match rule, in two steps. A query whose hashes agree (5 aligned,
-      confidence 4; see :mod:`dejavu_lab.matching`) is answered from them.
+      confidence 4; see :mod:`dejavu_lab.core.matching`) is answered from them.
       Otherwise the 10 best hash candidates are checked peak by peak
-      (:mod:`dejavu_lab.verify`: stored peaks within +-1 frame of a query peak
+      (:mod:`dejavu_lab.core.verify`: stored peaks within +-1 frame of a query peak
       in the same bin), best first; the first that meets 10 % of the stored
       peaks under the query, with ``z`` 8.5 and ``frame_z`` 5 (or 7 and 4
       for a candidate whose hash confidence reached 0.5), is the answer. On
@@ -58,7 +58,7 @@
       seeds 1 to 4, 360 clips a length); 3 of 384 laptop-mic 1 s clips of
       unseen tracks were named a song, none of 384 at 2 s (README,
       "Verification peak by peak"). On synthetic songs of a few harmonic
-      tones (:mod:`dejavu_lab.synth`), 29 of 96 clean 1 s clips of unseen
+      tones (:mod:`dejavu_lab.studies.synth`), 29 of 96 clean 1 s clips of unseen
       songs were named a song (none with the hashes alone; 7 at 2 s): check
       sparse tonal music on unseen tracks first.
 
@@ -71,7 +71,7 @@
 
 from __future__ import annotations
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 from .hashing import Hasher
 from .matching import Matcher
 from .peaks import PeakPicker

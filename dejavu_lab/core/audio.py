@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .exceptions import AudioError
+from ..exceptions import AudioError
 
 #: Extensions decoded without ffmpeg.
 SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")

@@ -21,7 +21,7 @@ the smaller of the two ``-log10`` probabilities, and a match needs it to reach
 ``min_confidence`` with at least ``min_aligned`` aligned hashes.
 
 With a verifier in the pipeline (the default preset), these scores only rank
-the candidates, and :mod:`dejavu_lab.verify` decides on single peaks.
+the candidates, and :mod:`dejavu_lab.core.verify` decides on single peaks.
 """
 
 from __future__ import annotations

@@ -250,7 +250,7 @@ class Hasher:
     def __post_init__(self) -> None:
         validate_params(self)
         if self.min_dt > self.max_dt:
-            from .exceptions import ParameterError
+            from ..exceptions import ParameterError
 
             raise ParameterError(
                 f"Hasher.min_dt={self.min_dt} is not allowed: expected at most max_dt={self.max_dt}"

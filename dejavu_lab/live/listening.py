@@ -1,18 +1,18 @@
 """Recognition from a microphone: record then match, or listen continuously.
 
-Three ways in, all through the real PyAudio API (:mod:`dejavu_lab.microphone`):
+Three ways in, all through the real PyAudio API (:mod:`dejavu_lab.live.microphone`):
 
 - :class:`MicrophoneRecognizer`, Dejavu's interface:
   ``djv.recognize(MicrophoneRecognizer, seconds=10)`` records, then recognises;
 - :func:`record_and_match`, the same returning a
   :class:`~dejavu_lab.dejavu.Recognition` (``dejavu-lab recognize --mic``);
 - :func:`listen`, which streams the microphone through a
-  :class:`~dejavu_lab.streaming.StreamingRecognizer` and answers as soon as it
+  :class:`~dejavu_lab.live.streaming.StreamingRecognizer` and answers as soon as it
   is confident (``dejavu-lab listen``).
 
 Audio is recorded at the pipeline's sample rate; a device that refuses that
 rate is opened at its native rate and resampled (see
-:mod:`dejavu_lab.microphone`). A device is named by its PortAudio index or by
+:mod:`dejavu_lab.live.microphone`). A device is named by its PortAudio index or by
 (part of) its name; a string of digits, as typed on a command line, is an
 index. A missing PyAudio/PortAudio, no input device or an unknown one raise
 :class:`~dejavu_lab.exceptions.MicrophoneError` naming what to install or the
@@ -23,7 +23,7 @@ Offsets are where the recording (or the listening) *started* in the song.
 Examples
 --------
 >>> from dejavu_lab import Dejavu
->>> from dejavu_lab.live import MicrophoneRecognizer, listen
+>>> from dejavu_lab.live.listening import MicrophoneRecognizer, listen
 >>> djv = Dejavu({"database": "fingerprints.duckdb"})  # doctest: +SKIP
 >>> djv.recognize(MicrophoneRecognizer, seconds=5)  # doctest: +SKIP
 {'song_id': 3, 'song_name': 'synth_003', 'offset_seconds': 12.48, ..., 'record_time_s': 5.1}
@@ -33,20 +33,17 @@ Examples
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .exceptions import ParameterError
+from ..core.params import Constraint
+from ..dejavu import BaseRecognizer
+from ..exceptions import ParameterError
 from .microphone import DeviceSpec, MicrophoneStream, record
-from .params import Constraint
-from .recognize import BaseRecognizer
 from .streaming import (
     DEFAULT_CONFIRMATIONS,
     DEFAULT_STEP_S,
@@ -56,11 +53,10 @@ from .streaming import (
 )
 
 if TYPE_CHECKING:
-    from .dejavu import Dejavu, Recognition
+    from ..dejavu import Dejavu, Recognition
 
 __all__ = [
     "MicrophoneRecognizer",
-    "add_cli",
     "format_answer",
     "format_update",
     "listen",
@@ -135,7 +131,7 @@ class MicrophoneRecognizer(BaseRecognizer):
         seconds : float
             Recording length, in seconds.
         device : int, str or None
-            Input device (see :func:`dejavu_lab.microphone.resolve_device`).
+            Input device (see :func:`dejavu_lab.live.microphone.resolve_device`).
         top_k : int, optional
             Candidates to keep.
 
@@ -198,7 +194,7 @@ def listen(
     """Listen to a microphone until the song is recognised, or give up.
 
     Audio streams from the device in ``step_s`` chunks through a
-    :class:`~dejavu_lab.streaming.StreamingRecognizer`.
+    :class:`~dejavu_lab.live.streaming.StreamingRecognizer`.
 
     Parameters
     ----------
@@ -208,9 +204,9 @@ def listen(
     max_seconds : float
         Audio to listen to at most before answering "no match", in seconds.
     window_s, step_s, confirmations
-        See :class:`~dejavu_lab.streaming.StreamingRecognizer`.
+        See :class:`~dejavu_lab.live.streaming.StreamingRecognizer`.
     on_result : callable, optional
-        Called with the :class:`~dejavu_lab.streaming.StreamUpdate` of every
+        Called with the :class:`~dejavu_lab.live.streaming.StreamUpdate` of every
         step, confirmed or not (for status lines and level meters).
 
     Returns
@@ -306,81 +302,3 @@ def format_answer(recognition: Recognition, heard_seconds: float) -> str:
         f"no match after {heard_seconds:.1f} s of audio (best bin {recognition.aligned_hashes} "
         f"of {recognition.input_hashes} hashes, confidence {recognition.confidence:.1f})"
     )
-
-
-def cmd_listen(args: argparse.Namespace) -> int:
-    """``dejavu-lab listen``: status lines on stderr, the answer on stdout."""
-    from .cli import JSON_KEYS
-    from .dejavu import Dejavu
-
-    heard = [0.0]
-
-    def show(update: StreamUpdate) -> None:
-        heard[0] = update.heard_seconds
-        print(format_update(update, args.confirmations), file=sys.stderr, flush=True)
-
-    with Dejavu({"database": args.db}) as djv:
-        print(
-            f"listening on {args.device or 'the default input device'} for up to "
-            f"{args.max_seconds:g} s (Ctrl-C to stop)",
-            file=sys.stderr,
-            flush=True,
-        )
-        result = listen(
-            djv,
-            device=args.device,
-            max_seconds=args.max_seconds,
-            window_s=args.window,
-            step_s=args.step,
-            confirmations=args.confirmations,
-            on_result=show,
-        )
-    if args.json:
-        answer = result.to_dict()
-        payload = {key: answer[key] for key in JSON_KEYS}
-        payload["heard_seconds"] = round(heard[0], 3)
-        print(json.dumps(payload))
-    else:
-        print(format_answer(result, heard[0]))
-    return 0
-
-
-def add_cli(subparsers: Any) -> None:
-    """Add ``dejavu-lab listen`` to the command line's subcommands."""
-    parser = subparsers.add_parser(
-        "listen",
-        help="listen to the microphone until a song is recognised",
-        description="Stream the microphone through the recogniser: a status line a step on "
-        "stderr, then the song and where listening started in it (or 'no match') on stdout.",
-    )
-    parser.add_argument("--device", default=None, help="input device index or name")
-    parser.add_argument(
-        "--max-seconds",
-        type=float,
-        default=DEFAULT_MAX_SECONDS,
-        help="give up after this much audio (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--window",
-        type=float,
-        default=DEFAULT_WINDOW_S,
-        help="seconds of audio recognised at each step (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--step",
-        type=float,
-        default=DEFAULT_STEP_S,
-        help="seconds between recognition steps (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--confirmations",
-        type=int,
-        default=DEFAULT_CONFIRMATIONS,
-        help="consecutive agreeing steps before answering (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object: the keys of recognize --json plus heard_seconds",
-    )
-    parser.set_defaults(func=cmd_listen)

@@ -45,7 +45,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from .matching import Lookup
+from ..core.matching import Lookup
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
 #: (1: a prefix table over per-row hash residuals, 5 bytes a row.)

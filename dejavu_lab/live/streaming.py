@@ -38,7 +38,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from dejavu_lab import Dejavu
->>> from dejavu_lab.streaming import StreamingRecognizer
+>>> from dejavu_lab.live.streaming import StreamingRecognizer
 >>> djv = Dejavu({"database": ":memory:"})
 >>> stream = StreamingRecognizer(djv, window_s=4.0, step_s=0.5)
 >>> stream.process_chunk(np.zeros(stream.sample_rate, np.float32)) is None  # silence
@@ -57,11 +57,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .exceptions import ParameterError
-from .params import Constraint
+from ..core.params import Constraint
+from ..exceptions import ParameterError
 
 if TYPE_CHECKING:
-    from .dejavu import Dejavu, Recognition
+    from ..dejavu import Dejavu, Recognition
 
 DEFAULT_WINDOW_S = 6.0
 """Audio recognised at each step, in seconds (Dejavu's study reached 100 % at 5 s)."""

@@ -8,7 +8,7 @@ fingerprinted, to measure false matches) and ``manifest.csv``, one row a file.
 
 Reading a corpus::
 
-    from dejavu_lab import corpus
+    from dejavu_lab.studies import corpus
     corpus_dir = corpus.default_corpus_dir("small")
     for track in corpus.tracks(corpus_dir, set="reference"):
         print(track.name, track.duration_s, track.license)
@@ -38,11 +38,11 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
-from .exceptions import DejavuLabError, ParameterError
+from ..exceptions import DejavuLabError, ParameterError
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_CORPUS_DIR = "DEJAVU_LAB_CORPUS"
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = (

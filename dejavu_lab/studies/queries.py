@@ -2,7 +2,7 @@
 
 For every song, excerpt duration and repetition, one start is drawn at random
 (at least ``margin_s`` from either end of the song); the excerpt is then
-degraded by each requested condition of :mod:`dejavu_lab.channel`. All
+degraded by each requested condition of :mod:`dejavu_lab.studies.channel`. All
 conditions of a (song, duration, repetition) share the same start, so they
 can be compared directly. Every random choice derives from one integer seed
 through :class:`numpy.random.SeedSequence` entropy tuples, so the same
@@ -12,7 +12,7 @@ adding a song, a duration or a condition leaves the other queries unchanged.
 Examples
 --------
 >>> import numpy as np
->>> from dejavu_lab.queries import make_queries
+>>> from dejavu_lab.studies.queries import make_queries
 >>> sr = 8000
 >>> song = np.sin(2 * np.pi * 440 * np.arange(30 * sr) / sr).astype(np.float32)
 >>> queries = make_queries(
@@ -36,9 +36,9 @@ from typing import ClassVar, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from ..core.params import Constraint, validate_params
+from ..exceptions import ParameterError
 from .channel import Channel, get_condition
-from .exceptions import ParameterError
-from .params import Constraint, validate_params
 
 __all__ = ["Query", "QuerySetSpec", "SongInput", "iter_queries", "make_queries"]
 
@@ -137,7 +137,7 @@ class QuerySetSpec:
     durations_s : tuple of float
         Excerpt durations in seconds, each > 0.
     conditions : tuple of Channel
-        Channels to apply; names of :data:`~dejavu_lab.channel.CONDITIONS`
+        Channels to apply; names of :data:`~dejavu_lab.studies.channel.CONDITIONS`
         are accepted and resolved. Names must be distinct.
     n_per_song : int
         Excerpts per song and duration (each with its own start).
@@ -322,7 +322,7 @@ def make_queries(
     durations_s : sequence of float
         Excerpt durations in seconds.
     conditions : sequence of str or Channel
-        Names in :data:`~dejavu_lab.channel.CONDITIONS`, or channels.
+        Names in :data:`~dejavu_lab.studies.channel.CONDITIONS`, or channels.
     n_per_song : int
         Excerpts per song and duration.
     seed : int

@@ -239,7 +239,7 @@ class Spectrogram:
 
     def __post_init__(self) -> None:
         validate_params(self)
-        from .exceptions import ParameterError
+        from ..exceptions import ParameterError
 
         if self.hop_length > self.window_size:
             raise ParameterError(

@@ -16,7 +16,7 @@ Needs the ``notebooks`` extra (ipywidgets) and, to record, the ``mic`` extra.
 Examples
 --------
 >>> from dejavu_lab import Dejavu
->>> from dejavu_lab.widgets import TrialPanel
+>>> from dejavu_lab.live.widgets import TrialPanel
 >>> panel = TrialPanel(Dejavu({"database": "fingerprints.duckdb"}))  # doctest: +SKIP
 >>> panel  # doctest: +SKIP
 """
@@ -41,12 +41,12 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .exceptions import DejavuLabError, MicrophoneError, ParameterError
+from ..exceptions import DejavuLabError, MicrophoneError, ParameterError
+from ..studies import plots
 from .microphone import SILENCE_FLOOR_DBFS, MicrophoneStream, list_input_devices
 
 if TYPE_CHECKING:
-    from .dejavu import Dejavu, Recognition
+    from ..dejavu import Dejavu, Recognition
 
 logger = logging.getLogger(__name__)
 

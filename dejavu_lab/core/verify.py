@@ -25,7 +25,7 @@ standard normal deviate under chance.
 **Chords are counted once.** The harmonics of a note, and the notes of a
 chord, start in the same frame, so one chance coincidence of pitch and onset
 with another song meets several stored peaks at once. Music of a few
-sustained harmonic tones (:mod:`dejavu_lab.synth`) thereby reached
+sustained harmonic tones (:mod:`dejavu_lab.studies.synth`) thereby reached
 ``z >= 8`` on 78 of 96 clean 1 s clips of songs never stored. ``frame_z`` is
 the same statistic over stored *frames* (a frame meets the query if one of
 its peaks does), and a match also needs ``frame_z >= min_frame_z``.
@@ -258,7 +258,7 @@ class Verification:
         ``z`` counted over frames instead of peaks, with its own background rate.
     hash_confidence : float
         The candidate's confidence from the hash vote (``-log10`` of a chance
-        probability, :mod:`dejavu_lab.matching`).
+        probability, :mod:`dejavu_lab.core.matching`).
     """
 
     song_id: int

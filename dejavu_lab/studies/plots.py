@@ -9,7 +9,7 @@ a range, pivoting sweep rows into a grid, counting trials per duration and
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> import pandas as pd
->>> from dejavu_lab import plots
+>>> from dejavu_lab.studies import plots
 >>> ax = plots.accuracy_vs_seconds(
 ...     pd.DataFrame({"condition": "clean", "seconds": [1.0, 2.0], "accuracy_pct": [80.0, 100.0]})
 ... )
@@ -31,8 +31,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator, NullFormatter
 
-from .peaks import Peaks
-from .spectrogram import LogSpectrogram
+from ..core.peaks import Peaks
+from ..core.spectrogram import LogSpectrogram
 
 __all__ = [
     "DEJAVU_PUBLISHED_ACCURACY",
@@ -480,7 +480,7 @@ def hash_pairs(
         Peaks of ``spec``, sorted by frame.
     anchors, targets : np.ndarray, shape (n_pairs,), int
         Indices into ``peaks`` of each pair, as returned by
-        :func:`dejavu_lab.hashing.peak_pairs`.
+        :func:`dejavu_lab.core.hashing.peak_pairs`.
     ax : Axes, optional
     time_range_s : (float, float), optional
         The zoom window (s); pairs whose anchor lies in it are drawn (lines

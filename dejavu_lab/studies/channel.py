@@ -18,7 +18,7 @@ experiments.
 Examples
 --------
 >>> import numpy as np
->>> from dejavu_lab.channel import get_condition
+>>> from dejavu_lab.studies.channel import get_condition
 >>> sr = 8000
 >>> tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)).astype(np.float32)
 >>> heard = get_condition("laptop-mic").apply(tone, sr, 7)
@@ -47,8 +47,8 @@ import soundfile as sf
 import soxr
 from scipy import signal
 
-from .exceptions import AudioError, DejavuLabError, ParameterError
-from .params import Constraint, validate_params
+from ..core.params import Constraint, validate_params
+from ..exceptions import AudioError, DejavuLabError, ParameterError
 
 __all__ = [
     "CONDITIONS",
@@ -1188,7 +1188,7 @@ class Channel:
 
     Examples
     --------
-    >>> from dejavu_lab.channel import Channel, Gain, Noise
+    >>> from dejavu_lab.studies.channel import Channel, Gain, Noise
     >>> quiet_room = Channel(stages=(Noise(snr_db=30.0, kind="pink"),), name="quiet-room")
     >>> louder = quiet_room + Gain(db=6.0)
     >>> louder.name, len(louder.stages)

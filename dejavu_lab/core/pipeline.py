@@ -1,6 +1,6 @@
 """The fingerprinting pipeline: named stages with flat ``stage__param`` names.
 
->>> from dejavu_lab.presets import get_preset
+>>> from dejavu_lab.core.presets import get_preset
 >>> pipe = get_preset("dejavu")
 >>> pipe.get_params()["hasher__fan_value"]
 15
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 from .hashing import MAX_BIN, Fingerprints, Hasher
 from .matching import Matcher
 from .params import check_known
@@ -29,7 +29,7 @@ STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher", "verifier")
 
 
 class StageCache(Protocol):
-    """Somewhere to keep intermediate results (see :mod:`dejavu_lab.cache`)."""
+    """Somewhere to keep intermediate results (see :mod:`dejavu_lab.core.cache`)."""
 
     def get_or_compute(self, stage: str, key: Hashable, compute: Callable[[], Any]) -> Any: ...
 
@@ -135,11 +135,16 @@ class Pipeline:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], *, base: Pipeline | None = None) -> Pipeline:
-        """Rebuild a pipeline from :meth:`get_params` output (missing names keep ``base``'s)."""
-        if base is None:
-            from .presets import get_preset
+        """Rebuild a pipeline from :meth:`get_params` output.
 
-            base = get_preset("default")
+        Names missing from ``params`` keep ``base``'s values, or each stage's
+        own defaults without a ``base`` (presets are built on top of this module,
+        so they cannot be its fallback).
+        """
+        if base is None:
+            base = cls(
+                spectrogram=Spectrogram(), peaks=PeakPicker(), hasher=Hasher(), matcher=Matcher()
+            )
         return base.with_params(**dict(params))
 
     # -- fingerprinting -------------------------------------------------

@@ -1,6 +1,6 @@
 """The song-major index: each song's rows sorted by hash.
 
-:class:`~dejavu_lab.index.HashIndex` answers "which rows have these hashes",
+:class:`~dejavu_lab.store.hash_index.HashIndex` answers "which rows have these hashes",
 which costs the rows of every song that shares a hash. A *shortlist* match
 (``Matcher.shortlist_songs``) needs another question answered: "which rows of
 *these few songs* have these hashes". Here each song's rows ``(hash, offset)``
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .index import _canonical, _NpyFile, _publish, _scratch_beside
-from .matching import Lookup
+from ..core.matching import Lookup
+from .hash_index import _canonical, _NpyFile, _publish, _scratch_beside
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
 #: (1: offsets always int32.)
@@ -157,7 +157,7 @@ class SongIndex:
         Returns
         -------
         Lookup
-            The rows :meth:`HashIndex.lookup <dejavu_lab.index.HashIndex.lookup>`
+            The rows :meth:`HashIndex.lookup <dejavu_lab.store.hash_index.HashIndex.lookup>`
             returns, restricted to ``song_ids``, in the same order: grouped by
             query position, each group by song, then offset.
         """

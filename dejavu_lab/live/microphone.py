@@ -16,7 +16,7 @@ them when debugging a device.
 
 Examples
 --------
->>> from dejavu_lab.microphone import record, list_input_devices
+>>> from dejavu_lab.live.microphone import record, list_input_devices
 >>> list_input_devices()  # doctest: +SKIP
 [InputDevice(index=0, name='pulse', max_input_channels=32, default_sample_rate=44100)]
 >>> samples, sample_rate = record(5.0)  # doctest: +SKIP
@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .exceptions import MicrophoneError, ParameterError
-from .params import Constraint
+from ..core.params import Constraint
+from ..exceptions import MicrophoneError, ParameterError
 
 logger = logging.getLogger(__name__)
 

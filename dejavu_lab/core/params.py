@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 
 @dataclass(frozen=True)
