@@ -16,7 +16,7 @@ export MPLBACKEND ?= Agg
 LINT_PATHS := $(wildcard dejavu_lab tests experiments data benchmarks)
 
 .PHONY: help install system-deps demo test lint format corpus corpus-small reproduce \
-	reproduce-small bench clean
+	reproduce-small bench docs clean
 
 help:
 	@echo "make demo | test | lint | format | corpus | corpus-small | reproduce | reproduce-small | bench"
@@ -38,7 +38,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(SYSTEM_STAMP)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 2>/dev/null
-	$(PY) -m pip install -q -e '.[mic,notebooks,server,dev]' 2>&1 | grep -v "is ignored" || true
+	$(PY) -m pip install -q -e '.[mic,notebooks,server,dev,docs]' 2>&1 | grep -v "is ignored" || true
 	$(PY) -c "import dejavu_lab, duckdb, soundfile, soxr, pyaudio"
 	@touch $@
 

@@ -503,9 +503,9 @@ class IndexWriter:
         common hashes (``layout.common_postings``) are spilled to a file of
         their own, appended at the end. None builds in memory.
 
-    Example
-    -------
-    ``writer.write(hashes, song_ids, offsets)`` for each chunk of
+    Notes
+    -----
+    Use: ``writer.write(hashes, song_ids, offsets)`` for each chunk of
     ``SELECT hash, song_id, "offset" ... ORDER BY hash, song_id, "offset"``,
     then ``index = writer.finish(signature)``.
     """

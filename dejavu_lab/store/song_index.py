@@ -278,9 +278,9 @@ class SongIndexWriter:
     offsets : np.dtype
         How offsets are stored (:func:`offset_dtype` of the rows to come).
 
-    Example
-    -------
-    ``writer.write(hashes, song_ids, offsets)`` for each chunk of
+    Notes
+    -----
+    Use: ``writer.write(hashes, song_ids, offsets)`` for each chunk of
     ``SELECT ... ORDER BY song_id, hash, "offset"`` (a song may span chunks),
     then ``index = writer.finish(signature)``.
     """

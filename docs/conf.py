@@ -1,0 +1,96 @@
+"""Sphinx configuration of the dejavu-lab documentation (``make docs``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+REPO = DOCS.parent
+sys.path.insert(0, str(REPO))
+
+import dejavu_lab  # noqa: E402
+
+project = "dejavu-lab"
+author = "dejavu-lab contributors"
+copyright = "2026, dejavu-lab contributors"  # noqa: A001
+release = dejavu_lab.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "myst_nb",
+]
+
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "notebooks/db", "figures/*.csv"]
+templates_path = ["_templates"]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+
+# --- API reference --------------------------------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"  # numpydoc's Parameters sections say the types
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+
+# --- Markdown pages and notebooks ------------------------------------------------------------
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_heading_anchors = 3
+# The notebooks run on the small corpus (DEJAVU_LAB_CORPUS_SIZE=small) when the docs build;
+# outputs are cached in docs/_build/.jupyter_cache, so a rebuild re-runs only edited notebooks.
+# DEJAVU_LAB_DOCS_EXECUTE=off skips them (pages without outputs).
+nb_execution_mode = os.environ.get("DEJAVU_LAB_DOCS_EXECUTE", "cache")
+nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+os.environ.setdefault("DEJAVU_LAB_CORPUS_SIZE", "small")
+os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+
+# --- HTML ----------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"dejavu-lab {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"changelog": []}
+
+
+def _copy_study_figures() -> None:
+    """The studies' figures, as committed under experiments/results/full/, into docs/figures/."""
+    target = DOCS / "figures"
+    target.mkdir(exist_ok=True)
+    for png in sorted((REPO / "experiments" / "results" / "full").glob("*.png")):
+        if not (target / png.name).exists() or png.stat().st_mtime > (target / png.name).stat().st_mtime:
+            shutil.copy2(png, target / png.name)
+
+
+_copy_study_figures()
+
+#: Pages other work adds; listed in the home page's toctree only when present.
+OPTIONAL_PAGES = ("robustness", "cluster", "latency")
+
+
+def _list_optional_pages(app: object, docname: str, source: list[str]) -> None:
+    if docname == "index":
+        present = [name for name in OPTIONAL_PAGES if (DOCS / f"{name}.md").exists()]
+        source[0] = source[0].replace("OPTIONAL_PAGES\n", "".join(f"{n}\n" for n in present))
+
+
+def setup(app: object) -> None:
+    app.connect("source-read", _list_optional_pages)  # type: ignore[attr-defined]
