@@ -95,19 +95,14 @@ PREFILTER_SONGS: int | None = None
 #: Below that it has up to :data:`PREFILTER_BINS_PER_ROW` bins a row, so that
 #: building and scanning it costs little more than counting the rows.
 PREFILTER_BINS = 1 << 22
-#: Bins a row of the prefilter's table (one a row dropped the true song of 2
-#: in 45 laptop-mic queries at 1,000 songs that a 2**22 table kept).
+#: Bins a row of the prefilter's table (measured: ``docs/stores.md``).
 PREFILTER_BINS_PER_ROW = 4
 #: The prefilter's first pass keeps this many times ``max_songs`` songs; the
 #: second bounds them again with finer bins (the table holds fewer songs).
 PREFILTER_FIRST_PASS = 16
 #: The first pass's table may be coarser than :func:`song_bounds` would make
-#: it, down to half a bin a row, but not below this many cells (8 MB). On the
-#: scale benchmark's 90 real 5 s clips the right songs ranked the same: a 2**20
-#: table for the 1.5 M rows of the shortlist's stage one at 10,000 songs (38 ->
-#: 20 ms to count them) and for the 1.45 M of one stage at 1,000 songs (63 ->
-#: 47 ms). One stage at 10,000 songs (13.6 M rows) keeps its 2**22 table: a
-#: 2**20 one (0.08 bins a row) cost one laptop-mic clip of 45 there.
+#: it, down to half a bin a row, but not below this many cells (8 MB; measured:
+#: ``docs/stores.md``).
 PREFILTER_FIRST_PASS_MIN_BINS = 1 << 20
 
 
@@ -889,56 +884,40 @@ class Matcher:
     Parameters
     ----------
     time_tolerance : int
-        Votes within this many frames of a bin count for it (peaks in noise
-        move by a frame).
+        Half-width of a vote window, in frames (0-16): votes within this many
+        frames of a bin count for it, as peaks in noise move by a frame.
     min_aligned : int
-        A match needs at least this many aligned hashes.
+        Aligned hashes a match needs at least (1-100000).
     min_confidence : float
-        A match needs at least this confidence (-log10 chance probability).
+        Confidence a match needs at least: ``-log10`` of the chance
+        probability (0-1000; 3 means once in a thousand unseen queries).
     top_k : int
-        Candidates returned.
+        Candidates returned (1-1000).
     distinct_hashes : bool
         Count each distinct hash value once per bin (see :func:`count_votes`).
-    prefilter_songs : int, optional
-        Count votes exactly only for this many songs, those whose coarse
-        histograms could hold the tallest windows (``count_votes(max_songs=)``):
-        for collections of thousands of songs, where counting every row is the
-        cost (10,000 songs: about five times faster, ``benchmarks/README.md``).
-        A collection of no more songs than this is counted whole, as with None
-        (every song).
-    max_postings : int, optional
-        A stop-list: query hashes stored in more than this many rows (their
-        posting list is longer) are not looked up at all (the store's
-        ``lookup(max_postings=)``). Common hashes are most of a large
-        collection's rows, and carry less evidence a row than rare ones: at
-        10,000 songs a cap of 1,000 rows skips 9 % of the distinct hashes and
-        78 % of a query's rows, and 62 % of the true song's aligned votes
-        (``benchmarks/README.md``). A small collection has no posting list that
-        long (the longest of the 45-song corpus has 464 rows), so an absolute
-        cap changes nothing there. It is a trade, off in the presets: at 10,000
-        songs it made a 5 s query several times faster but, without the peak
-        check (``verifier__candidates``), cut laptop-mic accuracy from about
-        96 % to 80 %. None looks every hash up. In a shortlist match it applies
-        to stage one; stage two counts every row of the shortlisted songs.
-    shortlist_songs : int, optional
-        Match in two stages in collections of at least ``shortlist_min_songs``
-        songs (and more than ``shortlist_songs``). Stage one
-        looks up the query's own hashes (not their ``dt`` variants), rarest
-        first while their rows fit in ``shortlist_rows``, and keeps the
-        ``shortlist_songs`` songs with the tallest windows on those rows. Stage
-        two fetches every row of just those songs (the store's
-        ``lookup_songs``, variants and common hashes included) and counts them
-        exactly as one stage would. Stage one bounds the rows a query gathers
-        however large the collection; stage two restores the evidence of the
-        common hashes a stop-list throws away. At 10,000 songs (16 songs, 1.5 M
-        rows) a 5 s query gathers a ninth of the rows of one stage
-        (``benchmarks/README.md``). The runner-up of the confidence is sought
-        among the shortlisted songs. None: one stage.
+    prefilter_songs : int or None
+        Songs whose votes are counted exactly (1-1000000): those whose coarse
+        histograms could hold the tallest windows (:func:`prefilter`). None,
+        or a collection of no more songs, counts every song.
+    max_postings : int or None
+        Stop-list: query hashes stored in more than this many rows are not
+        looked up (1 to 2**31 - 1). None looks every hash up. In a two-stage
+        match it applies to stage one only.
+    shortlist_songs : int or None
+        Songs kept by stage one of a two-stage match (1-1000000). Stage one
+        counts the query's own hashes, rarest first within ``shortlist_rows``;
+        stage two counts every row of the shortlisted songs, as one stage
+        would. None: always one stage.
     shortlist_rows : int
-        The row budget of stage one.
+        Row budget of stage one (at least 1).
     shortlist_min_songs : int
-        Smaller collections are matched in one stage: all their rows are cheap
-        to count, and one stage seeks the runner-up among every song.
+        Collections of fewer songs are matched in one stage (at least 1).
+
+    Notes
+    -----
+    How the large-collection settings trade speed for accuracy, measured up
+    to 10,000 songs: "Matcher settings for large collections" in the
+    documentation's stores page (``docs/stores.md``) and ``benchmarks/README.md``.
     """
 
     time_tolerance: int = 1

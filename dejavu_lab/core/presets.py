@@ -1,72 +1,32 @@
 """Named pipeline settings.
 
-``"dejavu"``
-    The classic Dejavu settings, to study its behaviour: 44.1 kHz, a
-    4096-sample Hann window with 50 % overlap, peaks in a diamond neighbourhood
-    of radius 20 above 10 dB, each anchor paired with the next 15 peaks within
-    0-200 frames. (Dejavu's loop ``range(1, fan_value)`` pairs with 14; we take
-    the documented value, 15.) Its matcher always answers, like Dejavu: no
-    tolerance, no significance test.
-
 ``"default"``
-    Our own, chosen with the sweeps in ``experiments/`` (and the calibration
-    runs summarised in the README) for accuracy through a laptop microphone,
-    false matches on unseen music, storage under 1 MB a track, and speed:
+    Ours, tuned for accuracy through a laptop microphone, rare false matches on
+    unseen music, under 1 MB a track, and speed: 11025 Hz, a 2048-sample
+    window with hop 256, 150-5000 Hz, at most 80 peaks a second in +-5 bins x
+    +-5 frames, each anchor paired with 15 peaks 8-63 frames later within
+    +-96 bins; queries use denser peaks, fan 30 and +-1 frame of ``dt``.
+    Collections of 200 songs or more are matched in two stages.
 
-    - 11025 Hz: music's robust peaks lie below 5 kHz, and a quarter of the
-      samples of 44.1 kHz makes everything four times faster.
-    - A 2048-sample window (186 ms, 5.4 Hz bins) with hop 256 (23 ms): held
-      notes stand out of speech babble and reverberation better than with
-      1024 samples (a third more stored peaks survive the laptop-mic channel).
-    - 150-5000 Hz: below is room rumble and hum, above it the laptop's
-      microphone and the room leave little.
-    - Peaks dominating a +-5 bin x +-5 frame rectangle (a separable maximum
-      filter), at most the 80 strongest a second: the density does not depend
-      on the playback level, so the amplitude threshold is low (-20 dB).
-    - Each anchor pairs with 15 peaks 8-63 frames later (0.19-1.46 s) within
-      +-96 bins. The zone starts 8 frames on: pairs of one note's harmonics a
-      frame apart are shared by every song with that instrument and pitch, and
-      made unseen music match. About 400 hashes a second, at 9 bytes a hash in
-      DuckDB about 0.9 MB for a 4-minute track: the densest setting under 1 MB
-      (denser peaks and wider fans were the biggest gains at 1-2 s).
-    - Queries (nothing stored): twice the peak density, fan 30, lookups within
-      +-1 frame of ``dt`` (peaks heard through a room move by a frame), and,
-      for queries up to 3 s, two sub-hop shifts (49 % instead of 33 % right at
-      1 s; longer queries do not need them and match twice as fast without).
-    - Matching: +-1 frame; the hashes alone name a song with 5 aligned
-      hashes and confidence 3 (see :mod:`dejavu_lab.core.matching`): in
-      calibration on the full corpus, 0.26 % of clips of never-fingerprinted
-      tracks were named a song. In
-      collections of more than 64 songs only the 64 whose coarse vote
-      histograms could hold the tallest windows are counted exactly
-      (``matcher__prefilter_songs``); no stop-list (``matcher__max_postings``).
-      Collections of 200 songs or more are matched in two stages
-      (``matcher__shortlist_songs``): the query's rarer hashes, up to 1.5 M
-      rows, shortlist 16 songs, whose every row is then counted. At 10,000
-      songs a 5 s query took 66-79 ms instead of 346-411 (medians of four
-      runs), with the same accuracy, or 91.5 ms with the peak check below
-      (``benchmarks/README.md``).
-    - The no-match rule, in two steps. A query whose hashes agree (5 aligned,
-      confidence 4; see :mod:`dejavu_lab.core.matching`) is answered from them.
-      Otherwise the 10 best hash candidates are checked peak by peak
-      (:mod:`dejavu_lab.core.verify`: stored peaks within +-1 frame of a query peak
-      in the same bin), best first; the first that meets 10 % of the stored
-      peaks under the query, with ``z`` 8.5 and ``frame_z`` 5 (or 7 and 4
-      for a candidate whose hash confidence reached 0.5), is the answer. On
-      the full corpus's 1 s laptop-mic clips this names the right song for
-      86 % instead of the hashes' 53 %, at 2 s 97 % instead of 87 % (query
-      seeds 1 to 4, 360 clips a length); 3 of 384 laptop-mic 1 s clips of
-      unseen tracks were named a song, none of 384 at 2 s (README,
-      "Verification peak by peak"). On synthetic songs of a few harmonic
-      tones (:mod:`dejavu_lab.studies.synth`), 29 of 96 clean 1 s clips of unseen
-      songs were named a song (none with the hashes alone; 7 at 2 s): check
-      sparse tonal music on unseen tracks first.
+    The no-match rule, in two steps. A query whose hashes agree (5 aligned
+    hashes, confidence 4; :mod:`dejavu_lab.core.matching`) is answered from
+    them. Otherwise the 10 best hash candidates are checked peak by peak
+    (:mod:`dejavu_lab.core.verify`), best first: the first that meets 10 % of
+    the stored peaks under the query with ``z >= 8.5`` and ``frame_z >= 5``
+    (7 and 4 if its hash confidence reached 0.5) is the answer; else "no
+    match".
 
 ``"hash-only"``
-    ``"default"`` answering from the hashes alone (same database): three times
-    faster on 1-2 s queries; through a room it names 53 % of 1 s clips right
-    instead of 86 %. It was the default until the peak check counted chords
-    once (``verifier__min_frame_z``).
+    ``"default"`` answering from the hashes alone, with confidence 3 (same
+    database, faster on 1-2 s queries, less accurate through a room).
+
+``"dejavu"``
+    The classic Dejavu settings: 44.1 kHz, a 4096-sample Hann window with
+    50 % overlap, peaks in a diamond of radius 20 above 10 dB, fan 15 within
+    0-200 frames, and a matcher that always answers.
+
+Why each value, and what each preset measured: the documentation's presets
+page (``docs/presets.md``) and its studies page.
 """
 
 from __future__ import annotations

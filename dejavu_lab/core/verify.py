@@ -17,33 +17,23 @@ matched fraction at every offset within ``background_s`` of the candidate
 (but not within ``search_frames + 1`` of it) gives the background rate
 ``p0``, and ``z = (matched - n p0) / sqrt(n p0 (1 - p0))`` over the ``n``
 stored peaks under the query. Local music (a repeated beat, a held chord) is
-thereby part of the background. A match needs ``z >= min_z``; the threshold
-was calibrated on clips of never-fingerprinted tracks (see the README), as
-the hash-chosen offset already lines up some peaks, so ``z`` is not a
-standard normal deviate under chance.
+thereby part of the background. The hash-chosen offset already lines up some
+peaks, so ``z`` is not a standard normal deviate under chance; the thresholds
+are calibrated on clips of never-fingerprinted tracks. A match needs:
 
-**Chords are counted once.** The harmonics of a note, and the notes of a
-chord, start in the same frame, so one chance coincidence of pitch and onset
-with another song meets several stored peaks at once. Music of a few
-sustained harmonic tones (:mod:`dejavu_lab.studies.synth`) thereby reached
-``z >= 8`` on 78 of 96 clean 1 s clips of songs never stored. ``frame_z`` is
-the same statistic over stored *frames* (a frame meets the query if one of
-its peaks does), and a match also needs ``frame_z >= min_frame_z``.
+- ``z >= min_z``;
+- ``frame_z >= min_frame_z``, the same statistic over stored *frames* (a
+  frame meets the query if one of its peaks does), so that the notes of one
+  chord, which start in the same frame, count once;
+- ``matched >= min_fraction * n``, as ``z`` grows with the square root of
+  ``n`` and a small excess of chance alignments over several seconds would
+  otherwise become "significant";
+- or, for a candidate whose hash confidence reached ``support_confidence``,
+  the lower ``supported_min_z`` and ``supported_min_frame_z``: the vote and
+  the peaks are two pieces of evidence, and unseen music seldom has both.
 
-**A share of the song.** ``z`` grows with the square root of the stored
-peaks under the query, so over several seconds a small excess of chance
-alignments becomes "significant": clean 5 s clips of unseen synthetic songs
-reached ``z`` 8-11 with 6-9 % of the stored peaks met. A match also needs
-``matched >= min_fraction * n``; through a room a song really playing kept
-10.5-19 % of them even in the clips the hashes missed at 3-6 s, so the
-share is set low (10 % in the default preset).
-
-**Two pieces of evidence.** The hash vote's confidence and the peak check
-are partly independent: a candidate whose vote reached
-``support_confidence`` is held to lower thresholds (``supported_min_z``,
-``supported_min_frame_z``). Unseen music seldom has both; on the full corpus
-this named 9 more of 360 laptop-mic 1 s clips right with no more false
-matches (README, "Verification peak by peak").
+The measurements behind each part and the calibration tables are in the
+documentation's no-match page (``docs/no-match.md``).
 """
 
 from __future__ import annotations
@@ -280,38 +270,33 @@ class Verifier:
     Parameters
     ----------
     candidates : int
-        Hash candidates checked, best first; 0 turns verification off (the
-        matcher's own rule then decides).
+        Hash candidates checked, best first (0-1000); 0 turns verification
+        off, and the matcher's own rule decides.
     time_tolerance : int
-        Frames a stored peak may be from a query peak and still meet it.
+        Frames a stored peak may be from a query peak and still meet it (0-16).
     freq_tolerance : int
-        Bins likewise.
+        Bins a stored peak may be from a query peak and still meet it (0-16).
     search_frames : int
-        The offset is refined within this many frames of the hash offset.
+        The offset is refined within this many frames of the hash offset (0-64).
     background_s : float
         Seconds either side of the offset whose alignments give the
-        background rate.
+        background rate (0.5-60).
     min_z : float
-        A match needs at least this ``z``.
+        ``z`` a match needs at least (0-1000).
     min_frame_z : float
-        And at least this ``frame_z``: the matched peaks must fall in more
-        frames than chance would put them in, not in one or two chords.
+        ``frame_z`` a match needs at least (0-1000): the matched peaks must fall
+        in more frames than chance would put them in, not in one or two chords.
     min_fraction : float
-        And at least this fraction of the stored peaks under the query must
-        meet a query peak. ``z`` grows with the square root of the peaks
-        under the query, so over a few seconds a small excess of chance
-        alignments becomes "significant"; a song that is really playing keeps
-        a fair share of its peaks (a third through a room, nearly all clean).
-    support_confidence : float, optional
-        A candidate whose hash confidence reaches this is held to the lower
-        thresholds below instead: the vote and the peaks are two pieces of
-        evidence, and unseen music rarely has both. None: no such candidates.
+        Fraction of the stored peaks under the query that must meet a query
+        peak (0-1).
+    support_confidence : float or None
+        Hash confidence from which a candidate is held to the lower
+        ``supported_*`` thresholds instead (0-1000). None: never.
     supported_min_z, supported_min_frame_z : float
-        The thresholds for such a candidate.
+        The thresholds for such a candidate (0-1000).
     unsure_only : bool
-        Check candidates only when the matcher's own rule finds no match:
-        a query whose hashes already agree is answered from them, at the
-        hash matcher's speed; the peak check rescues the short and noisy ones.
+        Check candidates only when the matcher's own rule finds no match, so
+        that a query whose hashes agree is answered at the hash matcher's speed.
     """
 
     candidates: int = 10
