@@ -1,6 +1,6 @@
 # dejavu-lab: two commands do all the set-up on a fresh Debian-like machine:
 #   make demo   # install, build a small corpus of free music, fingerprint, recognise noisy clips
-#   make test   # install, lint, type-check and run the test suite
+#   make test   # install, lint, type-check, build the docs and run the test suite
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,13 +13,13 @@ APT_PACKAGES := ffmpeg lame sox espeak-ng portaudio19-dev pulseaudio pulseaudio-
 	libasound2-plugins alsa-utils chromium
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 export MPLBACKEND ?= Agg
-LINT_PATHS := $(wildcard dejavu_lab tests experiments data benchmarks)
+LINT_PATHS := $(wildcard dejavu_lab tests experiments data benchmarks docs/conf.py)
 
 .PHONY: help install system-deps demo test lint format corpus corpus-small reproduce \
 	reproduce-small bench docs clean
 
 help:
-	@echo "make demo | test | lint | format | corpus | corpus-small | reproduce | reproduce-small | bench"
+	@echo "make demo | test | docs | lint | format | corpus | corpus-small | reproduce | reproduce-small | bench"
 
 # Installs the Debian packages once (skipped where apt-get is missing, e.g. macOS/conda).
 system-deps: $(SYSTEM_STAMP)
@@ -56,9 +56,18 @@ format: install
 	$(VENV)/bin/ruff format $(LINT_PATHS)
 
 # The notebooks run on the small free-music corpus (synthetic songs if it cannot be built).
+# The docs build first, with warnings as errors; the browser test then opens them.
 test: install lint
 	$(MAKE) --no-print-directory corpus-small || echo "corpus unavailable: notebooks use synthetic songs"
+	$(VENV)/bin/sphinx-build -b html -q -W --keep-going docs docs/_build/html
 	$(PY) -m pytest -q
+
+# HTML into docs/_build/html; the notebooks are executed on the small corpus, and their
+# outputs cached (docs/_build/.jupyter_cache) until they change.
+docs: install
+	$(MAKE) --no-print-directory corpus-small || echo "corpus unavailable: notebooks use synthetic songs"
+	$(VENV)/bin/sphinx-build -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
 
 corpus: install
 	$(PY) data/build_corpus.py --size full

@@ -15,7 +15,7 @@ import dejavu_lab  # noqa: E402
 
 project = "dejavu-lab"
 author = "dejavu-lab contributors"
-copyright = "2026, dejavu-lab contributors"  # noqa: A001
+copyright = "2026, dejavu-lab contributors"
 release = dejavu_lab.__version__
 version = release
 
@@ -50,7 +50,7 @@ myst_heading_anchors = 3
 # DEJAVU_LAB_DOCS_EXECUTE=off skips them (pages without outputs).
 nb_execution_mode = os.environ.get("DEJAVU_LAB_DOCS_EXECUTE", "cache")
 nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
-nb_execution_timeout = 300
+nb_execution_timeout = 600  # a cell building a cached database on a loaded machine
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
@@ -63,12 +63,16 @@ html_title = f"dejavu-lab {release}"
 html_static_path: list[str] = []
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 5,
+    "navbar_align": "left",
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"changelog": []}
+# The guide's pages are flat: no left sidebar (the API pages keep theirs, listing the modules).
+html_sidebars = {page.stem: [] for page in DOCS.glob("*.md") if page.stem != "api"}
+toc_object_entries_show_parents = "hide"  # "close()" rather than "Dejavu.close()" in page tocs
 
 
 def _copy_study_figures() -> None:
@@ -76,8 +80,9 @@ def _copy_study_figures() -> None:
     target = DOCS / "figures"
     target.mkdir(exist_ok=True)
     for png in sorted((REPO / "experiments" / "results" / "full").glob("*.png")):
-        if not (target / png.name).exists() or png.stat().st_mtime > (target / png.name).stat().st_mtime:
-            shutil.copy2(png, target / png.name)
+        copy = target / png.name
+        if not copy.exists() or png.stat().st_mtime > copy.stat().st_mtime:
+            shutil.copy2(png, copy)
 
 
 _copy_study_figures()

@@ -30,9 +30,8 @@ began gives an offset that is negative, or smaller than where the music
 started, by the silent lead-in.
 
 The whole window is fingerprinted again at every step: simple, and exactly
-what a file query of the same audio gives. With the default preset a step of a
-6 s window against 45 songs takes under 10 ms on one core, about 65 times
-faster than the audio arrives (``benchmarks/bench_listen.py``).
+what a file query of the same audio gives; how fast a step is
+(``benchmarks/bench_listen.py``): ``docs/live.md``.
 
 Examples
 --------

@@ -291,18 +291,14 @@ class HashIndex:
         ----------
         query_hashes : np.ndarray, shape (q,), uint32
         max_rows : int, optional
-            A budget of rows: the query hashes are taken rarest first (shortest
+            Budget of rows: the query hashes are taken rarest first (shortest
             posting list, then position) while their rows fit in it; the
-            commonest are skipped. It bounds the cost of voting, but common
-            hashes are also the ones noise spares: at 10,000 songs a budget of
-            10^6 rows (7 % of them) cut laptop-mic accuracy from 100 % to 40 %
-            (``benchmarks/bench_scale.py``). None (the default) returns every row.
+            commonest are skipped. None (the default) returns every row. What
+            a budget costs in accuracy: ``docs/benchmarks.md``.
         max_postings : int, optional
-            A stop-list: skip the query hashes stored more than ``max_postings``
-            times (their posting list is longer). A stop-list of a quarter of
-            the songs removes 42 % of a query's rows at 10,000 songs, and 24 %
-            of the true song's aligned votes. Default: the index's attribute
-            ``max_postings`` (None: none skipped).
+            Stop-list: skip the query hashes stored more than ``max_postings``
+            times. Default: the index's attribute ``max_postings`` (None: none
+            skipped). What it removes: ``docs/stores.md``.
 
         Returns
         -------
