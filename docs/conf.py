@@ -22,13 +22,12 @@ version = release
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
 ]
 
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "notebooks/db", "figures/*.csv"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
@@ -43,7 +42,7 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks: set[str] = set()
 
 # --- Markdown pages and notebooks ------------------------------------------------------------
-myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 # The notebooks run on the small corpus (DEJAVU_LAB_CORPUS_SIZE=small) when the docs build;
 # outputs are cached in docs/_build/.jupyter_cache, so a rebuild re-runs only edited notebooks.

@@ -217,16 +217,17 @@ class Hasher:
     Parameters
     ----------
     fan_value : int
-        Each anchor pairs with up to this many following peaks.
+        Each anchor pairs with up to this many following peaks (1-100).
     min_dt, max_dt : int
-        Allowed frames from anchor to target (``max_dt <= 255``).
-    max_df : int, optional
-        Largest allowed bin distance between anchor and target (None: any).
-    query_fan_value : int, optional
-        Query only: fan value used for queries (None: same as ``fan_value``).
+        Target zone in time: frames from anchor to target (0-255).
+    max_df : int or None
+        Target zone in frequency: largest bin distance between anchor and
+        target (1-4095; None: any).
+    query_fan_value : int or None
+        Query only: fan value used for queries (1-100; None: ``fan_value``).
     query_freq_tolerance, query_dt_tolerance : int
         Query only: also look up stored hashes whose bins differ by up to this
-        many bins and whose ``dt`` differs by up to this many frames.
+        many bins and whose ``dt`` differs by up to this many frames (0-3).
     """
 
     fan_value: int = 15

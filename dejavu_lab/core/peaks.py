@@ -252,19 +252,22 @@ class PeakPicker:
     Parameters
     ----------
     neighborhood_freq, neighborhood_time : int
-        Half-sizes (bins, frames) of the neighbourhood a peak must dominate.
+        Half-sizes of the neighbourhood a peak must dominate, in bins and
+        frames (1-256).
     amp_min_db : float
-        Minimum peak value (dB).
+        Minimum peak value, in dB (-100 to 200).
     footprint : {"rect", "diamond"}
-    peaks_per_second : float, optional
-        Density cap: strongest peaks kept per second (None: no cap).
+        Shape of the neighbourhood: a rectangle (a separable maximum filter)
+        or Dejavu's diamond.
+    peaks_per_second : float or None
+        Density cap: the strongest peaks kept a second (1-10000; None: no cap).
     query_density : float
         Query only: multiplies ``peaks_per_second`` when analysing a query, so
-        the query offers more peaks to meet the stored ones.
-    query_neighborhood_freq, query_neighborhood_time : int, optional
-        Query only: smaller neighbourhoods for queries (None: the same). A
-        stored peak that noise outshone within its neighbourhood can still be
-        a maximum of a smaller one.
+        the query offers more peaks to meet the stored ones (0.1-20).
+    query_neighborhood_freq, query_neighborhood_time : int or None
+        Query only: smaller neighbourhoods for queries, in bins and frames
+        (1-256; None: the same). A stored peak that noise outshone within its
+        neighbourhood can still be a maximum of a smaller one.
     """
 
     neighborhood_freq: int = 10
