@@ -140,7 +140,13 @@ class DuckDBStore:
         if index not in ("memory", "sql"):
             raise ParameterError(f"index={index!r} is not allowed: expected 'memory' or 'sql'")
         if lock_timeout is None:
-            lock_timeout = float(os.environ.get("DEJAVU_LAB_LOCK_TIMEOUT") or LOCK_TIMEOUT_S)
+            text = os.environ.get("DEJAVU_LAB_LOCK_TIMEOUT") or str(LOCK_TIMEOUT_S)
+            try:
+                lock_timeout = float(text)
+            except ValueError:
+                raise ParameterError(
+                    f"DEJAVU_LAB_LOCK_TIMEOUT={text!r} is not allowed: expected seconds >= 0"
+                ) from None
         if isinstance(lock_timeout, bool) or not lock_timeout >= 0:
             raise ParameterError(
                 f"lock_timeout={lock_timeout!r} is not allowed: expected seconds >= 0"
