@@ -45,8 +45,9 @@ MIN_SONG_SECONDS = 1.0
 #: The writer of a DuckDB file keeps its write lock across songs whose results
 #: are ready, for at most about this long (s), then lets readers in.
 WRITE_HOLD_S = 0.5
-#: Jobs in flight per worker of an executor (results wait in order).
-JOBS_PER_WORKER = 2
+#: Jobs in flight per worker (results are taken in order: a long file at the head
+#: must not leave the other workers idle).
+JOBS_PER_WORKER = 8
 
 
 @dataclass(frozen=True)
