@@ -38,8 +38,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(SYSTEM_STAMP)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 2>/dev/null
-	$(PY) -m pip install -q -e '.[mic,notebooks,server,dev,docs]' 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import dejavu_lab, duckdb, soundfile, soxr, pyaudio"
+	$(PY) -m pip install -q -e '.[mic,notebooks,server,dev,docs,cluster]' 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import dejavu_lab, duckdb, soundfile, soxr, pyaudio, sphinx, distributed"
 	@touch $@
 
 demo: install

@@ -310,28 +310,28 @@ def build_collection(
     for song in real:
         store.add_song(song.info, song.fingerprints)
     n_distractors = max(0, size - len(real))
-    con = store.con
-    first_id = len(real) + 1
-    distractor_rows = 0
-    distractor_seconds = 0.0
-    for songs_frame, rows_frame in _batches(model, first_id, n_distractors):
-        con.execute("BEGIN TRANSACTION")
-        con.register("new_songs", songs_frame)
-        con.register("new_rows", rows_frame)
-        con.execute('INSERT INTO fingerprints SELECT hash, song_id, "offset" FROM new_rows')
-        con.execute(
-            "INSERT INTO songs (song_id, name, path, content_hash, duration_s, num_hashes) "
-            "SELECT song_id, name, path, content_hash, duration_s, num_hashes FROM new_songs"
-        )
-        con.execute("COMMIT")
-        con.unregister("new_songs")
-        con.unregister("new_rows")
-        distractor_rows += len(rows_frame)
-        distractor_seconds += float(songs_frame["duration_s"].sum())
-    if n_distractors:
-        # Ids were given explicitly: move the sequence past them for later add_song calls.
-        con.execute(f"SELECT max(nextval('song_id_seq')) FROM range({n_distractors})")
-    stats = store.stats()  # checkpoints
+    with store.writing() as con:  # one write lock for the whole bulk load
+        first_id = len(real) + 1
+        distractor_rows = 0
+        distractor_seconds = 0.0
+        for songs_frame, rows_frame in _batches(model, first_id, n_distractors):
+            con.execute("BEGIN TRANSACTION")
+            con.register("new_songs", songs_frame)
+            con.register("new_rows", rows_frame)
+            con.execute('INSERT INTO fingerprints SELECT hash, song_id, "offset" FROM new_rows')
+            con.execute(
+                "INSERT INTO songs (song_id, name, path, content_hash, duration_s, num_hashes) "
+                "SELECT song_id, name, path, content_hash, duration_s, num_hashes FROM new_songs"
+            )
+            con.execute("COMMIT")
+            con.unregister("new_songs")
+            con.unregister("new_rows")
+            distractor_rows += len(rows_frame)
+            distractor_seconds += float(songs_frame["duration_s"].sum())
+        if n_distractors:
+            # Ids were given explicitly: move the sequence past them for later add_song calls.
+            con.execute(f"SELECT max(nextval('song_id_seq')) FROM range({n_distractors})")
+    stats = store.stats()  # closing the write connection checkpointed
     insert_s = time.perf_counter() - start
     start = time.perf_counter()
     index = store.load_index()
@@ -727,9 +727,10 @@ def legacy_load(db: Path) -> dict[str, Any]:
     """Time and memory of the unpatched ``load_index``: one sorted fetch of every row."""
     start = time.perf_counter()
     store = DuckDBStore(db, read_only=True)
-    result = store.con.execute(
-        'SELECT hash, song_id, "offset" FROM fingerprints ORDER BY hash'
-    ).fetchnumpy()
+    with store.connection() as con:
+        result = con.execute(
+            'SELECT hash, song_id, "offset" FROM fingerprints ORDER BY hash'
+        ).fetchnumpy()
     index = HashIndex(
         np.asarray(result["hash"], dtype=np.uint32),
         np.asarray(result["song_id"], dtype=np.int32),

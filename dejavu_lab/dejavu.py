@@ -168,6 +168,7 @@ class Dejavu:
         check_compatible(stored, chosen.reference_params(), f"database {self.db!r}")
         self.pipeline: Pipeline = chosen
         self._song_table: tuple[np.ndarray, dict[int, str]] | None = None
+        self._song_table_version: Any = None
 
     def __enter__(self) -> Dejavu:
         return self
@@ -195,6 +196,7 @@ class Dejavu:
         nprocesses: int | None = None,
         *,
         progress: bool = True,
+        executor: Any = None,
     ) -> FingerprintReport:
         """Fingerprint every audio file under ``path`` (recursively).
 
@@ -208,6 +210,11 @@ class Dejavu:
             Worker processes; default the CPU count.
         progress : bool
             Show a progress bar.
+        executor : Executor-like, optional
+            Where the files are fingerprinted: a ``concurrent.futures.Executor``
+            or a Dask ``Client`` (or ``client.get_executor()``); default local
+            processes. With a server database the workers write their songs
+            themselves; a DuckDB file is written by this process only.
 
         Returns
         -------
@@ -217,7 +224,12 @@ class Dejavu:
         paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
         files = find_audio_files(paths, extensions)
         report = fingerprint_files(
-            files, self.pipeline, self.db, nprocesses=nprocesses, progress=progress
+            files,
+            self.pipeline,
+            self.db,
+            nprocesses=nprocesses,
+            progress=progress,
+            executor=executor,
         )
         self._song_table = None
         return report
@@ -241,7 +253,15 @@ class Dejavu:
 
     # -- recognition ----------------------------------------------------
 
+    def _store_version(self) -> Any:
+        """The store's data version (changes when any process adds songs), if it has one."""
+        version = getattr(self.db, "data_version", None)
+        return version() if callable(version) else None
+
     def _songs(self) -> tuple[np.ndarray, dict[int, str]]:
+        version = self._store_version()
+        if version != self._song_table_version:
+            self._song_table, self._song_table_version = None, version
         if self._song_table is None:
             songs = self.db.songs()
             size = max((s.song_id for s in songs), default=0) + 1
@@ -287,6 +307,8 @@ class Dejavu:
             cache_key = f"{cache_key}@{self.pipeline.spectrogram.sample_rate}"
         query, query_peaks = self.pipeline.analyse_query(samples, cache=cache, key=cache_key)
         lookup = self._lookup(query.hashes, query.offsets, frames)
+        if self._store_version() != self._song_table_version:
+            frames, names = self._songs()  # songs were added meanwhile: the lookup may hold them
         query_frames = self.pipeline.frames_for(
             len(samples) / self.pipeline.spectrogram.sample_rate
         )

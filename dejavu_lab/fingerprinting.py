@@ -4,6 +4,14 @@ Workers decode and fingerprint; the calling process alone writes, one
 transaction per song. Files are identified by content hash: a file already
 stored (even renamed) is skipped, so a run killed at any moment and started
 again loses nothing and does nothing twice.
+
+The workers are local processes by default, or those of any executor passed in
+(``concurrent.futures``, or a Dask ``Client`` / ``client.get_executor()``: see
+``docs/cluster.md``). With an executor and a server database (PostgreSQL,
+MySQL), each worker writes its songs itself, one transaction per song, and
+only a summary comes back; a DuckDB file (one writer at a time) is written by
+the calling process, which takes the file's write lock for a short batch of
+songs at a time (:data:`WRITE_HOLD_S`) so that readers get in between.
 """
 
 from __future__ import annotations
@@ -11,8 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -24,12 +34,20 @@ from .core.audio import DEFAULT_EXTENSIONS, content_hash, load_audio
 from .core.hashing import Fingerprints
 from .core.pipeline import Pipeline
 from .exceptions import AudioError, DejavuLabError
+from .store import open_store, store_spec
 from .store.base import DuplicateSongError, SongInfo
+from .store.duckdb_store import DuckDBStore
 
 logger = logging.getLogger(__name__)
 
 #: Songs shorter than this are refused (s): too little to fingerprint.
 MIN_SONG_SECONDS = 1.0
+#: The writer of a DuckDB file keeps its write lock across songs whose results
+#: are ready, for at most about this long (s), then lets readers in.
+WRITE_HOLD_S = 0.5
+#: Jobs in flight per worker (results are taken in order: a long file at the head
+#: must not leave the other workers idle).
+JOBS_PER_WORKER = 8
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,24 @@ class FileFingerprints:
     content_hash: str
     duration_s: float
     fingerprints: Fingerprints
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FileStored:
+    """A worker's result for a file it stored itself (server databases).
+
+    Attributes
+    ----------
+    song_id : int or None
+        None if the song was already stored (by another worker or an
+        earlier attempt of this one).
+    """
+
+    path: str
+    song_id: int | None
+    duration_s: float
+    num_hashes: int
     seconds: float
 
 
@@ -174,17 +210,91 @@ def _worker(job: tuple[str, str, Pipeline]) -> FileFingerprints | FileFailure:
         return FileFailure(path, f"unexpected error: {type(error).__name__}: {error}")
 
 
+#: A worker process's open server stores, by configuration (reused across tasks).
+_WORKER_STORES: dict[Any, Any] = {}
+
+
+def _store_worker(job: tuple[str, str, Pipeline, Any]) -> FileStored | FileFailure:
+    """Fingerprint a file and store it in a server database, in a worker."""
+    path, digest, pipeline, spec = job
+    result = _worker((path, digest, pipeline))
+    if isinstance(result, FileFailure):
+        return result
+    store = _WORKER_STORES.get(spec)
+    if store is None:
+        store = _WORKER_STORES[spec] = open_store(spec)
+    info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
+    try:
+        song_id: int | None = int(store.add_song(info, result.fingerprints))
+    except DuplicateSongError:
+        song_id = None
+    except BaseException:
+        # A broken connection is not reused; the task fails (and may be retried).
+        _WORKER_STORES.pop(spec, None)
+        store.close()
+        raise
+    return FileStored(
+        result.path, song_id, result.duration_s, len(result.fingerprints), result.seconds
+    )
+
+
+def executor_width(executor: Any) -> int | None:
+    """How many tasks an executor runs at once, where it says (else None).
+
+    Knows ``concurrent.futures`` pools and Dask clients (threads of every
+    worker now connected).
+    """
+    client = getattr(executor, "_client", executor)  # Client.get_executor() wraps a Client
+    nthreads = getattr(client, "nthreads", None)
+    if callable(nthreads):
+        try:
+            return max(1, sum(dict(nthreads()).values()))
+        except Exception:  # not a Dask client after all
+            return None
+    width = getattr(executor, "_max_workers", None)
+    return int(width) if isinstance(width, int) else None
+
+
+def ordered_results(
+    executor: Any, function: Any, jobs: Sequence[Any], *, window: int
+) -> Iterator[tuple[Any, bool]]:
+    """``function(job)`` for each job through ``executor.submit``, in order.
+
+    At most ``window`` jobs are in flight, so results wait in bounded memory.
+    Yields ``(result, next_ready)``: whether the next result is already done.
+    Works with any executor whose ``submit`` returns an object with ``result()``
+    and ``done()`` (``concurrent.futures``, a Dask ``Client``).
+    """
+    pending: deque[Any] = deque()
+    queue = iter(jobs)
+    for job in queue:
+        pending.append(executor.submit(function, job))
+        if len(pending) >= window:
+            break
+    while pending:
+        result = pending.popleft().result()
+        for job in queue:
+            pending.append(executor.submit(function, job))
+            break
+        yield result, bool(pending) and pending[0].done()
+
+
 def _results(
-    jobs: list[tuple[str, str, Pipeline]], nprocesses: int
-) -> Iterator[FileFingerprints | FileFailure]:
+    function: Any, jobs: list[Any], nprocesses: int, executor: Any
+) -> Iterator[tuple[Any, bool]]:
+    if executor is not None:
+        width = executor_width(executor) or nprocesses
+        yield from ordered_results(executor, function, jobs, window=JOBS_PER_WORKER * width)
+        return
     if nprocesses <= 1 or len(jobs) <= 1:
-        yield from map(_worker, jobs)
+        for job in jobs:
+            yield function(job), False
         return
     # fork: workers inherit the imported modules (fast start, no __main__ guard
     # needed in user scripts); they never touch the database.
     context = get_context("fork")
     with ProcessPoolExecutor(max_workers=nprocesses, mp_context=context) as pool:
-        yield from pool.map(_worker, jobs, chunksize=1)
+        yield from ordered_results(pool, function, jobs, window=JOBS_PER_WORKER * nprocesses)
 
 
 def fingerprint_files(
@@ -194,6 +304,7 @@ def fingerprint_files(
     *,
     nprocesses: int | None = None,
     progress: bool = True,
+    executor: Any = None,
 ) -> FingerprintReport:
     """Fingerprint files into a store, skipping those already stored.
 
@@ -202,11 +313,17 @@ def fingerprint_files(
     files : sequence of Path
     pipeline : Pipeline
     store : Store
-        Written by this process only.
+        Written by this process, or, with an ``executor`` and a server
+        database, by the workers.
     nprocesses : int, optional
-        Worker processes (default: CPU count).
+        Local worker processes (default: CPU count); ignored with an
+        ``executor`` that tells its width.
     progress : bool
         Show a tqdm bar (songs, audio hours, ETA).
+    executor : Executor-like, optional
+        Runs the workers: a ``concurrent.futures.Executor``, a Dask ``Client``
+        or ``client.get_executor()``. Default: local processes. Its workers
+        must be able to read the files (and reach a server database).
     """
     start = time.perf_counter()
     report = FingerprintReport()
@@ -227,23 +344,35 @@ def fingerprint_files(
             first_with[digest] = str(path)
             jobs.append((str(path), digest, pipeline))
     workers = nprocesses or os.cpu_count() or 1
+    function: Any = _worker
+    work: list[Any] = jobs
+    if executor is not None and not isinstance(store, DuckDBStore):
+        spec = store_spec(store)  # a server database: the workers write
+        function = _store_worker
+        work = [(*job, spec) for job in jobs]
     bar = tqdm(total=len(jobs), unit="song", desc="fingerprinting", disable=not progress)
+    batch = _WriteBatch(store)
     try:
-        for result in _results(jobs, workers):
+        for result, next_ready in _results(function, work, workers, executor):
             if isinstance(result, FileFailure):
                 report.failed.append((result.path, result.reason))
                 logger.warning("cannot fingerprint %s: %s", result.path, result.reason)
+            elif isinstance(result, FileStored):
+                if result.song_id is None:
+                    report.skipped.append((result.path, "already fingerprinted"))
+                else:
+                    _count_added(report, result.path, result.song_id, result)
             else:
                 info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
+                batch.hold()
                 try:
                     song_id = store.add_song(info, result.fingerprints)
                 except DuplicateSongError:
                     report.skipped.append((result.path, "already fingerprinted"))
                 else:
-                    logger.debug("stored song %d: %s", song_id, result.path)
-                    report.added.append((result.path, song_id))
-                    report.audio_seconds += result.duration_s
-                    report.num_hashes += len(result.fingerprints)
+                    _count_added(report, result.path, song_id, result)
+            if not next_ready or batch.held_s() > WRITE_HOLD_S:
+                batch.release()
             bar.update(1)
             bar.set_postfix(
                 audio_h=f"{report.audio_seconds / 3600:.2f}",
@@ -251,18 +380,59 @@ def fingerprint_files(
                 refresh=False,
             )
     finally:
+        batch.release()
         bar.close()
     report.elapsed_s = time.perf_counter() - start
     logger.info("fingerprinting: %s", report.summary())
     return report
 
 
+def _count_added(
+    report: FingerprintReport,
+    path: str,
+    song_id: int,
+    result: FileFingerprints | FileStored,
+) -> None:
+    logger.debug("stored song %d: %s", song_id, path)
+    report.added.append((path, song_id))
+    report.audio_seconds += result.duration_s
+    report.num_hashes += (
+        result.num_hashes if isinstance(result, FileStored) else len(result.fingerprints)
+    )
+
+
+class _WriteBatch:
+    """Holds a DuckDB file's write lock across consecutive writes (else does nothing)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store if isinstance(store, DuckDBStore) else None
+        self.stack: ExitStack | None = None
+        self.since = 0.0
+
+    def hold(self) -> None:
+        """Take the lock, if not held, for the writes that follow."""
+        if self.store is not None and self.stack is None:
+            stack = ExitStack()
+            stack.enter_context(self.store.writing())
+            self.stack, self.since = stack, time.perf_counter()
+
+    def held_s(self) -> float:
+        return time.perf_counter() - self.since if self.stack is not None else 0.0
+
+    def release(self) -> None:
+        if self.stack is not None:
+            stack, self.stack = self.stack, None
+            stack.close()
+
+
 __all__ = [
     "DejavuLabError",
     "FileFailure",
     "FileFingerprints",
+    "FileStored",
     "FingerprintReport",
     "find_audio_files",
     "fingerprint_files",
     "fingerprint_path",
+    "ordered_results",
 ]

@@ -62,7 +62,8 @@ def query(rng: np.random.Generator, pool: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def table_rows(store: DuckDBStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    result = store.con.execute('SELECT hash, song_id, "offset" FROM fingerprints').fetchnumpy()
+    with store.connection() as con:
+        result = con.execute('SELECT hash, song_id, "offset" FROM fingerprints').fetchnumpy()
     return (
         np.asarray(result["hash"], dtype=np.uint32),
         np.asarray(result["song_id"], dtype=np.int32),

@@ -17,6 +17,7 @@ CONDA_NAMES = {
     "duckdb": "python-duckdb",
     "psycopg[binary]": "psycopg",
     "playwright": "playwright-python",
+    "dask[distributed]": "dask",
 }
 
 

@@ -140,17 +140,23 @@ def test_other_parameters_are_refused(tmp_path: Path) -> None:
         Dejavu({"database": ":memory:", "pipeline": {"peaks__amp_minimum": 3}})
 
 
-def test_a_database_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_database_held_by_another_process_is_waited_for_then_a_clear_error(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "held.duckdb"
     with Dejavu({"database": str(db)}) as djv:
         djv.fingerprint_file(write_synth_songs(tmp_path / "m", [8], duration_s=6.0)[0])
+    started = time.monotonic()
     with (
         duckdb_held_by_another_process(db),
-        pytest.raises(StoreLockedError, match="in use by another process"),
+        pytest.raises(StoreLockedError, match=rf"{db.name} is in use by another process.*0.5 s"),
     ):
-        Dejavu({"database": str(db)})
+        Dejavu({"database": {"type": "duckdb", "path": str(db), "lock_timeout": 0.5}})
+    assert time.monotonic() - started >= 0.5  # it waited before giving up
     with Dejavu({"database": str(db)}) as djv:
         assert djv.db.stats().num_songs == 1  # nothing lost
+    with pytest.raises(ParameterError, match="lock_timeout"):
+        DuckDBStore(db, lock_timeout=-1)
 
 
 _CHILD = textwrap.dedent(

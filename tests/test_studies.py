@@ -153,14 +153,15 @@ def test_sweep_rows_cache_and_results_table(tmp_path: Path, corpus) -> None:  # 
 
 
 def test_cached_database_held_by_another_process_is_an_error_not_a_rebuild(
-    tmp_path: Path, corpus
+    tmp_path: Path, corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     djv, path = cached_database("default", corpus, tmp_path, name="held")
     songs = djv.db.stats().num_songs
     djv.close()
+    monkeypatch.setenv("DEJAVU_LAB_LOCK_TIMEOUT", "0.5")  # wait half a second, then give up
     with (
         duckdb_held_by_another_process(path),
-        pytest.raises(StoreLockedError, match="in use by another process"),
+        pytest.raises(StoreLockedError, match=f"{path.name} is in use by another process"),
     ):
         cached_database("default", corpus, tmp_path, name="held")
     again, _ = cached_database("default", corpus, tmp_path, name="held")

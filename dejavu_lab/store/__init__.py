@@ -33,6 +33,7 @@ __all__ = [
     "check_compatible",
     "default_db_path",
     "open_store",
+    "store_spec",
 ]
 
 DEFAULT_DB = "fingerprints.duckdb"
@@ -44,16 +45,19 @@ def default_db_path() -> str:
 
 
 def open_store(
-    spec: str | os.PathLike[str] | Mapping[str, Any] | None = None, *, read_only: bool = False
+    spec: str | os.PathLike[str] | Mapping[str, Any] | ServerConfig | None = None,
+    *,
+    read_only: bool = False,
 ) -> Any:
     """Open a store from a path, a URL or a Dejavu-style config dict.
 
     Parameters
     ----------
-    spec : str, path, dict or None
+    spec : str, path, dict, ServerConfig or None
         ``"fingerprints.duckdb"``, ``"duckdb:path"``, ``":memory:"``,
-        ``"mysql://user:pass@host/db"``, ``"postgresql://..."``, or
-        ``{"type": "duckdb", "path": ...}`` / ``{"type": "mysql", "host": ...}``.
+        ``"mysql://user:pass@host/db"``, ``"postgresql://..."``,
+        ``{"type": "duckdb", "path": ..., "index": ..., "lock_timeout": ...}`` /
+        ``{"type": "mysql", "host": ...}``, or a server store's ``config``.
         None means :func:`default_db_path`.
     read_only : bool
         Open for reading only (DuckDB).
@@ -65,17 +69,20 @@ def open_store(
     """
     if spec is None:
         spec = default_db_path()
+    if isinstance(spec, ServerConfig):
+        return _open(spec)
     if isinstance(spec, Mapping):
         config = dict(spec)
         kind = config.pop("type", "duckdb")
         if kind == "duckdb":
             index = config.pop("index", "memory")
             path = config.pop("path", default_db_path())
+            timeout = config.pop("lock_timeout", None)
             if config:
                 raise ParameterError(
                     f"unknown duckdb database option(s): {', '.join(sorted(config))}"
                 )
-            return DuckDBStore(path, read_only=read_only, index=index)
+            return DuckDBStore(path, read_only=read_only, index=index, lock_timeout=timeout)
         if kind in ("mysql", "mariadb", "postgresql", "postgres"):
             return open_server_store(kind, config)
         raise ParameterError(
@@ -88,6 +95,33 @@ def open_store(
     if lowered.startswith("duckdb:"):
         text = text[len("duckdb:") :]
     return DuckDBStore(text, read_only=read_only)
+
+
+def store_spec(store: Any) -> Any:
+    """What :func:`open_store` reopens ``store`` from, in another process.
+
+    Raises
+    ------
+    ParameterError
+        For an in-memory database (no other process can see it) or a store
+        of unknown kind.
+    """
+    if isinstance(store, DuckDBStore):
+        if store.path == ":memory:":
+            raise ParameterError(
+                "an in-memory DuckDB database cannot be shared with other processes: "
+                "use a database file or a server database"
+            )
+        return {
+            "type": "duckdb",
+            "path": store.path,
+            "index": store.index_mode,
+            "lock_timeout": store.lock_timeout,
+        }
+    config = getattr(store, "config", None)
+    if isinstance(config, ServerConfig):
+        return config
+    raise ParameterError(f"cannot reopen {store!r} in another process: unknown kind of store")
 
 
 def open_server_store(kind: str, config: Mapping[str, Any]) -> Any:

@@ -15,6 +15,18 @@ a database file is kept in a sidecar next to it, ``<path>.index``, opened
 memory-mapped in milliseconds; it is rebuilt (one sorted pass over the table,
 streamed, DuckDB's memory capped) when the database's songs are no longer the
 ones it was built from, as told by :meth:`DuckDBStore.index_signature`.
+
+Many processes share a database file: DuckDB lets one process open it for
+writing, or several for reading, never both. So a store holds no connection
+between calls: it opens one read-only to read (and keeps what it read, the
+songs and the index signature, until the file changes: :meth:`DuckDBStore.data_version`),
+and read-write only for the time a write takes (or a short batch of writes,
+:meth:`DuckDBStore.writing`). A process that finds the file locked waits and
+retries, up to ``lock_timeout`` seconds, then raises
+:class:`~dejavu_lab.exceptions.StoreLockedError` naming the file. Readers see the
+songs added meanwhile at their next call; the sidecars are rebuilt for the new
+songs by the first reader that needs them, written beside and renamed into place.
+An in-memory database (``:memory:``) keeps its one connection.
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ import pandas as pd
 
 from ..core.hashing import Fingerprints
 from ..core.matching import Lookup
-from ..exceptions import StoreError, StoreLockedError
+from ..exceptions import ParameterError, StoreError, StoreLockedError
 from .base import (
     SCHEMA_VERSION,
     DuplicateSongError,
@@ -81,6 +93,13 @@ INDEX_COMMON_MIN_ROWS = 1000
 logger = logging.getLogger(__name__)
 _Index = TypeVar("_Index")
 
+#: How long a process waits for another one's lock on the file before giving up (s);
+#: ``$DEJAVU_LAB_LOCK_TIMEOUT`` overrides it.
+LOCK_TIMEOUT_S = 120.0
+#: Longest and shortest pause between two tries to open a locked file (s).
+_RETRY_MAX_S = 0.1
+_RETRY_MIN_S = 0.005
+
 #: Rows fetched at a time while building the index (vectors of 2048 rows).
 _INDEX_CHUNK_VECTORS = 512
 #: Rows sorted at a time (whole songs) while building the song index.
@@ -95,9 +114,18 @@ class DuckDBStore:
     path : str or Path
         Database file, created if missing; ``":memory:"`` for a throwaway one.
     read_only : bool
-        Open without write access (several readers may share a file).
+        Never write (writing methods raise :class:`StoreError`); a missing file
+        is an error rather than created.
     index : {"memory", "sql"}
         How lookups are answered (see the module docstring).
+    lock_timeout : float, optional
+        Seconds to wait for another process's lock on the file (default
+        :data:`LOCK_TIMEOUT_S`, or ``$DEJAVU_LAB_LOCK_TIMEOUT``).
+
+    Raises
+    ------
+    StoreLockedError
+        If the file stays locked by another process for ``lock_timeout`` s.
     """
 
     def __init__(
@@ -106,44 +134,45 @@ class DuckDBStore:
         *,
         read_only: bool = False,
         index: str = "memory",
+        lock_timeout: float | None = None,
     ) -> None:
         self.path = str(path)
         if index not in ("memory", "sql"):
-            from ..exceptions import ParameterError
-
             raise ParameterError(f"index={index!r} is not allowed: expected 'memory' or 'sql'")
+        if lock_timeout is None:
+            text = os.environ.get("DEJAVU_LAB_LOCK_TIMEOUT") or str(LOCK_TIMEOUT_S)
+            try:
+                lock_timeout = float(text)
+            except ValueError:
+                raise ParameterError(
+                    f"DEJAVU_LAB_LOCK_TIMEOUT={text!r} is not allowed: expected seconds >= 0"
+                ) from None
+        if isinstance(lock_timeout, bool) or not lock_timeout >= 0:
+            raise ParameterError(
+                f"lock_timeout={lock_timeout!r} is not allowed: expected seconds >= 0"
+            )
+        self.lock_timeout = float(lock_timeout)
         self.index_mode = index
         self.read_only = read_only
         self._index: HashIndex | None = None
         self._song_index: SongIndex | None = None
-        if self.path != ":memory:":
-            parent = Path(self.path).expanduser().resolve().parent
-            if not parent.exists():
-                raise StoreError(f"cannot create database {self.path}: no directory {parent}")
-            if read_only and not Path(self.path).exists():
-                raise StoreError(f"no database at {self.path}")
-        try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as error:
-            message = str(error)
-            if "lock" in message.lower():
-                raise StoreLockedError(
-                    f"database {self.path} is in use by another process; wait for it to "
-                    f"finish or use another --db ({message.splitlines()[0]})"
-                ) from error
-            raise StoreError(f"cannot open database {self.path}: {message}") from error
-        except duckdb.Error as error:
-            raise StoreError(f"cannot open database {self.path}: {error}") from error
-        if not read_only:
-            self.con.execute(_SCHEMA)
-            self.con.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                [str(SCHEMA_VERSION)],
-            )
-            # A new database at the same path never takes an older one's index sidecar.
-            self.con.execute(
-                "INSERT INTO meta VALUES ('database_id', uuid()::VARCHAR) ON CONFLICT DO NOTHING"
-            )
+        # The one connection of an in-memory database, or of a batch of writes.
+        self._con: duckdb.DuckDBPyConnection | None = None
+        # What was read at a data version: {"version": ..., "signature": ..., ...}.
+        self._seen: dict[str, Any] = {}
+        self._closed = False
+        if self.path == ":memory:":
+            self._con = self._connect(write=True)
+            self._create_schema(self._con)
+            return
+        parent = Path(self.path).expanduser().resolve().parent
+        if not parent.exists():
+            raise StoreError(f"cannot create database {self.path}: no directory {parent}")
+        if read_only and not Path(self.path).exists():
+            raise StoreError(f"no database at {self.path}")
+        if not read_only and not self._has_schema():
+            with self.writing() as con:
+                self._create_schema(con)
 
     def __repr__(self) -> str:
         return f"DuckDBStore({self.path!r})"
@@ -154,31 +183,148 @@ class DuckDBStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- connections ----------------------------------------------------
+
+    def _connect(self, *, write: bool) -> duckdb.DuckDBPyConnection:
+        """A new connection, retrying while another process holds the file's lock."""
+        if self._closed:
+            raise StoreError(f"database {self.path} is closed")
+        deadline = time.monotonic() + self.lock_timeout
+        pause = _RETRY_MIN_S
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=not write and self.path != ":memory:")
+            except duckdb.IOException as error:
+                message = str(error)
+                if "lock" not in message.lower():
+                    raise StoreError(f"cannot open database {self.path}: {message}") from error
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(
+                        f"database {self.path} is in use by another process: waited "
+                        f"{self.lock_timeout:g} s to {'write' if write else 'read'} it. Wait for "
+                        "that process to finish, raise lock_timeout ($DEJAVU_LAB_LOCK_TIMEOUT) "
+                        f"or use another --db ({message.splitlines()[0]})"
+                    ) from error
+            except duckdb.Error as error:
+                raise StoreError(f"cannot open database {self.path}: {error}") from error
+            time.sleep(pause)
+            pause = min(2 * pause, _RETRY_MAX_S)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to read from, held only inside the ``with`` block."""
+        if self._con is not None:
+            yield self._con
+            return
+        con = self._connect(write=False)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the file's write lock inside the ``with`` block (writes in it share it).
+
+        Other processes wait to read or write meanwhile: keep it short.
+
+        Raises
+        ------
+        StoreError
+            If the store was opened read-only.
+        StoreLockedError
+            If another process holds the file for ``lock_timeout`` s.
+        """
+        if self.read_only:
+            raise StoreError(f"database {self.path} was opened read-only: cannot write to it")
+        if self._con is not None:
+            yield self._con
+            return
+        con = self._connect(write=True)
+        self._con = con
+        try:
+            yield con
+        finally:
+            self._con = None
+            self._seen = {}  # what was read before may be stale now
+            con.close()
+
+    def _has_schema(self) -> bool:
+        if not Path(self.path).exists():
+            return False
+        with self.connection() as con:
+            return bool(
+                con.execute(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+                ).fetchall()[0][0]
+            )
+
+    @staticmethod
+    def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(_SCHEMA)
+        con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+            [str(SCHEMA_VERSION)],
+        )
+        # A new database at the same path never takes an older one's index sidecar.
+        con.execute(
+            "INSERT INTO meta VALUES ('database_id', uuid()::VARCHAR) ON CONFLICT DO NOTHING"
+        )
+
+    def data_version(self) -> tuple[int, ...] | None:
+        """Changes whenever the file is written (by any process); None in memory.
+
+        The file's and its write-ahead log's modification times and sizes: a
+        reader compares it with the last one seen to know that songs were added.
+        """
+        if self.path == ":memory:":
+            return None
+        version: list[int] = []
+        for name in (self.path, self.path + ".wal"):
+            try:
+                stat = os.stat(name)
+            except FileNotFoundError:
+                version += [0, 0, 0]
+            else:
+                version += [stat.st_mtime_ns, stat.st_size, stat.st_ino]
+        return tuple(version)
+
+    def _current(self, key: str, read: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        """``read(con)``, reused while the file is unchanged (in memory: until a write)."""
+        version = self.data_version()
+        if "version" not in self._seen or self._seen["version"] != version:
+            self._seen = {"version": version}
+            self._drop_indexes()
+        if key not in self._seen:
+            with self.connection() as con:
+                self._seen[key] = read(con)
+        return self._seen[key]
+
     # -- parameters -----------------------------------------------------
 
     def read_params(self) -> dict[str, Any] | None:
-        rows = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
-        if "params" not in rows:
-            return None
-        return {"params": json.loads(rows["params"]), "version": rows.get("package_version")}
+        return self._current("params", _read_params)  # type: ignore[no-any-return]
 
     def write_params(self, params: Mapping[str, Any], version: str) -> None:
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            self.con.execute(
-                "INSERT INTO meta VALUES ('params', ?), ('package_version', ?) "
-                "ON CONFLICT DO NOTHING",
-                [params_to_json(params), version],
-            )
-            self.con.execute("COMMIT")
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
+        with self.writing() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "INSERT INTO meta VALUES ('params', ?), ('package_version', ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [params_to_json(params), version],
+                )
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        self._seen = {}
 
     # -- songs ----------------------------------------------------------
 
     def content_hashes(self) -> set[str]:
-        return {row[0] for row in self.con.execute("SELECT content_hash FROM songs").fetchall()}
+        with self.connection() as con:
+            return {row[0] for row in con.execute("SELECT content_hash FROM songs").fetchall()}
 
     def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
         frame = pd.DataFrame(
@@ -187,7 +333,16 @@ class DuckDBStore:
                 "offset": fingerprints.offsets.astype(np.int32, copy=False),
             }
         )
-        con = self.con
+        with self.writing() as con:
+            song_id = self._insert_song(con, info, frame, len(fingerprints))
+        self._seen = {}
+        self._drop_indexes()
+        return song_id
+
+    @staticmethod
+    def _insert_song(
+        con: duckdb.DuckDBPyConnection, info: SongInfo, frame: pd.DataFrame, num_hashes: int
+    ) -> int:
         con.execute("BEGIN TRANSACTION")
         try:
             existing = con.execute(
@@ -214,22 +369,17 @@ class DuckDBStore:
                     info.path,
                     info.content_hash,
                     info.duration_s,
-                    len(fingerprints),
+                    num_hashes,
                 ],
             )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self._drop_indexes()
         return song_id
 
     def songs(self) -> list[SongRecord]:
-        rows = self.con.execute(
-            "SELECT song_id, name, path, content_hash, duration_s, num_hashes, fingerprinted_at "
-            "FROM songs ORDER BY song_id"
-        ).fetchall()
-        return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
+        return list(self._current("songs", _read_songs))
 
     def song_fingerprints(
         self, song_id: int, start: int | None = None, stop: int | None = None
@@ -244,11 +394,12 @@ class DuckDBStore:
             hashes, offsets = self.load_song_index().song_rows(song_id, start, stop)
             return Fingerprints(hashes, offsets)
         lo, hi = frame_range(start, stop)
-        result = self.con.execute(
-            'SELECT hash, "offset" FROM fingerprints WHERE song_id = ? '
-            'AND "offset" >= ? AND "offset" < ? ORDER BY "offset", hash',
-            [song_id, lo, hi],
-        ).fetchnumpy()
+        with self.connection() as con:
+            result = con.execute(
+                'SELECT hash, "offset" FROM fingerprints WHERE song_id = ? '
+                'AND "offset" >= ? AND "offset" < ? ORDER BY "offset", hash',
+                [song_id, lo, hi],
+            ).fetchnumpy()
         return Fingerprints(
             np.asarray(result["hash"], dtype=np.uint32),
             np.asarray(result["offset"], dtype=np.int32),
@@ -263,29 +414,16 @@ class DuckDBStore:
         of their content hashes), its rows and its parameters: adding a song
         changes it, and so does replacing the file by another database.
         """
-        songs = self.con.execute(
-            "SELECT count(*), coalesce(max(song_id), 0), coalesce(sum(num_hashes), 0), "
-            "coalesce(bit_xor(hash(content_hash)), 0) FROM songs"
-        ).fetchall()[0]
-        rows = self.con.execute("SELECT count(*) FROM fingerprints").fetchall()[0][0]
-        identity = self.con.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchall()
-        return {
-            "database_id": identity[0][0] if identity else None,
-            "songs": int(songs[0]),
-            "max_song_id": int(songs[1]),
-            "song_hashes": int(songs[2]),
-            "songs_digest": int(songs[3]),
-            "rows": int(rows),
-            "params": self.read_params(),
-        }
+        return dict(self._current("signature", _read_signature))
 
     def load_index(self) -> HashIndex:
-        """Load (once) the index of every stored hash.
+        """Load (once while the file is unchanged) the index of every stored hash.
 
         A database file's index is opened from its sidecar (``<path>.index``),
         or built and written there if it is missing or stale; where the sidecar
         cannot be written (a read-only folder) it is built in memory.
         """
+        self._current("signature", _read_signature)  # drops a stale index
         if self._index is None:
             self._index = self._load_sidecar(
                 "hash index", sidecar_path, HashIndex.open, self._build_index
@@ -297,20 +435,34 @@ class DuckDBStore:
         what: str,
         where: Callable[[str], Path],
         opener: Callable[[Path, Mapping[str, Any]], _Index | None],
-        builder: Callable[[Mapping[str, Any], Path | None], _Index],
+        builder: Callable[[duckdb.DuckDBPyConnection, Mapping[str, Any], Path | None], _Index],
     ) -> _Index:
-        """Open a sidecar of this database, or build it (logged) if missing or stale."""
+        """Open a sidecar of this database, or build it (logged) if missing or stale.
+
+        The signature is read and the index built on one read-only connection:
+        no process writes meanwhile, so the index is of the songs it names.
+        """
         signature = self.index_signature()
         sidecar = None if self.path == ":memory:" else where(self.path)
         index = None if sidecar is None else opener(sidecar, signature)
-        if index is None:
-            with _logged_build(what, sidecar, signature):
-                index = builder(signature, sidecar)
+        if index is not None:
+            return index
+        with self.connection() as con:
+            signature = _read_signature(con)
+            index = None if sidecar is None else opener(sidecar, signature)
+            if index is None:
+                with _logged_build(what, sidecar, signature):
+                    try:
+                        index = builder(con, signature, sidecar)
+                    except OSError:  # another reader published a sidecar meanwhile
+                        index = builder(con, signature, None)
         return index
 
-    def _build_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> HashIndex:
+    def _build_index(
+        self, con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
+    ) -> HashIndex:
         """Stream the rows sorted by hash into an :class:`IndexWriter`."""
-        extremes = self.con.execute(
+        extremes = con.execute(
             'SELECT count(*), min(song_id), max(song_id), min("offset"), max("offset") '
             "FROM fingerprints"
         ).fetchall()[0]
@@ -331,10 +483,10 @@ class DuckDBStore:
         # An in-memory database's own data counts against its memory limit.
         memory = None
         if self.path != ":memory:":
-            memory = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-            self.con.execute(f"SET memory_limit = '{INDEX_SORT_MEMORY}'")
+            memory = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            con.execute(f"SET memory_limit = '{INDEX_SORT_MEMORY}'")
         try:
-            result = self.con.execute(
+            result = con.execute(
                 'SELECT hash, song_id, "offset" FROM fingerprints ORDER BY hash, song_id, "offset"'
             )
             while len(chunk := result.fetch_df_chunk(_INDEX_CHUNK_VECTORS)):
@@ -349,7 +501,7 @@ class DuckDBStore:
             raise
         finally:
             if memory is not None:
-                self.con.execute(f"SET memory_limit = '{memory}'")
+                con.execute(f"SET memory_limit = '{memory}'")
 
     def load_song_index(self) -> SongIndex:
         """Load (once) the song-major index (:mod:`dejavu_lab.store.song_index`).
@@ -357,15 +509,18 @@ class DuckDBStore:
         Opened from its sidecar (``<path>.songs``) or built there, song by song
         from the table (a few songs' rows sorted at a time), if missing or stale.
         """
+        self._current("signature", _read_signature)  # drops a stale index
         if self._song_index is None:
             self._song_index = self._load_sidecar(
                 "song index", song_sidecar_path, SongIndex.open, self._build_song_index
             )
         return self._song_index
 
-    def _build_song_index(self, signature: Mapping[str, Any], sidecar: Path | None) -> SongIndex:
+    def _build_song_index(
+        self, con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
+    ) -> SongIndex:
         """Stream the rows, a few songs at a time, sorted by song, hash, offset."""
-        counts = self.con.execute(
+        counts = con.execute(
             'SELECT song_id, count(*) AS n, min("offset") AS low, max("offset") AS high '
             "FROM fingerprints GROUP BY song_id ORDER BY song_id"
         ).fetchnumpy()
@@ -386,7 +541,7 @@ class DuckDBStore:
                 end = max(
                     begin + 1, int(np.searchsorted(ends, start + _SONG_INDEX_CHUNK_ROWS, "right"))
                 )
-                chunk = self.con.execute(
+                chunk = con.execute(
                     'SELECT hash, song_id, "offset" FROM fingerprints '
                     'WHERE song_id BETWEEN ? AND ? ORDER BY song_id, hash, "offset"',
                     [int(songs[begin]), int(songs[end - 1])],
@@ -437,14 +592,15 @@ class DuckDBStore:
                 "hash": np.asarray(hashes, dtype=np.uint32),
             }
         )
-        self.con.register("query_hashes", query)
-        try:
-            result = self.con.execute(
-                'SELECT q.query_index, f.song_id, f."offset" FROM query_hashes q '
-                "JOIN fingerprints f ON f.hash = q.hash"
-            ).fetchnumpy()
-        finally:
-            self.con.unregister("query_hashes")
+        with self.connection() as con:
+            con.register("query_hashes", query)
+            try:
+                result = con.execute(
+                    'SELECT q.query_index, f.song_id, f."offset" FROM query_hashes q '
+                    "JOIN fingerprints f ON f.hash = q.hash"
+                ).fetchnumpy()
+            finally:
+                con.unregister("query_hashes")
         found = Lookup(
             np.asarray(result["query_index"], dtype=np.int64),
             np.asarray(result["song_id"], dtype=np.int32),
@@ -455,13 +611,14 @@ class DuckDBStore:
     # -- size -----------------------------------------------------------
 
     def stats(self) -> StoreStats:
-        row = self.con.execute(
-            "SELECT count(*), coalesce(sum(num_hashes), 0), coalesce(sum(duration_s), 0) FROM songs"
-        ).fetchall()[0]
+        with self.connection() as con:
+            row = con.execute(
+                "SELECT count(*), coalesce(sum(num_hashes), 0), coalesce(sum(duration_s), 0) "
+                "FROM songs"
+            ).fetchall()[0]
         size = 0
         if self.path != ":memory:":
-            if not self.read_only:
-                self.con.execute("CHECKPOINT")
+            # Every write closes its connection, which checkpoints the log into the file.
             size = os.path.getsize(self.path)
             wal = self.path + ".wal"
             if os.path.exists(wal):
@@ -480,7 +637,44 @@ class DuckDBStore:
 
     def close(self) -> None:
         self._drop_indexes()
-        self.con.close()
+        self._seen = {}
+        if self._con is not None and self.path == ":memory:":
+            self._con.close()
+            self._con = None
+        self._closed = True
+
+
+def _read_params(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    rows = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    if "params" not in rows:
+        return None
+    return {"params": json.loads(rows["params"]), "version": rows.get("package_version")}
+
+
+def _read_songs(con: duckdb.DuckDBPyConnection) -> list[SongRecord]:
+    rows = con.execute(
+        "SELECT song_id, name, path, content_hash, duration_s, num_hashes, fingerprinted_at "
+        "FROM songs ORDER BY song_id"
+    ).fetchall()
+    return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
+
+
+def _read_signature(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    songs = con.execute(
+        "SELECT count(*), coalesce(max(song_id), 0), coalesce(sum(num_hashes), 0), "
+        "coalesce(bit_xor(hash(content_hash)), 0) FROM songs"
+    ).fetchall()[0]
+    rows = con.execute("SELECT count(*) FROM fingerprints").fetchall()[0][0]
+    identity = con.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchall()
+    return {
+        "database_id": identity[0][0] if identity else None,
+        "songs": int(songs[0]),
+        "max_song_id": int(songs[1]),
+        "song_hashes": int(songs[2]),
+        "songs_digest": int(songs[3]),
+        "rows": int(rows),
+        "params": _read_params(con),
+    }
 
 
 @contextlib.contextmanager

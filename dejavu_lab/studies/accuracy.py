@@ -9,21 +9,47 @@ never-fingerprinted tracks measure false matches.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from ..core.cache import MemoryCache
+from ..core.pipeline import Pipeline
 from ..dejavu import Dejavu
+from ..fingerprinting import executor_width, ordered_results
+from ..store import open_store, store_spec
 from .corpus_audio import CorpusAudio
 from .queries import Query, make_queries
+
+#: Query batches in flight per worker of an executor.
+BATCHES_PER_WORKER = 2
 
 #: Seconds listened in the write-up's table, plus 10.
 DEFAULT_SECONDS = (1, 2, 3, 4, 5, 6, 10)
 DEFAULT_CONDITIONS = ("clean", "laptop-mic")
 #: An answer's offset counts as right within this many seconds of the truth.
 OFFSET_TOLERANCE_S = 0.1
+
+#: Columns of :func:`evaluate_queries`.
+QUERY_COLUMNS = (
+    "query_id",
+    "source",
+    "condition",
+    "seconds",
+    "truth",
+    "start_s",
+    "answer",
+    "offset_s",
+    "confidence",
+    "aligned_hashes",
+    "input_hashes",
+    "correct",
+    "offset_correct",
+    "false_match",
+    "match_ms",
+)
 
 #: Columns of :func:`accuracy_vs_seconds`.
 ACCURACY_COLUMNS = (
@@ -74,13 +100,44 @@ def evaluate_queries(
     *,
     cache: MemoryCache | None = None,
     progress: bool = True,
+    executor: Any = None,
 ) -> pd.DataFrame:
     """Recognise every query; one row per query.
 
     Columns: ``query_id, source, condition, seconds, truth, start_s, answer,
     offset_s, confidence, aligned_hashes, input_hashes, correct, offset_correct,
     false_match, match_ms``.
+
+    With an ``executor`` (a Dask ``Client``, ``client.get_executor()`` or a
+    ``concurrent.futures`` executor), batches of queries are recognised by its
+    workers, each opening the database read-only (a DuckDB file or a server
+    database, not ``:memory:``); the rows are the same, in the same order.
     """
+    if executor is not None:
+        spec = store_spec(djv.db)
+        width = executor_width(executor) or 1
+        size = max(1, -(-len(queries) // (BATCHES_PER_WORKER * width)))
+        batches = [
+            (spec, djv.pipeline, list(queries[i : i + size])) for i in range(0, len(queries), size)
+        ]
+        rows = [
+            row
+            for batch, _ in tqdm(
+                ordered_results(executor, _evaluate_batch, batches, window=len(batches)),
+                total=len(batches),
+                desc="recognising",
+                unit="batch",
+                disable=not progress,
+            )
+            for row in batch
+        ]
+        return _query_rows(rows)
+    return _query_rows(_recognise(djv, queries, cache, progress))
+
+
+def _recognise(
+    djv: Dejavu, queries: Sequence[Query], cache: MemoryCache | None, progress: bool
+) -> list[dict[str, Any]]:
     rows = []
     for query in tqdm(queries, desc="recognising", unit="clip", disable=not progress):
         result = djv.match_samples(
@@ -111,7 +168,19 @@ def evaluate_queries(
                 "match_ms": result.match_time_s * 1e3,
             }
         )
-    return pd.DataFrame(rows)
+    return rows
+
+
+def _query_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(QUERY_COLUMNS))
+
+
+def _evaluate_batch(job: tuple[Any, Pipeline, list[Query]]) -> list[dict[str, Any]]:
+    """Recognise a batch of queries in a worker, from the database reopened read-only."""
+    spec, pipeline, queries = job
+    store = open_store(spec, read_only=True)
+    with Dejavu(pipeline=pipeline, store=store) as djv:
+        return _recognise(djv, queries, None, False)
 
 
 def summarize_accuracy(per_query: pd.DataFrame) -> pd.DataFrame:
@@ -165,6 +234,7 @@ def accuracy_vs_seconds(
     n_per_unseen: int = 4,
     seed: int = 0,
     progress: bool = True,
+    executor: Any = None,
 ) -> pd.DataFrame:
     """Accuracy by seconds listened and channel, with false matches on unseen music.
 
@@ -181,6 +251,8 @@ def accuracy_vs_seconds(
         Excerpts per reference / unseen track and length.
     seed : int
         The query set is a function of the seed.
+    executor : Executor-like, optional
+        Recognise batches of queries on its workers (:func:`evaluate_queries`).
 
     Returns
     -------
@@ -195,4 +267,4 @@ def accuracy_vs_seconds(
         n_per_unseen=n_per_unseen,
         seed=seed,
     )
-    return summarize_accuracy(evaluate_queries(djv, queries, progress=progress))
+    return summarize_accuracy(evaluate_queries(djv, queries, progress=progress, executor=executor))

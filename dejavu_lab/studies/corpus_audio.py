@@ -183,17 +183,19 @@ def build_database(
     items = tqdm(
         corpus.reference.items(), desc="fingerprinting", unit="track", disable=not progress
     )
-    for name, samples in items:
-        key = f"{corpus.manifest_hash}/{name}@{rate}"
-        signal = resample(samples, corpus.sample_rate, rate)
-        fingerprints = pipeline.fingerprint(signal, cache=cache, key=key)
-        duration = len(signal) / rate
-        info = SongInfo(
-            name, str(corpus.paths.get(name, name)), f"{corpus.manifest_hash}/{name}", duration
-        )
-        store.add_song(info, fingerprints)
-        audio_seconds += duration
-        num_hashes += len(fingerprints)
+    # A new file nobody else uses yet: one write lock for the whole build.
+    with store.writing():
+        for name, samples in items:
+            key = f"{corpus.manifest_hash}/{name}@{rate}"
+            signal = resample(samples, corpus.sample_rate, rate)
+            fingerprints = pipeline.fingerprint(signal, cache=cache, key=key)
+            duration = len(signal) / rate
+            info = SongInfo(
+                name, str(corpus.paths.get(name, name)), f"{corpus.manifest_hash}/{name}", duration
+            )
+            store.add_song(info, fingerprints)
+            audio_seconds += duration
+            num_hashes += len(fingerprints)
     elapsed = time.perf_counter() - start
     store.load_index()
     return djv, BuildReport(elapsed, audio_seconds, num_hashes)

@@ -4,6 +4,11 @@ Each setting builds a database from the decoded corpus and runs an accuracy
 study on it. Spectrograms and peaks are cached by the parameters that made
 them, so a grid over hasher or matcher parameters computes them once.
 Rows are appended, with provenance, to a DuckDB ``results`` table.
+
+With an ``executor`` (a Dask ``Client`` or any ``concurrent.futures``
+executor), each setting is one task: a worker builds the setting's database
+and runs the queries, with a stage cache of its own kept across the settings
+it runs; the rows come back in the grid's order, as in the local run.
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from ..core.cache import MemoryCache
 from ..core.params import check_known
 from ..core.pipeline import Pipeline
 from ..core.presets import get_preset
+from ..fingerprinting import executor_width
 from .accuracy import build_queries, evaluate_queries, summarize_accuracy
 from .corpus_audio import CorpusAudio, build_database
 from .provenance import provenance
+from .queries import Query
+
+#: A worker process's stage cache, kept across the settings it evaluates.
+_WORKER_CACHE: MemoryCache | None = None
 
 
 def grid_settings(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -50,6 +60,7 @@ def sweep(
     results_db: str | os.PathLike[str] | None = None,
     workdir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    executor: Any = None,
 ) -> pd.DataFrame:
     """Evaluate every setting of ``grid``.
 
@@ -69,7 +80,12 @@ def sweep(
         DuckDB file whose ``results`` table gets one row per setting.
     workdir : path, optional
         Where the per-setting databases are written (their size is the
-        storage figure); a temporary folder by default.
+        storage figure); a temporary folder by default (on each worker, with
+        an executor).
+    executor : Executor-like, optional
+        Runs each setting as a task: a Dask ``Client``, ``client.get_executor()``
+        or a ``concurrent.futures`` executor. Default: one after the other in
+        this process, sharing ``cache``.
 
     Returns
     -------
@@ -90,46 +106,91 @@ def sweep(
         n_per_unseen=n_per_unseen,
         seed=seed,
     )
-    temporary = tempfile.TemporaryDirectory(prefix="dejavu-sweep-") if workdir is None else None
-    folder = Path(workdir if workdir is not None else temporary.name)  # type: ignore[union-attr]
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    try:
-        settings = grid_settings(grid)
-        for number, setting in enumerate(
-            tqdm(settings, desc="sweep", unit="setting", disable=not progress)
-        ):
-            candidate = pipeline.with_params(**setting)
-            db_path = folder / f"setting_{number:03d}.duckdb"
-            djv, build = build_database(candidate, corpus, path=db_path, cache=cache)
-            started = time.perf_counter()
-            per_query = evaluate_queries(djv, queries, cache=cache, progress=False)
-            evaluate_seconds = time.perf_counter() - started
-            djv.close()
-            size = db_path.stat().st_size
-            table = summarize_accuracy(per_query)
-            row: dict[str, Any] = dict(setting)
-            for record in table.itertuples():
-                tag = f"{record.condition}_{record.seconds:g}s"
-                row[f"accuracy_pct_{tag}"] = record.accuracy_pct
-                row[f"offset_correct_pct_{tag}"] = record.offset_correct_pct
-            unseen = per_query[per_query.source != "reference"]
-            row["false_match_pct"] = 100.0 * unseen.false_match.mean() if len(unseen) else np.nan
-            row["hashes_per_second"] = build.num_hashes / build.audio_seconds
-            row["bytes_per_track"] = size / max(len(corpus.reference), 1)
-            row["fingerprint_x_realtime"] = build.speed_x_realtime
-            row["median_match_ms"] = float(per_query.match_ms.median())
-            row["evaluate_seconds"] = evaluate_seconds
-            row.update(provenance(candidate.get_params(), corpus.manifest_hash))
-            rows.append(row)
-            db_path.unlink(missing_ok=True)
-    finally:
-        if temporary is not None:
-            temporary.cleanup()
+    settings = grid_settings(grid)
+    if executor is not None:
+        rows = _sweep_tasks(executor, settings, pipeline, corpus, queries, workdir, progress)
+    else:
+        rows = [
+            _evaluate_setting(number, setting, pipeline, corpus, queries, workdir, cache)
+            for number, setting in enumerate(
+                tqdm(settings, desc="sweep", unit="setting", disable=not progress)
+            )
+        ]
     result = pd.DataFrame(rows)
     if results_db is not None:
         append_results(result, results_db)
     return result
+
+
+def _sweep_tasks(
+    executor: Any,
+    settings: list[dict[str, Any]],
+    pipeline: Pipeline,
+    corpus: CorpusAudio,
+    queries: list[Query],
+    workdir: str | os.PathLike[str] | None,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """One task per setting; the corpus and queries are sent to each worker once (Dask)."""
+    client = getattr(executor, "_client", executor)
+    shared: tuple[Any, Any] = (corpus, queries)
+    if executor_width(executor) is not None and callable(getattr(client, "scatter", None)):
+        shared = (
+            client.scatter(corpus, broadcast=True),
+            client.scatter(queries, broadcast=True),
+        )
+    futures = [
+        executor.submit(_evaluate_setting, number, setting, pipeline, *shared, workdir, None)
+        for number, setting in enumerate(settings)
+    ]
+    return [
+        future.result()
+        for future in tqdm(futures, desc="sweep", unit="setting", disable=not progress)
+    ]
+
+
+def _evaluate_setting(
+    number: int,
+    setting: dict[str, Any],
+    pipeline: Pipeline,
+    corpus: CorpusAudio,
+    queries: list[Query],
+    workdir: str | os.PathLike[str] | None,
+    cache: MemoryCache | None,
+) -> dict[str, Any]:
+    """One row of the sweep: build the setting's database, run the queries, summarise."""
+    global _WORKER_CACHE
+    if cache is None:
+        if _WORKER_CACHE is None:
+            _WORKER_CACHE = MemoryCache()
+        cache = _WORKER_CACHE
+    candidate = pipeline.with_params(**setting)
+    with tempfile.TemporaryDirectory(prefix="dejavu-sweep-") as temporary:
+        folder = Path(workdir if workdir is not None else temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        db_path = folder / f"setting_{number:03d}.duckdb"
+        djv, build = build_database(candidate, corpus, path=db_path, cache=cache)
+        started = time.perf_counter()
+        per_query = evaluate_queries(djv, queries, cache=cache, progress=False)
+        evaluate_seconds = time.perf_counter() - started
+        djv.close()
+        size = db_path.stat().st_size
+        db_path.unlink(missing_ok=True)
+    table = summarize_accuracy(per_query)
+    row: dict[str, Any] = dict(setting)
+    for record in table.itertuples():
+        tag = f"{record.condition}_{record.seconds:g}s"
+        row[f"accuracy_pct_{tag}"] = record.accuracy_pct
+        row[f"offset_correct_pct_{tag}"] = record.offset_correct_pct
+    unseen = per_query[per_query.source != "reference"]
+    row["false_match_pct"] = 100.0 * unseen.false_match.mean() if len(unseen) else np.nan
+    row["hashes_per_second"] = build.num_hashes / build.audio_seconds
+    row["bytes_per_track"] = size / max(len(corpus.reference), 1)
+    row["fingerprint_x_realtime"] = build.speed_x_realtime
+    row["median_match_ms"] = float(per_query.match_ms.median())
+    row["evaluate_seconds"] = evaluate_seconds
+    row.update(provenance(candidate.get_params(), corpus.manifest_hash))
+    return row
 
 
 def append_results(rows: pd.DataFrame, results_db: str | os.PathLike[str]) -> None:
