@@ -701,11 +701,31 @@ def song_windows(
     lookup = _prefiltered(query_offsets, lookup, time_tolerance, max_songs)
     windows = None
     if query_hashes is not None and 0 < len(query_hashes) < 1 << _ID_BITS and len(lookup):
-        windows = _dense_windows(query_offsets, lookup, query_hashes, time_tolerance)
+        windows = _compiled_windows(query_offsets, lookup, query_hashes, time_tolerance)
     if windows is None:
         votes = _count_all(query_offsets, lookup, time_tolerance, query_hashes)
         windows = SongWindows.of_votes(votes, time_tolerance)
     return windows
+
+
+def _compiled_windows(
+    query_offsets: np.ndarray, lookup: Lookup, query_hashes: np.ndarray, time_tolerance: int
+) -> SongWindows | None:
+    """:func:`_dense_windows` by the compiled kernel; None when the table would be too large."""
+    from ._windows_kernel import dense_song_windows
+
+    songs, song_votes, aligned, offsets, ok = dense_song_windows(
+        np.asarray(query_offsets, dtype=np.int64),
+        np.asarray(lookup.query_index, dtype=np.int64),
+        np.asarray(lookup.song_id, dtype=np.int32),
+        np.asarray(lookup.offset, dtype=np.int32),
+        _hash_ids(query_hashes),
+        time_tolerance,
+        max(DENSE_CELLS, DENSE_CELLS_PER_ROW * len(lookup)),
+    )
+    if not ok:
+        return None
+    return SongWindows(song_id=songs, song_votes=song_votes, aligned=aligned, offset_frames=offsets)
 
 
 def _dense_windows(

@@ -1,0 +1,199 @@
+"""Compiled kernel of the vote count: each song's tallest window in a few passes.
+
+:func:`dejavu_lab.core.matching.song_windows` counts distinct hashes per
+(song, offset difference) bin and per window of bins. In numpy that takes
+about thirty passes over the rows (sorts, gathers, bincounts); here it is a
+counting sort of the rows by cell and one walk over the occupied cells.
+Distinct hashes are counted with a stamp per hash id (the last bin or window
+that counted it), so no sort of the rows is needed. The results are exactly
+those of the numpy reference (``tests/test_windows_kernel.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Bits of a hash id in a packed row (query hashes are fewer than 2**20).
+_ID_BITS = 20
+_ID_MASK = (1 << _ID_BITS) - 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _distinct(
+    ids: np.ndarray, first: np.int64, stop: np.int64, stamp: np.ndarray, mark: np.int64
+) -> np.int64:
+    """Distinct values of ``ids[first:stop]``; marks them in ``stamp`` with ``mark``."""
+    found = np.int64(0)
+    for i in range(first, stop):
+        if stamp[ids[i]] != mark:
+            stamp[ids[i]] = mark
+            found += 1
+    return found
+
+
+@njit(cache=True, nogil=True)
+def dense_song_windows(
+    query_offsets: np.ndarray,
+    query_index: np.ndarray,
+    song_id: np.ndarray,
+    offset: np.ndarray,
+    hash_id: np.ndarray,
+    time_tolerance: int,
+    max_cells: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Each song's total votes, tallest window and its offset, on a dense table.
+
+    Parameters
+    ----------
+    query_offsets : np.ndarray, int64, one per query hash
+        Frame of each query hash.
+    query_index, song_id, offset : np.ndarray
+        The lookup's rows (int64, int32, int32); at least one row.
+    hash_id : np.ndarray, int64, one per query hash
+        Equal query hashes have equal ids, in ``[0, len(hash_id))``.
+    time_tolerance : int
+        Window half-width (frames).
+    max_cells : int
+        Largest song x offset table allowed.
+
+    Returns
+    -------
+    song_ids, song_votes, aligned : np.ndarray, int64
+        Songs with rows (ascending), their distinct-hash votes over all bins,
+        and the distinct hashes of their tallest window (most distinct hashes
+        in the window, then in the bin, then the smallest offset difference).
+    offsets : np.ndarray, float64
+        The tallest window's offset difference plus the vote-weighted mean
+        shift of the bins within the tolerance (frames).
+    ok : bool
+        False (and empty arrays) when the table would exceed ``max_cells``.
+    """
+    n_rows = len(song_id)
+    tolerance = time_tolerance
+    # Songs with rows, renumbered densely in ascending id order.
+    n_ids = 0
+    for r in range(n_rows):
+        if song_id[r] + 1 > n_ids:
+            n_ids = song_id[r] + 1
+    rank = np.full(n_ids, -1, np.int64)
+    for r in range(n_rows):
+        rank[song_id[r]] = 0
+    n_songs = 0
+    for s in range(n_ids):
+        if rank[s] == 0:
+            rank[s] = n_songs
+            n_songs += 1
+    songs = np.empty(n_songs, np.int64)
+    for s in range(n_ids):
+        if rank[s] >= 0:
+            songs[rank[s]] = s
+    # Each song's smallest and largest offset difference, and its rows.
+    low = np.full(n_songs, np.iinfo(np.int64).max, np.int64)
+    high = np.full(n_songs, np.iinfo(np.int64).min, np.int64)
+    song_start = np.zeros(n_songs + 1, np.int64)
+    for r in range(n_rows):
+        d = np.int64(offset[r]) - query_offsets[query_index[r]]
+        s = rank[song_id[r]]
+        low[s] = min(low[s], d)
+        high[s] = max(high[s], d)
+        song_start[s + 1] += 1
+    # The dense table the numpy reference would build: each song's cells run
+    # from the smallest difference of all, plus ``tolerance`` empty cells.
+    n_cells = np.int64(0)
+    smallest = low.min()
+    for s in range(n_songs):
+        n_cells += high[s] - smallest + 1 + tolerance
+    empty_i = np.zeros(0, np.int64)
+    if n_cells > max_cells:
+        return empty_i, empty_i, empty_i, np.zeros(0), False
+    # The rows grouped by song, read once in order (random reads of the rows
+    # would miss the cache): each song's differences and hash ids contiguous.
+    for s in range(n_songs):
+        song_start[s + 1] += song_start[s]
+    # One scattered write a row: the difference and the hash id packed.
+    fill = song_start[:-1].copy()
+    packed = np.empty(n_rows, np.int64)
+    for r in range(n_rows):
+        s = rank[song_id[r]]
+        q = query_index[r]
+        d = np.int64(offset[r]) - query_offsets[q] - low[s]
+        packed[fill[s]] = (d << _ID_BITS) | hash_id[q]
+        fill[s] += 1
+    # Per song: a counting sort of its rows by cell (offset difference), the
+    # distinct hashes of each cell, then the exact windows of the cells that
+    # could be the song's tallest: a window holds at most the sum of its
+    # cells' counts, and the tallest at least the fullest cell's.
+    longest = np.int64(0)
+    for s in range(n_songs):
+        longest = max(longest, high[s] - low[s] + 1)
+    # bounds[c] .. bounds[c + 1]: the rows of cell c, once placed.
+    bounds = np.zeros(longest + 1, np.int64)
+    count = np.zeros(longest, np.int64)
+    ids = np.empty(n_rows, np.int64)
+    # A hash's stamp is the last cell (numbered across songs) that counted it.
+    stamp = np.full(len(hash_id), -1, np.int64)
+    window_stamp = np.full(len(hash_id), -1, np.int64)
+    song_votes = np.zeros(n_songs, np.int64)
+    aligned = np.zeros(n_songs, np.int64)
+    offsets = np.zeros(n_songs, np.float64)
+    base = np.int64(0)
+    for s in range(n_songs):
+        width = high[s] - low[s] + 1
+        first_row, last_row = song_start[s], song_start[s + 1]
+        bounds[: width + 1] = 0
+        for i in range(first_row, last_row):
+            bounds[packed[i] >> _ID_BITS] += 1
+        for c in range(1, width):
+            bounds[c] += bounds[c - 1]
+        bounds[width] = last_row - first_row
+        # Placed by decrementing each cell's end: it ends at its start.
+        for i in range(first_row, last_row):
+            c = packed[i] >> _ID_BITS
+            bounds[c] -= 1
+            ids[first_row + bounds[c]] = packed[i] & _ID_MASK
+        fullest = np.int64(0)
+        for c in range(width):
+            count[c] = _distinct(
+                ids, first_row + bounds[c], first_row + bounds[c + 1], stamp, base + c
+            )
+            song_votes[s] += count[c]
+            fullest = max(fullest, count[c])
+        best = -1
+        best_window = np.int64(-1)
+        best_count = np.int64(-1)
+        for c in range(width):
+            if count[c] == 0:
+                continue
+            lo = max(0, c - tolerance)
+            hi = min(width, c + tolerance + 1)
+            ceiling = np.int64(0)
+            for k in range(lo, hi):
+                ceiling += count[k]
+            if ceiling < fullest or ceiling < best_window:
+                continue
+            window = _distinct(
+                ids, first_row + bounds[lo], first_row + bounds[hi], window_stamp, base + c
+            )
+            if window > best_window or (window == best_window and count[c] > best_count):
+                best, best_window, best_count = c, window, count[c]
+        aligned[s] = best_window
+        centre = np.float64(best + low[s])
+        if tolerance:
+            # As matching._mean_shift: the same sums in the same order.
+            total = np.float64(count[best])
+            moment = np.float64(0.0)
+            for delta in range(-tolerance, tolerance + 1):
+                if delta == 0:
+                    continue
+                neighbour = best + delta
+                weight = np.int64(0)
+                if 0 <= neighbour < width:
+                    weight = count[neighbour]
+                total += weight
+                moment += weight * delta
+            offsets[s] = centre + moment / total
+        else:
+            offsets[s] = centre
+        base += width
+    return songs, song_votes, aligned, offsets, True
