@@ -712,7 +712,7 @@ def _compiled_windows(
     query_offsets: np.ndarray, lookup: Lookup, query_hashes: np.ndarray, time_tolerance: int
 ) -> SongWindows | None:
     """:func:`_dense_windows` by the compiled kernel; None when the table would be too large."""
-    from ._windows_kernel import dense_song_windows
+    from ._kernels import dense_song_windows
 
     songs, song_votes, aligned, offsets, ok = dense_song_windows(
         np.asarray(query_offsets, dtype=np.int64),

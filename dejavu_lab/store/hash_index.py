@@ -266,11 +266,16 @@ class HashIndex:
         first = np.zeros(len(query), np.int64)
         last = np.zeros(len(query), np.int64)
         n_keys, n_common = self.layout.n_keys, self.layout.n_common_keys
+        # Sorted needles: each binary search starts where the last ended, and
+        # the keys' pages are read in order.
+        order = np.argsort(query)
+        sorted_query = query[order]
+        position = np.empty(len(query), np.int64)
         for begin, end in ((0, n_keys - n_common), (n_keys - n_common, n_keys)):
             if begin == end or len(query) == 0:
                 continue
             segment = self.keys[begin:end]
-            position = np.searchsorted(segment, query)
+            position[order] = np.searchsorted(segment, sorted_query)
             position[position == end - begin] = 0
             found = np.flatnonzero(segment[position] == query)
             key = position[found] + begin

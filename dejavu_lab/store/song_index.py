@@ -216,18 +216,15 @@ class SongIndex:
         where = int(np.searchsorted(self.song_ids, song_id))
         if where == len(self.song_ids) or self.song_ids[where] != song_id:
             return np.zeros(0, np.uint32), np.zeros(0, np.int32)
+        from ..core._kernels import rows_in_range
+
         first, last = int(self.starts[where]), int(self.starts[where + 1])
-        offsets = self._run(self._offsets, first, last).astype(np.int32)
-        keep = np.ones(len(offsets), dtype=bool)
-        if start is not None:
-            keep &= offsets >= start
-        if stop is not None:
-            keep &= offsets < stop
-        rows = np.flatnonzero(keep)
-        hashes = self._run(self._hashes, first, last)[rows]
-        offsets = offsets[rows]
-        order = np.lexsort((hashes, offsets))
-        return hashes[order].astype(np.uint32), offsets[order]
+        return rows_in_range(
+            self._run(self._hashes, first, last),
+            self._run(self._offsets, first, last),
+            -(2**62) if start is None else int(start),
+            2**62 if stop is None else int(stop),
+        )
 
     # -- sidecar --------------------------------------------------------
 

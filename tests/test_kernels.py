@@ -1,4 +1,4 @@
-"""The compiled vote kernel gives exactly the numpy reference's windows."""
+"""The compiled kernels give exactly what their numpy references give."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from test_votes_prefilter import assert_same_windows, random_votes
 
 from dejavu_lab.core import matching
+from dejavu_lab.core._kernels import rows_in_range
 from dejavu_lab.core.matching import Lookup
 
 
@@ -38,3 +39,20 @@ def test_kernel_declines_a_table_the_reference_declines(monkeypatch: pytest.Monk
     monkeypatch.setattr(matching, "DENSE_CELLS_PER_ROW", 0)
     assert matching._dense_windows(query_offsets, lookup, query_hashes, 1) is None
     assert matching._compiled_windows(query_offsets, lookup, query_hashes, 1) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rows_in_range_equal_a_filter_and_lexsort(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    hashes = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+    dtype = np.uint16 if seed % 2 else np.int32
+    offsets = rng.integers(0, int(rng.integers(1, 60000)), n).astype(dtype)
+    for start, stop in ((-50, 2**62), (0, 10), (100, 5000), (7000, 7000), (-(2**62), 2**62)):
+        got_hashes, got_offsets = rows_in_range(hashes, offsets, start, stop)
+        wide = offsets.astype(np.int64)
+        rows = np.flatnonzero((wide >= start) & (wide < stop))
+        order = np.lexsort((hashes[rows], wide[rows]))
+        assert got_hashes.dtype == np.uint32 and got_offsets.dtype == np.int32
+        np.testing.assert_array_equal(got_hashes, hashes[rows][order])
+        np.testing.assert_array_equal(got_offsets, wide[rows][order])
