@@ -56,3 +56,19 @@ def test_rows_in_range_equal_a_filter_and_lexsort(seed: int) -> None:
         assert got_hashes.dtype == np.uint32 and got_offsets.dtype == np.int32
         np.testing.assert_array_equal(got_hashes, hashes[rows][order])
         np.testing.assert_array_equal(got_offsets, wide[rows][order])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_compiled_bounds_equal_the_numpy_table(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(seed)
+    _, query_offsets, lookup = random_votes(rng)
+    for tolerance in (0, 1, 3):
+        for max_bins in (1, 64, 1 << 22):  # tiny tables force wide bins
+            compiled = matching.song_bounds(query_offsets, lookup, tolerance, max_bins=max_bins)
+            with monkeypatch.context() as patch:
+                patch.setattr(matching, "_compiled_bounds", matching._bound_table)
+                reference = matching.song_bounds(
+                    query_offsets, lookup, tolerance, max_bins=max_bins
+                )
+            assert compiled.dtype == reference.dtype == np.int64
+            np.testing.assert_array_equal(compiled, reference)

@@ -8,6 +8,11 @@ Distinct hashes are counted with a stamp per hash id (the last bin or window
 that counted it), so no sort of the rows is needed. The results are exactly
 those of the numpy reference (``tests/test_kernels.py``).
 
+**The prefilter's bounds.** :func:`song_bound_table` fills the coarse song x
+bin table of :func:`dejavu_lab.core.matching.song_bounds` and takes each
+song's largest sum of two neighbouring bins in one pass over the rows and
+one over the table.
+
 **A song's stretch.** The peak check reads a few seconds of a song from the
 song index, whose rows are sorted by hash: :func:`rows_in_range` selects and
 sorts them in one pass instead of six.
@@ -261,3 +266,47 @@ def rows_in_range(
             k -= 1
         key[k + 1] = value
     return (key & 0xFFFFFFFF).astype(np.uint32), (key >> 32).astype(np.int32)
+
+
+@njit(cache=True, nogil=True)
+def song_bound_table(
+    query_starts: np.ndarray,
+    query_index: np.ndarray,
+    song_id: np.ndarray,
+    offset: np.ndarray,
+    n_songs: int,
+    n_bins: int,
+    shift: int,
+) -> np.ndarray:
+    """Each song's largest sum of two neighbouring bins of offset difference.
+
+    Parameters
+    ----------
+    query_starts : np.ndarray, int64, one per query hash
+        The query hash's frame plus the smallest difference: a row's bin is
+        ``(offset - query_starts[query_index]) >> shift``, in ``[0, n_bins - 1)``.
+    query_index, song_id, offset : np.ndarray
+        The lookup's rows.
+    n_songs, n_bins, shift : int
+        Table shape (song ids below ``n_songs``) and bin width ``2 ** shift``.
+
+    Returns
+    -------
+    np.ndarray, int64, shape (n_songs,)
+    """
+    table = np.zeros(n_songs * n_bins, np.int64)
+    for r in range(len(song_id)):
+        cell = np.int64(song_id[r]) * n_bins + (
+            (np.int64(offset[r]) - query_starts[query_index[r]]) >> shift
+        )
+        table[cell] += 1
+    bounds = np.zeros(n_songs, np.int64)
+    for s in range(n_songs):
+        row = s * n_bins
+        best = np.int64(0)
+        for b in range(n_bins - 1):
+            pair = table[row + b] + table[row + b + 1]
+            if pair > best:
+                best = pair
+        bounds[s] = best
+    return bounds

@@ -305,13 +305,41 @@ def song_bounds(
     while n_songs * (((span - 1) >> shift) + 2) > limit and (1 << shift) < span:
         shift += 1
     n_bins = ((span - 1) >> shift) + 2
+    return _compiled_bounds(starts + low, lookup, n_songs, n_bins, shift)
+
+
+def _compiled_bounds(
+    query_starts: np.ndarray, lookup: Lookup, n_songs: int, n_bins: int, shift: int
+) -> np.ndarray:
+    """:func:`_bound_table` by the compiled kernel (the same bounds)."""
+    from ._kernels import song_bound_table
+
+    return song_bound_table(
+        np.asarray(query_starts, dtype=np.int64),
+        np.asarray(lookup.query_index, dtype=np.int64),
+        np.asarray(lookup.song_id, dtype=np.int32),
+        np.asarray(lookup.offset, dtype=np.int32),
+        n_songs,
+        n_bins,
+        shift,
+    )
+
+
+def _bound_table(
+    query_starts: np.ndarray, lookup: Lookup, n_songs: int, n_bins: int, shift: int
+) -> np.ndarray:
+    """Each song's largest sum of two neighbouring bins (the numpy reference).
+
+    A row's bin is ``(offset - query_starts[query_index]) >> shift``.
+    """
+    song_id, offset, starts = lookup.song_id, lookup.offset, query_starts
     # (song * n_bins * 2**shift + diff - low) >> shift == song * n_bins + (diff - low) >> shift,
     # in 32 bits when it fits (half the memory traffic of the pass over every row).
-    reach = n_songs * (n_bins << shift) + max(abs(low), abs(int(offset.max()))) + int(starts.max())
+    reach = n_songs * (n_bins << shift) + int(np.abs(offset).max()) + int(np.abs(starts).max())
     dtype = np.int32 if reach < 1 << 31 else np.int64
     cell = np.multiply(song_id, n_bins << shift, dtype=dtype)
     cell += offset
-    cell -= (starts + low).astype(dtype)[lookup.query_index]
+    cell -= starts.astype(dtype)[lookup.query_index]
     cell >>= shift
     table = np.bincount(cell, minlength=n_songs * n_bins).reshape(n_songs, n_bins)
     del cell
