@@ -7,7 +7,7 @@ import pytest
 from test_votes_prefilter import assert_same_windows, random_votes
 
 from dejavu_lab.core import matching
-from dejavu_lab.core._kernels import rows_in_range
+from dejavu_lab.core._kernels import gather_runs, rows_in_range, rows_of_songs
 from dejavu_lab.core.matching import Lookup
 
 
@@ -72,3 +72,27 @@ def test_compiled_bounds_equal_the_numpy_table(seed: int, monkeypatch: pytest.Mo
                 )
             assert compiled.dtype == reference.dtype == np.int64
             np.testing.assert_array_equal(compiled, reference)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_gather_runs_and_rows_of_songs_equal_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    bits = int(rng.integers(1, 20))
+    song = rng.integers(0, 1 << (31 - bits), 5000).astype(np.uint32)
+    packed = (song << np.uint32(bits)) | rng.integers(0, 1 << bits, 5000).astype(np.uint32)
+    first = rng.integers(0, 4000, 300).astype(np.int64)
+    counts = rng.integers(0, 40, 300).astype(np.int64) * (rng.random(300) < 0.7)
+    query_index, song_id, offset = gather_runs(packed, first, counts, bits)
+    rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, counts, strict=True)])
+    np.testing.assert_array_equal(query_index, np.repeat(np.arange(300), counts))
+    np.testing.assert_array_equal(song_id, (packed[rows] >> np.uint32(bits)).astype(np.int32))
+    np.testing.assert_array_equal(
+        offset, (packed[rows] & np.uint32((1 << bits) - 1)).view(np.int32)
+    )
+    assert (query_index.dtype, song_id.dtype, offset.dtype) == (np.int64, np.int32, np.int32)
+    keep = rng.random(int(song_id.max()) + 1) < 0.3
+    got = rows_of_songs(keep, query_index, song_id, offset)
+    mask = keep[song_id]
+    for a, b in zip(got, (query_index[mask], song_id[mask], offset[mask]), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)

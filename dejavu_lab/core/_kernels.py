@@ -310,3 +310,63 @@ def song_bound_table(
                 best = pair
         bounds[s] = best
     return bounds
+
+
+@njit(cache=True, nogil=True)
+def gather_runs(
+    packed: np.ndarray, first: np.ndarray, counts: np.ndarray, offset_bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of each query hash's run of a packed index, in query order.
+
+    Parameters
+    ----------
+    packed : np.ndarray, uint32
+        The index's rows, ``song_id << offset_bits | offset``.
+    first, counts : np.ndarray, int64, one per query hash
+        Where its run starts, and how many of its rows to take (0: none).
+    offset_bits : int
+
+    Returns
+    -------
+    query_index : np.ndarray, int64
+    song_id, offset : np.ndarray, int32
+    """
+    total = 0
+    for q in range(len(counts)):
+        total += counts[q]
+    query_index = np.empty(total, np.int64)
+    song_id = np.empty(total, np.int32)
+    offset = np.empty(total, np.int32)
+    mask = np.uint32((1 << offset_bits) - 1)
+    at = 0
+    for q in range(len(counts)):
+        start = first[q]
+        for j in range(counts[q]):
+            value = packed[start + j]
+            query_index[at] = q
+            song_id[at] = np.int32(value >> offset_bits)
+            offset[at] = np.int32(value & mask)
+            at += 1
+    return query_index, song_id, offset
+
+
+@njit(cache=True, nogil=True)
+def rows_of_songs(
+    keep: np.ndarray, query_index: np.ndarray, song_id: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows whose song is kept (``keep[song_id]``), in their order."""
+    n = 0
+    for r in range(len(song_id)):
+        if keep[song_id[r]]:
+            n += 1
+    out_query = np.empty(n, query_index.dtype)
+    out_song = np.empty(n, song_id.dtype)
+    out_offset = np.empty(n, offset.dtype)
+    at = 0
+    for r in range(len(song_id)):
+        if keep[song_id[r]]:
+            out_query[at] = query_index[r]
+            out_song[at] = song_id[r]
+            out_offset[at] = offset[r]
+            at += 1
+    return out_query, out_song, out_offset

@@ -232,16 +232,22 @@ def prefilter(
     )
     first = keep_songs(bounds, PREFILTER_FIRST_PASS * max_songs)
     if first is not None:
-        rows = np.flatnonzero(first[lookup.song_id])
-        lookup = Lookup(lookup.query_index[rows], lookup.song_id[rows], lookup.offset[rows])
+        lookup = _rows_of_songs(first, lookup)
     # Dense ids for the second pass: the table has a row per song with votes.
     rank = (np.cumsum(first if first is not None else bounds > 0) - 1).astype(np.int32)
     dense = Lookup(lookup.query_index, rank[lookup.song_id], lookup.offset)
     second = keep_songs(song_bounds(query_offsets, dense, time_tolerance), max_songs)
     if second is None:
         return lookup
-    rows = np.flatnonzero(second[dense.song_id])
-    return Lookup(lookup.query_index[rows], lookup.song_id[rows], lookup.offset[rows])
+    # By original id (songs without rows, whose rank may be -1, have no rows to keep).
+    return _rows_of_songs(second[rank], lookup)
+
+
+def _rows_of_songs(keep: np.ndarray, lookup: Lookup) -> Lookup:
+    """The rows of ``lookup`` whose song is kept (``keep[song_id]``), in order."""
+    from ._kernels import rows_of_songs
+
+    return Lookup(*rows_of_songs(keep, lookup.query_index, lookup.song_id, lookup.offset))
 
 
 def _first_pass_bins(n_rows: int) -> int:

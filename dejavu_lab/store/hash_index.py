@@ -328,6 +328,11 @@ class HashIndex:
         total = int(counts.sum())
         if total == 0:
             return Lookup.empty()
+        if self.layout.offset_bits is not None:
+            from ..core._kernels import gather_runs
+
+            packed = np.asarray(self.postings[0])
+            return Lookup(*gather_runs(packed, first, counts, self.layout.offset_bits))
         query_index = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
         # Row r of the output gathers first[q] + (r - first output row of q).
         out_start = np.cumsum(counts) - counts
