@@ -7,7 +7,12 @@ import pytest
 from test_votes_prefilter import assert_same_windows, random_votes
 
 from dejavu_lab.core import matching
-from dejavu_lab.core._kernels import gather_runs, rows_in_range, rows_of_songs
+from dejavu_lab.core._kernels import (
+    gather_runs,
+    more_songs_than,
+    rows_in_range,
+    rows_of_songs,
+)
 from dejavu_lab.core.matching import Lookup
 
 
@@ -96,3 +101,13 @@ def test_gather_runs_and_rows_of_songs_equal_numpy(seed: int) -> None:
     for a, b in zip(got, (query_index[mask], song_id[mask], offset[mask]), strict=True):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
+
+
+def test_more_songs_than_counts_distinct_songs() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        song_id = rng.integers(0, int(rng.integers(1, 300)), int(rng.integers(1, 2000)))
+        song_id = song_id.astype(np.int32)
+        distinct = len(np.unique(song_id))
+        for limit in (1, distinct - 1, distinct, distinct + 1, 64):
+            assert more_songs_than(song_id, limit) == (distinct > limit)

@@ -370,3 +370,20 @@ def rows_of_songs(
             out_offset[at] = offset[r]
             at += 1
     return out_query, out_song, out_offset
+
+
+@njit(cache=True, nogil=True)
+def more_songs_than(song_id: np.ndarray, limit: int) -> bool:
+    """Whether the rows hold more than ``limit`` distinct songs (stops once they do)."""
+    n_ids = 0
+    for r in range(len(song_id)):
+        n_ids = max(n_ids, song_id[r] + 1)
+    seen = np.zeros(n_ids, np.bool_)
+    found = 0
+    for r in range(len(song_id)):
+        if not seen[song_id[r]]:
+            seen[song_id[r]] = True
+            found += 1
+            if found > limit:
+                return True
+    return False

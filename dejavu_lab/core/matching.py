@@ -227,6 +227,11 @@ def prefilter(
     # A small collection: nothing to bound.
     if len(lookup) == 0 or int(lookup.song_id.max()) <= max_songs:
         return lookup
+    from ._kernels import more_songs_than
+
+    # Rows of no more than ``max_songs`` songs: both passes would keep them all.
+    if not more_songs_than(lookup.song_id, max_songs):
+        return lookup
     bounds = song_bounds(
         query_offsets, lookup, time_tolerance, max_bins=_first_pass_bins(len(lookup))
     )
