@@ -9,6 +9,7 @@ from test_votes_prefilter import assert_same_windows, random_votes
 from dejavu_lab.core import matching
 from dejavu_lab.core._kernels import (
     gather_runs,
+    join_sorted,
     more_songs_than,
     rows_in_range,
     rows_of_songs,
@@ -111,3 +112,19 @@ def test_more_songs_than_counts_distinct_songs() -> None:
         distinct = len(np.unique(song_id))
         for limit in (1, distinct - 1, distinct, distinct + 1, 64):
             assert more_songs_than(song_id, limit) == (distinct > limit)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_join_sorted_equals_a_searchsorted_join(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    hashes = np.sort(rng.integers(0, 300, int(rng.integers(0, 2000))).astype(np.uint32))
+    offsets = rng.integers(0, 60000, len(hashes)).astype(np.uint16)
+    query = rng.integers(0, 350, int(rng.integers(1, 500))).astype(np.uint32)
+    order = np.argsort(query, kind="stable")
+    found, offset = join_sorted(query[order], order, hashes, offsets)
+    first = np.searchsorted(hashes, query[order])
+    counts = np.searchsorted(hashes, query[order], side="right") - first
+    rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, counts, strict=True)])
+    np.testing.assert_array_equal(found, np.repeat(order, counts))
+    np.testing.assert_array_equal(offset, offsets[rows.astype(np.int64)].astype(np.int32))
+    assert found.dtype == np.int64 and offset.dtype == np.int32

@@ -387,3 +387,51 @@ def more_songs_than(song_id: np.ndarray, limit: int) -> bool:
             if found > limit:
                 return True
     return False
+
+
+@njit(cache=True, nogil=True)
+def join_sorted(
+    sorted_query: np.ndarray, order: np.ndarray, hashes: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of one song's run whose hash is a query hash: a merge of two sorted lists.
+
+    Parameters
+    ----------
+    sorted_query : np.ndarray, uint32, sorted
+        The query hashes (repeats allowed).
+    order : np.ndarray, int64
+        The query position of each element of ``sorted_query``.
+    hashes, offsets : np.ndarray
+        The song's rows, sorted by hash then offset.
+
+    Returns
+    -------
+    query_index : np.ndarray, int64
+    offset : np.ndarray, int32
+        For each query hash in sorted order, every row of its hash, in run order.
+    """
+    total = 0
+    j = 0
+    for i in range(len(sorted_query)):
+        value = sorted_query[i]
+        while j < len(hashes) and hashes[j] < value:
+            j += 1
+        k = j
+        while k < len(hashes) and hashes[k] == value:
+            k += 1
+        total += k - j
+    query_index = np.empty(total, np.int64)
+    offset = np.empty(total, np.int32)
+    at = 0
+    j = 0
+    for i in range(len(sorted_query)):
+        value = sorted_query[i]
+        while j < len(hashes) and hashes[j] < value:
+            j += 1
+        k = j
+        while k < len(hashes) and hashes[k] == value:
+            query_index[at] = order[i]
+            offset[at] = np.int32(offsets[k])
+            at += 1
+            k += 1
+    return query_index, offset
