@@ -222,21 +222,32 @@ def prefilter(
     # A small collection: nothing to bound.
     if len(lookup) == 0 or int(lookup.song_id.max()) <= max_songs:
         return lookup
+    from ._kernels import more_songs_than
+
+    # Rows of no more than ``max_songs`` songs: both passes would keep them all.
+    if not more_songs_than(lookup.song_id, max_songs):
+        return lookup
     bounds = song_bounds(
         query_offsets, lookup, time_tolerance, max_bins=_first_pass_bins(len(lookup))
     )
     first = keep_songs(bounds, PREFILTER_FIRST_PASS * max_songs)
     if first is not None:
-        rows = np.flatnonzero(first[lookup.song_id])
-        lookup = Lookup(lookup.query_index[rows], lookup.song_id[rows], lookup.offset[rows])
+        lookup = _rows_of_songs(first, lookup)
     # Dense ids for the second pass: the table has a row per song with votes.
     rank = (np.cumsum(first if first is not None else bounds > 0) - 1).astype(np.int32)
     dense = Lookup(lookup.query_index, rank[lookup.song_id], lookup.offset)
     second = keep_songs(song_bounds(query_offsets, dense, time_tolerance), max_songs)
     if second is None:
         return lookup
-    rows = np.flatnonzero(second[dense.song_id])
-    return Lookup(lookup.query_index[rows], lookup.song_id[rows], lookup.offset[rows])
+    # By original id (songs without rows, whose rank may be -1, have no rows to keep).
+    return _rows_of_songs(second[rank], lookup)
+
+
+def _rows_of_songs(keep: np.ndarray, lookup: Lookup) -> Lookup:
+    """The rows of ``lookup`` whose song is kept (``keep[song_id]``), in order."""
+    from ._kernels import rows_of_songs
+
+    return Lookup(*rows_of_songs(keep, lookup.query_index, lookup.song_id, lookup.offset))
 
 
 def _first_pass_bins(n_rows: int) -> int:
@@ -300,13 +311,41 @@ def song_bounds(
     while n_songs * (((span - 1) >> shift) + 2) > limit and (1 << shift) < span:
         shift += 1
     n_bins = ((span - 1) >> shift) + 2
+    return _compiled_bounds(starts + low, lookup, n_songs, n_bins, shift)
+
+
+def _compiled_bounds(
+    query_starts: np.ndarray, lookup: Lookup, n_songs: int, n_bins: int, shift: int
+) -> np.ndarray:
+    """:func:`_bound_table` by the compiled kernel (the same bounds)."""
+    from ._kernels import song_bound_table
+
+    return song_bound_table(
+        np.asarray(query_starts, dtype=np.int64),
+        np.asarray(lookup.query_index, dtype=np.int64),
+        np.asarray(lookup.song_id, dtype=np.int32),
+        np.asarray(lookup.offset, dtype=np.int32),
+        n_songs,
+        n_bins,
+        shift,
+    )
+
+
+def _bound_table(
+    query_starts: np.ndarray, lookup: Lookup, n_songs: int, n_bins: int, shift: int
+) -> np.ndarray:
+    """Each song's largest sum of two neighbouring bins (the numpy reference).
+
+    A row's bin is ``(offset - query_starts[query_index]) >> shift``.
+    """
+    song_id, offset, starts = lookup.song_id, lookup.offset, query_starts
     # (song * n_bins * 2**shift + diff - low) >> shift == song * n_bins + (diff - low) >> shift,
     # in 32 bits when it fits (half the memory traffic of the pass over every row).
-    reach = n_songs * (n_bins << shift) + max(abs(low), abs(int(offset.max()))) + int(starts.max())
+    reach = n_songs * (n_bins << shift) + int(np.abs(offset).max()) + int(np.abs(starts).max())
     dtype = np.int32 if reach < 1 << 31 else np.int64
     cell = np.multiply(song_id, n_bins << shift, dtype=dtype)
     cell += offset
-    cell -= (starts + low).astype(dtype)[lookup.query_index]
+    cell -= starts.astype(dtype)[lookup.query_index]
     cell >>= shift
     table = np.bincount(cell, minlength=n_songs * n_bins).reshape(n_songs, n_bins)
     del cell
@@ -696,11 +735,31 @@ def song_windows(
     lookup = _prefiltered(query_offsets, lookup, time_tolerance, max_songs)
     windows = None
     if query_hashes is not None and 0 < len(query_hashes) < 1 << _ID_BITS and len(lookup):
-        windows = _dense_windows(query_offsets, lookup, query_hashes, time_tolerance)
+        windows = _compiled_windows(query_offsets, lookup, query_hashes, time_tolerance)
     if windows is None:
         votes = _count_all(query_offsets, lookup, time_tolerance, query_hashes)
         windows = SongWindows.of_votes(votes, time_tolerance)
     return windows
+
+
+def _compiled_windows(
+    query_offsets: np.ndarray, lookup: Lookup, query_hashes: np.ndarray, time_tolerance: int
+) -> SongWindows | None:
+    """:func:`_dense_windows` by the compiled kernel; None when the table would be too large."""
+    from ._kernels import dense_song_windows
+
+    songs, song_votes, aligned, offsets, ok = dense_song_windows(
+        np.asarray(query_offsets, dtype=np.int64),
+        np.asarray(lookup.query_index, dtype=np.int64),
+        np.asarray(lookup.song_id, dtype=np.int32),
+        np.asarray(lookup.offset, dtype=np.int32),
+        _hash_ids(query_hashes),
+        time_tolerance,
+        max(DENSE_CELLS, DENSE_CELLS_PER_ROW * len(lookup)),
+    )
+    if not ok:
+        return None
+    return SongWindows(song_id=songs, song_votes=song_votes, aligned=aligned, offset_frames=offsets)
 
 
 def _dense_windows(

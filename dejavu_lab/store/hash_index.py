@@ -266,11 +266,16 @@ class HashIndex:
         first = np.zeros(len(query), np.int64)
         last = np.zeros(len(query), np.int64)
         n_keys, n_common = self.layout.n_keys, self.layout.n_common_keys
+        # Sorted needles: each binary search starts where the last ended, and
+        # the keys' pages are read in order.
+        order = np.argsort(query)
+        sorted_query = query[order]
+        position = np.empty(len(query), np.int64)
         for begin, end in ((0, n_keys - n_common), (n_keys - n_common, n_keys)):
             if begin == end or len(query) == 0:
                 continue
             segment = self.keys[begin:end]
-            position = np.searchsorted(segment, query)
+            position[order] = np.searchsorted(segment, sorted_query)
             position[position == end - begin] = 0
             found = np.flatnonzero(segment[position] == query)
             key = position[found] + begin
@@ -319,6 +324,11 @@ class HashIndex:
         total = int(counts.sum())
         if total == 0:
             return Lookup.empty()
+        if self.layout.offset_bits is not None:
+            from ..core._kernels import gather_runs
+
+            packed = np.asarray(self.postings[0])
+            return Lookup(*gather_runs(packed, first, counts, self.layout.offset_bits))
         query_index = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
         # Row r of the output gathers first[q] + (r - first output row of q).
         out_start = np.cumsum(counts) - counts

@@ -170,26 +170,23 @@ class SongIndex:
         where = np.searchsorted(self.song_ids, wanted)
         where[where == len(self.song_ids)] = 0
         present = where[self.song_ids[where] == wanted] if len(self.song_ids) else where[:0]
+        from ..core._kernels import join_sorted
+
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for position in present.tolist():
             start, stop = int(self.starts[position]), int(self.starts[position + 1])
-            hashes = self._run(self._hashes, start, stop)
-            if len(hashes) == 0:
+            if start == stop:
                 continue
-            first = np.searchsorted(hashes, sorted_query)
-            np.minimum(first, len(hashes) - 1, out=first)
-            hit = np.flatnonzero(hashes[first] == sorted_query)
-            if len(hit) == 0:
+            found, offsets = join_sorted(
+                sorted_query,
+                order,
+                self._run(self._hashes, start, stop),
+                self._run(self._offsets, start, stop),
+            )
+            if len(found) == 0:
                 continue
-            # Few query hashes are in a song: only theirs need the end of their run.
-            first = first[hit]
-            counts = np.searchsorted(hashes, sorted_query[hit], side="right") - first
-            total = int(counts.sum())
-            rows = np.repeat(first - (np.cumsum(counts) - counts), counts)
-            rows += np.arange(total, dtype=np.int64)
-            offsets = self._run(self._offsets, start, stop)[rows].astype(np.int32)
-            song = np.full(total, self.song_ids[position], dtype=np.int32)
-            parts.append((np.repeat(order[hit], counts), song, offsets))
+            song = np.full(len(found), self.song_ids[position], dtype=np.int32)
+            parts.append((found, song, offsets))
         if not parts:
             return Lookup.empty()
         query_index = np.concatenate([p[0] for p in parts]).astype(np.int64)
@@ -216,18 +213,15 @@ class SongIndex:
         where = int(np.searchsorted(self.song_ids, song_id))
         if where == len(self.song_ids) or self.song_ids[where] != song_id:
             return np.zeros(0, np.uint32), np.zeros(0, np.int32)
+        from ..core._kernels import rows_in_range
+
         first, last = int(self.starts[where]), int(self.starts[where + 1])
-        offsets = self._run(self._offsets, first, last).astype(np.int32)
-        keep = np.ones(len(offsets), dtype=bool)
-        if start is not None:
-            keep &= offsets >= start
-        if stop is not None:
-            keep &= offsets < stop
-        rows = np.flatnonzero(keep)
-        hashes = self._run(self._hashes, first, last)[rows]
-        offsets = offsets[rows]
-        order = np.lexsort((hashes, offsets))
-        return hashes[order].astype(np.uint32), offsets[order]
+        return rows_in_range(
+            self._run(self._hashes, first, last),
+            self._run(self._offsets, first, last),
+            -(2**62) if start is None else int(start),
+            2**62 if stop is None else int(stop),
+        )
 
     # -- sidecar --------------------------------------------------------
 

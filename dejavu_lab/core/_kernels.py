@@ -1,0 +1,437 @@
+"""Compiled kernels of the query's hot loops, where numpy needs many passes.
+
+**The vote count.** :func:`dejavu_lab.core.matching.song_windows` counts distinct hashes per
+(song, offset difference) bin and per window of bins. In numpy that takes
+about thirty passes over the rows (sorts, gathers, bincounts); here it is a
+counting sort of the rows by cell and one walk over the occupied cells.
+Distinct hashes are counted with a stamp per hash id (the last bin or window
+that counted it), so no sort of the rows is needed. The results are exactly
+those of the numpy reference (``tests/test_kernels.py``).
+
+**The prefilter's bounds.** :func:`song_bound_table` fills the coarse song x
+bin table of :func:`dejavu_lab.core.matching.song_bounds` and takes each
+song's largest sum of two neighbouring bins in one pass over the rows and
+one over the table.
+
+**A song's stretch.** The peak check reads a few seconds of a song from the
+song index, whose rows are sorted by hash: :func:`rows_in_range` selects and
+sorts them in one pass instead of six.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Bits of a hash id in a packed row (query hashes are fewer than 2**20).
+_ID_BITS = 20
+_ID_MASK = (1 << _ID_BITS) - 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _distinct(
+    ids: np.ndarray, first: np.int64, stop: np.int64, stamp: np.ndarray, mark: np.int64
+) -> np.int64:
+    """Distinct values of ``ids[first:stop]``; marks them in ``stamp`` with ``mark``."""
+    found = np.int64(0)
+    for i in range(first, stop):
+        if stamp[ids[i]] != mark:
+            stamp[ids[i]] = mark
+            found += 1
+    return found
+
+
+@njit(cache=True, nogil=True)
+def dense_song_windows(
+    query_offsets: np.ndarray,
+    query_index: np.ndarray,
+    song_id: np.ndarray,
+    offset: np.ndarray,
+    hash_id: np.ndarray,
+    time_tolerance: int,
+    max_cells: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Each song's total votes, tallest window and its offset, on a dense table.
+
+    Parameters
+    ----------
+    query_offsets : np.ndarray, int64, one per query hash
+        Frame of each query hash.
+    query_index, song_id, offset : np.ndarray
+        The lookup's rows (int64, int32, int32); at least one row.
+    hash_id : np.ndarray, int64, one per query hash
+        Equal query hashes have equal ids, in ``[0, len(hash_id))``.
+    time_tolerance : int
+        Window half-width (frames).
+    max_cells : int
+        Largest song x offset table allowed.
+
+    Returns
+    -------
+    song_ids, song_votes, aligned : np.ndarray, int64
+        Songs with rows (ascending), their distinct-hash votes over all bins,
+        and the distinct hashes of their tallest window (most distinct hashes
+        in the window, then in the bin, then the smallest offset difference).
+    offsets : np.ndarray, float64
+        The tallest window's offset difference plus the vote-weighted mean
+        shift of the bins within the tolerance (frames).
+    ok : bool
+        False (and empty arrays) when the table would exceed ``max_cells``.
+    """
+    n_rows = len(song_id)
+    tolerance = time_tolerance
+    # Songs with rows, renumbered densely in ascending id order.
+    n_ids = 0
+    for r in range(n_rows):
+        if song_id[r] + 1 > n_ids:
+            n_ids = song_id[r] + 1
+    rank = np.full(n_ids, -1, np.int64)
+    for r in range(n_rows):
+        rank[song_id[r]] = 0
+    n_songs = 0
+    for s in range(n_ids):
+        if rank[s] == 0:
+            rank[s] = n_songs
+            n_songs += 1
+    songs = np.empty(n_songs, np.int64)
+    for s in range(n_ids):
+        if rank[s] >= 0:
+            songs[rank[s]] = s
+    # Each song's smallest and largest offset difference, and its rows.
+    low = np.full(n_songs, np.iinfo(np.int64).max, np.int64)
+    high = np.full(n_songs, np.iinfo(np.int64).min, np.int64)
+    song_start = np.zeros(n_songs + 1, np.int64)
+    for r in range(n_rows):
+        d = np.int64(offset[r]) - query_offsets[query_index[r]]
+        s = rank[song_id[r]]
+        low[s] = min(low[s], d)
+        high[s] = max(high[s], d)
+        song_start[s + 1] += 1
+    # The dense table the numpy reference would build: each song's cells run
+    # from the smallest difference of all, plus ``tolerance`` empty cells.
+    n_cells = np.int64(0)
+    smallest = low.min()
+    for s in range(n_songs):
+        n_cells += high[s] - smallest + 1 + tolerance
+    empty_i = np.zeros(0, np.int64)
+    if n_cells > max_cells:
+        return empty_i, empty_i, empty_i, np.zeros(0), False
+    # The rows grouped by song, read once in order (random reads of the rows
+    # would miss the cache): each song's differences and hash ids contiguous.
+    for s in range(n_songs):
+        song_start[s + 1] += song_start[s]
+    # One scattered write a row: the difference and the hash id packed.
+    fill = song_start[:-1].copy()
+    packed = np.empty(n_rows, np.int64)
+    for r in range(n_rows):
+        s = rank[song_id[r]]
+        q = query_index[r]
+        d = np.int64(offset[r]) - query_offsets[q] - low[s]
+        packed[fill[s]] = (d << _ID_BITS) | hash_id[q]
+        fill[s] += 1
+    # Per song: a counting sort of its rows by cell (offset difference), the
+    # distinct hashes of each cell, then the exact windows of the cells that
+    # could be the song's tallest: a window holds at most the sum of its
+    # cells' counts, and the tallest at least the fullest cell's.
+    longest = np.int64(0)
+    for s in range(n_songs):
+        longest = max(longest, high[s] - low[s] + 1)
+    # bounds[c] .. bounds[c + 1]: the rows of cell c, once placed.
+    bounds = np.zeros(longest + 1, np.int64)
+    count = np.zeros(longest, np.int64)
+    ids = np.empty(n_rows, np.int64)
+    # A hash's stamp is the last cell (numbered across songs) that counted it.
+    stamp = np.full(len(hash_id), -1, np.int64)
+    window_stamp = np.full(len(hash_id), -1, np.int64)
+    song_votes = np.zeros(n_songs, np.int64)
+    aligned = np.zeros(n_songs, np.int64)
+    offsets = np.zeros(n_songs, np.float64)
+    base = np.int64(0)
+    for s in range(n_songs):
+        width = high[s] - low[s] + 1
+        first_row, last_row = song_start[s], song_start[s + 1]
+        bounds[: width + 1] = 0
+        for i in range(first_row, last_row):
+            bounds[packed[i] >> _ID_BITS] += 1
+        for c in range(1, width):
+            bounds[c] += bounds[c - 1]
+        bounds[width] = last_row - first_row
+        # Placed by decrementing each cell's end: it ends at its start.
+        for i in range(first_row, last_row):
+            c = packed[i] >> _ID_BITS
+            bounds[c] -= 1
+            ids[first_row + bounds[c]] = packed[i] & _ID_MASK
+        fullest = np.int64(0)
+        for c in range(width):
+            count[c] = _distinct(
+                ids, first_row + bounds[c], first_row + bounds[c + 1], stamp, base + c
+            )
+            song_votes[s] += count[c]
+            fullest = max(fullest, count[c])
+        best = -1
+        best_window = np.int64(-1)
+        best_count = np.int64(-1)
+        for c in range(width):
+            if count[c] == 0:
+                continue
+            lo = max(0, c - tolerance)
+            hi = min(width, c + tolerance + 1)
+            ceiling = np.int64(0)
+            for k in range(lo, hi):
+                ceiling += count[k]
+            if ceiling < fullest or ceiling < best_window:
+                continue
+            window = _distinct(
+                ids, first_row + bounds[lo], first_row + bounds[hi], window_stamp, base + c
+            )
+            if window > best_window or (window == best_window and count[c] > best_count):
+                best, best_window, best_count = c, window, count[c]
+        aligned[s] = best_window
+        centre = np.float64(best + low[s])
+        if tolerance:
+            # As matching._mean_shift: the same sums in the same order.
+            total = np.float64(count[best])
+            moment = np.float64(0.0)
+            for delta in range(-tolerance, tolerance + 1):
+                if delta == 0:
+                    continue
+                neighbour = best + delta
+                weight = np.int64(0)
+                if 0 <= neighbour < width:
+                    weight = count[neighbour]
+                total += weight
+                moment += weight * delta
+            offsets[s] = centre + moment / total
+        else:
+            offsets[s] = centre
+        base += width
+    return songs, song_votes, aligned, offsets, True
+
+
+@njit(cache=True, nogil=True)
+def rows_in_range(
+    hashes: np.ndarray, offsets: np.ndarray, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows with ``start <= offset < stop``, sorted by offset then hash.
+
+    Parameters
+    ----------
+    hashes : np.ndarray, uint32
+    offsets : np.ndarray, non-negative integers (frames), as long as ``hashes``
+    start, stop : int
+        Frames.
+
+    Returns
+    -------
+    hashes : np.ndarray, uint32
+    offsets : np.ndarray, int32
+    """
+    n = 0
+    for i in range(len(offsets)):
+        if start <= offsets[i] < stop:
+            n += 1
+    key = np.empty(n, np.int64)
+    if n == 0:
+        return key.astype(np.uint32), key.astype(np.int32)
+    if start < stop - (1 << 22):
+        k = 0
+        for i in range(len(offsets)):
+            offset = np.int64(offsets[i])
+            if start <= offset < stop:
+                key[k] = (offset << 32) | np.int64(hashes[i])
+                k += 1
+        key.sort()
+        return (key & 0xFFFFFFFF).astype(np.uint32), (key >> 32).astype(np.int32)
+    # A short stretch: a counting sort by offset, then an insertion sort of
+    # each frame's few hashes.
+    span = stop - start
+    frame_end = np.zeros(span + 1, np.int64)
+    for i in range(len(offsets)):
+        offset = np.int64(offsets[i])
+        if start <= offset < stop:
+            frame_end[offset - start + 1] += 1
+    for f in range(span):
+        frame_end[f + 1] += frame_end[f]
+    for i in range(len(offsets)):
+        offset = np.int64(offsets[i])
+        if start <= offset < stop:
+            at = frame_end[offset - start]
+            key[at] = (offset << 32) | np.int64(hashes[i])
+            frame_end[offset - start] = at + 1
+    for i in range(1, n):
+        value = key[i]
+        k = i - 1
+        while k >= 0 and key[k] > value:
+            key[k + 1] = key[k]
+            k -= 1
+        key[k + 1] = value
+    return (key & 0xFFFFFFFF).astype(np.uint32), (key >> 32).astype(np.int32)
+
+
+@njit(cache=True, nogil=True)
+def song_bound_table(
+    query_starts: np.ndarray,
+    query_index: np.ndarray,
+    song_id: np.ndarray,
+    offset: np.ndarray,
+    n_songs: int,
+    n_bins: int,
+    shift: int,
+) -> np.ndarray:
+    """Each song's largest sum of two neighbouring bins of offset difference.
+
+    Parameters
+    ----------
+    query_starts : np.ndarray, int64, one per query hash
+        The query hash's frame plus the smallest difference: a row's bin is
+        ``(offset - query_starts[query_index]) >> shift``, in ``[0, n_bins - 1)``.
+    query_index, song_id, offset : np.ndarray
+        The lookup's rows.
+    n_songs, n_bins, shift : int
+        Table shape (song ids below ``n_songs``) and bin width ``2 ** shift``.
+
+    Returns
+    -------
+    np.ndarray, int64, shape (n_songs,)
+    """
+    table = np.zeros(n_songs * n_bins, np.int64)
+    for r in range(len(song_id)):
+        cell = np.int64(song_id[r]) * n_bins + (
+            (np.int64(offset[r]) - query_starts[query_index[r]]) >> shift
+        )
+        table[cell] += 1
+    bounds = np.zeros(n_songs, np.int64)
+    for s in range(n_songs):
+        row = s * n_bins
+        best = np.int64(0)
+        for b in range(n_bins - 1):
+            pair = table[row + b] + table[row + b + 1]
+            if pair > best:
+                best = pair
+        bounds[s] = best
+    return bounds
+
+
+@njit(cache=True, nogil=True)
+def gather_runs(
+    packed: np.ndarray, first: np.ndarray, counts: np.ndarray, offset_bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of each query hash's run of a packed index, in query order.
+
+    Parameters
+    ----------
+    packed : np.ndarray, uint32
+        The index's rows, ``song_id << offset_bits | offset``.
+    first, counts : np.ndarray, int64, one per query hash
+        Where its run starts, and how many of its rows to take (0: none).
+    offset_bits : int
+
+    Returns
+    -------
+    query_index : np.ndarray, int64
+    song_id, offset : np.ndarray, int32
+    """
+    total = 0
+    for q in range(len(counts)):
+        total += counts[q]
+    query_index = np.empty(total, np.int64)
+    song_id = np.empty(total, np.int32)
+    offset = np.empty(total, np.int32)
+    mask = np.uint32((1 << offset_bits) - 1)
+    at = 0
+    for q in range(len(counts)):
+        start = first[q]
+        for j in range(counts[q]):
+            value = packed[start + j]
+            query_index[at] = q
+            song_id[at] = np.int32(value >> offset_bits)
+            offset[at] = np.int32(value & mask)
+            at += 1
+    return query_index, song_id, offset
+
+
+@njit(cache=True, nogil=True)
+def rows_of_songs(
+    keep: np.ndarray, query_index: np.ndarray, song_id: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows whose song is kept (``keep[song_id]``), in their order."""
+    n = 0
+    for r in range(len(song_id)):
+        if keep[song_id[r]]:
+            n += 1
+    out_query = np.empty(n, query_index.dtype)
+    out_song = np.empty(n, song_id.dtype)
+    out_offset = np.empty(n, offset.dtype)
+    at = 0
+    for r in range(len(song_id)):
+        if keep[song_id[r]]:
+            out_query[at] = query_index[r]
+            out_song[at] = song_id[r]
+            out_offset[at] = offset[r]
+            at += 1
+    return out_query, out_song, out_offset
+
+
+@njit(cache=True, nogil=True)
+def more_songs_than(song_id: np.ndarray, limit: int) -> bool:
+    """Whether the rows hold more than ``limit`` distinct songs (stops once they do)."""
+    n_ids = 0
+    for r in range(len(song_id)):
+        n_ids = max(n_ids, song_id[r] + 1)
+    seen = np.zeros(n_ids, np.bool_)
+    found = 0
+    for r in range(len(song_id)):
+        if not seen[song_id[r]]:
+            seen[song_id[r]] = True
+            found += 1
+            if found > limit:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def join_sorted(
+    sorted_query: np.ndarray, order: np.ndarray, hashes: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of one song's run whose hash is a query hash: a merge of two sorted lists.
+
+    Parameters
+    ----------
+    sorted_query : np.ndarray, uint32, sorted
+        The query hashes (repeats allowed).
+    order : np.ndarray, int64
+        The query position of each element of ``sorted_query``.
+    hashes, offsets : np.ndarray
+        The song's rows, sorted by hash then offset.
+
+    Returns
+    -------
+    query_index : np.ndarray, int64
+    offset : np.ndarray, int32
+        For each query hash in sorted order, every row of its hash, in run order.
+    """
+    total = 0
+    j = 0
+    for i in range(len(sorted_query)):
+        value = sorted_query[i]
+        while j < len(hashes) and hashes[j] < value:
+            j += 1
+        k = j
+        while k < len(hashes) and hashes[k] == value:
+            k += 1
+        total += k - j
+    query_index = np.empty(total, np.int64)
+    offset = np.empty(total, np.int32)
+    at = 0
+    j = 0
+    for i in range(len(sorted_query)):
+        value = sorted_query[i]
+        while j < len(hashes) and hashes[j] < value:
+            j += 1
+        k = j
+        while k < len(hashes) and hashes[k] == value:
+            query_index[at] = order[i]
+            offset[at] = np.int32(offsets[k])
+            at += 1
+            k += 1
+    return query_index, offset

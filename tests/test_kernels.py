@@ -1,0 +1,130 @@
+"""The compiled kernels give exactly what their numpy references give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_votes_prefilter import assert_same_windows, random_votes
+
+from dejavu_lab.core import matching
+from dejavu_lab.core._kernels import (
+    gather_runs,
+    join_sorted,
+    more_songs_than,
+    rows_in_range,
+    rows_of_songs,
+)
+from dejavu_lab.core.matching import Lookup
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_kernel_windows_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    if seed % 3 == 1:  # crowded: repeated (cell, hash) pairs, overlapping windows
+        lookup = Lookup(lookup.query_index, lookup.song_id % 5 + 1, lookup.offset % 30)
+    if seed % 3 == 2:  # one song's true alignment among chance rows
+        n = len(lookup)
+        aligned = rng.random(n) < 0.3
+        offset = lookup.offset.copy()
+        offset[aligned] = query_offsets[lookup.query_index[aligned]] + 700
+        song = lookup.song_id.copy()
+        song[aligned] = 7
+        lookup = Lookup(lookup.query_index, song, offset)
+    for tolerance in (0, 1, 2, 4):
+        reference = matching._dense_windows(query_offsets, lookup, query_hashes, tolerance)
+        compiled = matching._compiled_windows(query_offsets, lookup, query_hashes, tolerance)
+        assert reference is not None and compiled is not None
+        assert_same_windows(compiled, reference)
+
+
+def test_kernel_declines_a_table_the_reference_declines(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    query_hashes, query_offsets, lookup = random_votes(rng)
+    monkeypatch.setattr(matching, "DENSE_CELLS", 0)
+    monkeypatch.setattr(matching, "DENSE_CELLS_PER_ROW", 0)
+    assert matching._dense_windows(query_offsets, lookup, query_hashes, 1) is None
+    assert matching._compiled_windows(query_offsets, lookup, query_hashes, 1) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rows_in_range_equal_a_filter_and_lexsort(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    hashes = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+    dtype = np.uint16 if seed % 2 else np.int32
+    offsets = rng.integers(0, int(rng.integers(1, 60000)), n).astype(dtype)
+    for start, stop in ((-50, 2**62), (0, 10), (100, 5000), (7000, 7000), (-(2**62), 2**62)):
+        got_hashes, got_offsets = rows_in_range(hashes, offsets, start, stop)
+        wide = offsets.astype(np.int64)
+        rows = np.flatnonzero((wide >= start) & (wide < stop))
+        order = np.lexsort((hashes[rows], wide[rows]))
+        assert got_hashes.dtype == np.uint32 and got_offsets.dtype == np.int32
+        np.testing.assert_array_equal(got_hashes, hashes[rows][order])
+        np.testing.assert_array_equal(got_offsets, wide[rows][order])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_compiled_bounds_equal_the_numpy_table(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(seed)
+    _, query_offsets, lookup = random_votes(rng)
+    for tolerance in (0, 1, 3):
+        for max_bins in (1, 64, 1 << 22):  # tiny tables force wide bins
+            compiled = matching.song_bounds(query_offsets, lookup, tolerance, max_bins=max_bins)
+            with monkeypatch.context() as patch:
+                patch.setattr(matching, "_compiled_bounds", matching._bound_table)
+                reference = matching.song_bounds(
+                    query_offsets, lookup, tolerance, max_bins=max_bins
+                )
+            assert compiled.dtype == reference.dtype == np.int64
+            np.testing.assert_array_equal(compiled, reference)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_gather_runs_and_rows_of_songs_equal_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    bits = int(rng.integers(1, 20))
+    song = rng.integers(0, 1 << (31 - bits), 5000).astype(np.uint32)
+    packed = (song << np.uint32(bits)) | rng.integers(0, 1 << bits, 5000).astype(np.uint32)
+    first = rng.integers(0, 4000, 300).astype(np.int64)
+    counts = rng.integers(0, 40, 300).astype(np.int64) * (rng.random(300) < 0.7)
+    query_index, song_id, offset = gather_runs(packed, first, counts, bits)
+    rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, counts, strict=True)])
+    np.testing.assert_array_equal(query_index, np.repeat(np.arange(300), counts))
+    np.testing.assert_array_equal(song_id, (packed[rows] >> np.uint32(bits)).astype(np.int32))
+    np.testing.assert_array_equal(
+        offset, (packed[rows] & np.uint32((1 << bits) - 1)).view(np.int32)
+    )
+    assert (query_index.dtype, song_id.dtype, offset.dtype) == (np.int64, np.int32, np.int32)
+    keep = rng.random(int(song_id.max()) + 1) < 0.3
+    got = rows_of_songs(keep, query_index, song_id, offset)
+    mask = keep[song_id]
+    for a, b in zip(got, (query_index[mask], song_id[mask], offset[mask]), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_more_songs_than_counts_distinct_songs() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        song_id = rng.integers(0, int(rng.integers(1, 300)), int(rng.integers(1, 2000)))
+        song_id = song_id.astype(np.int32)
+        distinct = len(np.unique(song_id))
+        for limit in (1, distinct - 1, distinct, distinct + 1, 64):
+            assert more_songs_than(song_id, limit) == (distinct > limit)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_join_sorted_equals_a_searchsorted_join(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    hashes = np.sort(rng.integers(0, 300, int(rng.integers(0, 2000))).astype(np.uint32))
+    offsets = rng.integers(0, 60000, len(hashes)).astype(np.uint16)
+    query = rng.integers(0, 350, int(rng.integers(1, 500))).astype(np.uint32)
+    order = np.argsort(query, kind="stable")
+    found, offset = join_sorted(query[order], order, hashes, offsets)
+    first = np.searchsorted(hashes, query[order])
+    counts = np.searchsorted(hashes, query[order], side="right") - first
+    rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, counts, strict=True)])
+    np.testing.assert_array_equal(found, np.repeat(order, counts))
+    np.testing.assert_array_equal(offset, offsets[rows.astype(np.int64)].astype(np.int32))
+    assert found.dtype == np.int64 and offset.dtype == np.int32
