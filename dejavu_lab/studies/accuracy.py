@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ..core.cache import MemoryCache
 from ..dejavu import Dejavu
 from .corpus_audio import CorpusAudio
+from .intervals import wilson_interval
 from .queries import Query, make_queries
 
 #: Seconds listened in the write-up's table, plus 10.
@@ -32,6 +33,8 @@ ACCURACY_COLUMNS = (
     "correct",
     "total",
     "accuracy_pct",
+    "accuracy_low_pct",
+    "accuracy_high_pct",
     "offset_correct_pct",
     "false_matches",
     "unseen_total",
@@ -118,7 +121,8 @@ def summarize_accuracy(per_query: pd.DataFrame) -> pd.DataFrame:
     """The study's table from :func:`evaluate_queries` rows.
 
     One row per (condition, seconds), columns :data:`ACCURACY_COLUMNS`:
-    ``correct`` / ``total`` reference clips named right, ``accuracy_pct``,
+    ``correct`` / ``total`` reference clips named right, ``accuracy_pct``
+    with its 95 % Wilson interval ``accuracy_low_pct``-``accuracy_high_pct``,
     ``offset_correct_pct`` (right song and offset within 0.1 s),
     ``false_matches`` / ``unseen_total`` unseen clips given a song,
     ``false_match_pct``, the median confidence of the right answers and the
@@ -148,6 +152,8 @@ def summarize_accuracy(per_query: pd.DataFrame) -> pd.DataFrame:
             }
         )
     table = pd.DataFrame(rows, columns=list(ACCURACY_COLUMNS))
+    low, high = wilson_interval(table["correct"], table["total"])
+    table["accuracy_low_pct"], table["accuracy_high_pct"] = 100.0 * low, 100.0 * high
     order = {name: i for i, name in enumerate(dict.fromkeys(per_query.condition))}
     return table.sort_values(
         ["condition", "seconds"],

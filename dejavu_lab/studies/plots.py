@@ -637,6 +637,7 @@ def accuracy_vs_seconds(
     ax: Axes | None = None,
     reference: bool = True,
     metric: str = "accuracy_pct",
+    intervals: bool = True,
     title: str | None = None,
 ) -> Axes:
     """Accuracy against seconds listened, one line per condition (the write-up's accuracy plot).
@@ -654,6 +655,10 @@ def accuracy_vs_seconds(
         ``metric`` is ``"accuracy_pct"``.
     metric : str
         Column plotted; a ``*_pct`` column gets a 0-100 % axis.
+    intervals : bool
+        Shade the confidence interval where the table has its bounds: columns
+        ``<name>_low_pct`` and ``<name>_high_pct`` for ``metric="<name>_pct"``
+        (e.g. the 95 % Wilson interval of :func:`~dejavu_lab.studies.summarize_accuracy`).
     title : str, optional
 
     Returns
@@ -662,12 +667,14 @@ def accuracy_vs_seconds(
     """
     _require_columns(table, ["condition", "seconds", metric], "accuracy_vs_seconds")
     ax = _axes(ax)
+    base = metric.removesuffix("_pct")
+    low, high = f"{base}_low_pct", f"{base}_high_pct"
     for condition in _conditions(table):
         rows = table[table["condition"].astype(str) == condition].sort_values("seconds")
         label = condition
         if "total" in rows.columns and rows["total"].nunique() == 1:
             label = f"{condition} (n = {int(rows['total'].iloc[0])})"
-        ax.plot(
+        (line,) = ax.plot(
             rows["seconds"].to_numpy(dtype=float),
             rows[metric].to_numpy(dtype=float),
             marker="o",
@@ -676,6 +683,16 @@ def accuracy_vs_seconds(
             clip_on=False,
             zorder=3,
         )
+        if intervals and {low, high} <= set(rows.columns):
+            ax.fill_between(
+                rows["seconds"].to_numpy(dtype=float),
+                rows[low].to_numpy(dtype=float),
+                rows[high].to_numpy(dtype=float),
+                color=line.get_color(),
+                alpha=0.18,
+                linewidth=0,
+                zorder=2,
+            )
     seconds = table["seconds"].to_numpy(dtype=float)
     if reference and metric == "accuracy_pct":
         _plot_published_accuracy(ax)
