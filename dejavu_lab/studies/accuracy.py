@@ -15,7 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..core.cache import MemoryCache
-from ..dejavu import Dejavu
+from ..dejavu import Dejavu, Recognition
 from .corpus_audio import CorpusAudio
 from .intervals import wilson_interval
 from .queries import Query, make_queries
@@ -71,6 +71,33 @@ def build_queries(
     return queries
 
 
+def query_row(query: Query, result: Recognition) -> dict[str, object]:
+    """One row of :func:`evaluate_queries`: the truth of ``query`` beside its answer."""
+    correct = result.is_match and result.song_name == query.song_name
+    offset_ok = bool(
+        correct
+        and result.offset_seconds is not None
+        and abs(result.offset_seconds - query.start_s) <= OFFSET_TOLERANCE_S
+    )
+    return {
+        "query_id": query.query_id,
+        "source": query.source,
+        "condition": query.condition,
+        "seconds": query.duration_s,
+        "truth": query.song_name,
+        "start_s": query.start_s,
+        "answer": result.song_name,
+        "offset_s": result.offset_seconds,
+        "confidence": result.confidence,
+        "aligned_hashes": result.aligned_hashes,
+        "input_hashes": result.input_hashes,
+        "correct": bool(correct),
+        "offset_correct": offset_ok,
+        "false_match": bool(query.song_name is None and result.is_match),
+        "match_ms": result.match_time_s * 1e3,
+    }
+
+
 def evaluate_queries(
     djv: Dejavu,
     queries: Sequence[Query],
@@ -89,31 +116,7 @@ def evaluate_queries(
         result = djv.match_samples(
             query.clip, query.sample_rate, cache=cache, cache_key=query.query_id
         )
-        correct = result.is_match and result.song_name == query.song_name
-        offset_ok = bool(
-            correct
-            and result.offset_seconds is not None
-            and abs(result.offset_seconds - query.start_s) <= OFFSET_TOLERANCE_S
-        )
-        rows.append(
-            {
-                "query_id": query.query_id,
-                "source": query.source,
-                "condition": query.condition,
-                "seconds": query.duration_s,
-                "truth": query.song_name,
-                "start_s": query.start_s,
-                "answer": result.song_name,
-                "offset_s": result.offset_seconds,
-                "confidence": result.confidence,
-                "aligned_hashes": result.aligned_hashes,
-                "input_hashes": result.input_hashes,
-                "correct": bool(correct),
-                "offset_correct": offset_ok,
-                "false_match": bool(query.song_name is None and result.is_match),
-                "match_ms": result.match_time_s * 1e3,
-            }
-        )
+        rows.append(query_row(query, result))
     return pd.DataFrame(rows)
 
 

@@ -48,6 +48,8 @@ __all__ = [
     "offset_histogram",
     "pareto",
     "pareto_front_mask",
+    "robustness",
+    "robustness_false_matches",
     "spectrogram_peaks",
     "storage_bars",
     "sweep_heatmap",
@@ -1155,4 +1157,138 @@ def trials_accuracy(
     _percent_axis(ax)
     _seconds_ticks(ax, all_seconds)
     ax.legend(loc="lower right")
+    return _finish(ax, title)
+
+
+#: Axis labels of the robustness study's axes (see :mod:`dejavu_lab.studies.robustness`).
+_ROBUSTNESS_AXIS_LABELS = {
+    "snr_db": "babble SNR at the microphone (dB)",
+    "speed": "speed factor (tempo and pitch)",
+    "pitch_semitones": "pitch shift (semitones)",
+    "stretch": "time-stretch rate (tempo only)",
+    "mp3_kbps": "MP3 bit rate (kbit/s)",
+}
+
+
+def robustness(
+    table: pd.DataFrame,
+    axis: str,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Accuracy along one axis of the robustness study, one line per preset.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        Rows of :func:`dejavu_lab.studies.robustness.robustness`: columns
+        ``preset``, ``axis``, ``value``, ``accuracy_pct`` and, when present,
+        the Wilson bounds ``accuracy_low_pct`` and ``accuracy_high_pct``
+        (shaded).
+    axis : str
+        Which axis to draw (``"snr_db"``, ``"speed"``, ``"pitch_semitones"``,
+        ``"stretch"``, ``"mp3_kbps"``).
+    ax : Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+    """
+    _require_columns(table, ["preset", "axis", "value", "accuracy_pct"], "robustness")
+    rows = table[table["axis"] == axis]
+    if rows.empty:
+        raise ValueError(f"robustness: no rows for axis {axis!r}; it has {sorted(set(table.axis))}")
+    ax = _axes(ax)
+    for preset in pd.unique(rows["preset"]):
+        line_rows = rows[rows["preset"] == preset].sort_values("value")
+        x = line_rows["value"].to_numpy(dtype=float)
+        (line,) = ax.plot(
+            x,
+            line_rows["accuracy_pct"].to_numpy(dtype=float),
+            marker="o",
+            markersize=4,
+            linewidth=1.6,
+            label=str(preset),
+            clip_on=False,
+            zorder=3,
+        )
+        if {"accuracy_low_pct", "accuracy_high_pct"} <= set(line_rows.columns):
+            ax.fill_between(
+                x,
+                line_rows["accuracy_low_pct"].to_numpy(dtype=float),
+                line_rows["accuracy_high_pct"].to_numpy(dtype=float),
+                color=line.get_color(),
+                alpha=0.18,
+                linewidth=0,
+                zorder=2,
+            )
+    ax.set_xlabel(_ROBUSTNESS_AXIS_LABELS.get(axis, axis))
+    ax.set_ylabel(axis_label("accuracy_pct"))
+    _percent_axis(ax)
+    ax.legend(loc="lower center", fontsize="small")
+    return _finish(ax, title)
+
+
+def robustness_false_matches(
+    summary: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """False matches on unseen tracks per axis and preset, as grouped bars with their counts.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`dejavu_lab.studies.robustness.false_match_summary`: columns
+        ``preset``, ``axis``, ``false_matches``, ``unseen_total``,
+        ``false_match_pct``.
+    ax : Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+        Each bar is labelled ``false_matches/unseen_total``.
+    """
+    _require_columns(
+        summary,
+        ["preset", "axis", "false_matches", "unseen_total", "false_match_pct"],
+        "robustness_false_matches",
+    )
+    ax = _axes(ax)
+    axes_names = [str(a) for a in pd.unique(summary["axis"])]
+    presets = [str(p) for p in pd.unique(summary["preset"])]
+    positions = np.arange(len(axes_names))
+    width = 0.8 / max(len(presets), 1)
+    top = 0.0
+    for index, preset in enumerate(presets):
+        rows = (
+            summary[summary["preset"].astype(str) == preset].set_index("axis").reindex(axes_names)
+        )
+        values = rows["false_match_pct"].to_numpy(dtype=float)
+        bars = ax.bar(
+            positions + (index - (len(presets) - 1) / 2) * width,
+            np.nan_to_num(values),
+            width=width,
+            label=preset,
+        )
+        ax.bar_label(
+            bars,
+            labels=[
+                "" if not np.isfinite(f) else f"{int(f)}/{int(n)}"
+                for f, n in zip(rows["false_matches"], rows["unseen_total"], strict=True)
+            ],
+            padding=2,
+            fontsize=6,
+            rotation=90,
+        )
+        top = max(top, float(np.nanmax(values, initial=0.0)))
+    ax.set_xticks(positions, [a.replace("_", " ") for a in axes_names], fontsize="small")
+    ax.set_ylabel(axis_label("false_match_pct"))
+    ax.set_ylim(0, max(2.0, top * 1.4))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
     return _finish(ax, title)
