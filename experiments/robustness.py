@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from _common import database, load_corpus, output_dir, parser, save_figure
+from _common import database, load_corpus, output_dir, parser, save_figure, shared_legend
 
 from dejavu_lab.studies import plots
 from dejavu_lab.studies.provenance import provenance
@@ -21,6 +21,15 @@ from dejavu_lab.studies.robustness import (
     robustness,
     robustness_grid,
 )
+
+#: The coarser grid of ``--coarse``.
+COARSE = {
+    "snr_db": (-10.0, -5.0, 0.0, 5.0, 10.0, 20.0),
+    "speeds": (0.90, 0.95, 0.97, 1.0, 1.03, 1.05, 1.10),
+    "semitones": (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0),
+    "stretches": (0.90, 0.95, 1.0, 1.05, 1.10),
+    "bitrates_kbps": (32, 64, 128),
+}
 
 
 def figure(table: pd.DataFrame, folder: Path) -> None:
@@ -36,6 +45,7 @@ def figure(table: pd.DataFrame, folder: Path) -> None:
     )
     for ax in flat[len(shown) + 1 :]:
         ax.set_visible(False)
+    shared_legend(fig, flat[: len(shown)])
     fig.suptitle(f"{seconds:g} s clips, laptop microphone (babble at 10 dB unless on the axis)")
     save_figure(fig, folder / "robustness.png")
 
@@ -45,6 +55,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="clip length (s)")
     p.add_argument("--per-song", type=int, default=1, help="clips per track and grid point")
     p.add_argument("--per-unseen", type=int, default=2, help="clips per unseen track and point")
+    p.add_argument(
+        "--coarse", action="store_true", help="fewer grid points (for slow presets such as dejavu)"
+    )
     p.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV")
     args = p.parse_args()
     folder = output_dir(args)
@@ -53,7 +66,7 @@ def main() -> None:
         return
     corpus = load_corpus(args)
     databases = {preset: database(args, corpus, preset)[0] for preset in args.presets}
-    grid = robustness_grid()
+    grid = robustness_grid(**COARSE) if args.coarse else robustness_grid()
     table = robustness(
         databases,
         corpus,
@@ -64,7 +77,11 @@ def main() -> None:
         seed=args.seed,
         progress=not args.quiet,
     )
+    # Presets run now replace their earlier rows; other presets' rows are kept.
     path = folder / "robustness.csv"
+    if path.exists():
+        earlier = pd.read_csv(path)
+        table = pd.concat([earlier[~earlier.preset.isin(args.presets)], table], ignore_index=True)
     table.to_csv(path, index=False, float_format="%.4g")
     record: dict[str, object] = dict(
         provenance(
@@ -79,7 +96,10 @@ def main() -> None:
         "seed": args.seed,
         "grid": [point.channel.describe() for point in grid],
     }
-    (folder / "robustness.provenance.json").write_text(json.dumps(record, indent=2, default=str))
+    for preset in args.presets:
+        (folder / f"robustness_{preset}.provenance.json").write_text(
+            json.dumps(record, indent=2, default=str)
+        )
     for djv in databases.values():
         djv.close()
     shown = table[["preset", "axis", "value", "correct", "total", "accuracy_pct", "false_matches"]]

@@ -1168,6 +1168,13 @@ _ROBUSTNESS_AXIS_LABELS = {
     "stretch": "time-stretch rate (tempo only)",
     "mp3_kbps": "MP3 bit rate (kbit/s)",
 }
+_ROBUSTNESS_AXIS_SHORT = {
+    "snr_db": "SNR",
+    "speed": "speed",
+    "pitch_semitones": "pitch",
+    "stretch": "stretch",
+    "mp3_kbps": "MP3",
+}
 
 
 def robustness(
@@ -1286,7 +1293,8 @@ def robustness_false_matches(
             rotation=90,
         )
         top = max(top, float(np.nanmax(values, initial=0.0)))
-    ax.set_xticks(positions, [a.replace("_", " ") for a in axes_names], fontsize="small")
+    ax.set_xticks(positions, [_ROBUSTNESS_AXIS_SHORT.get(a, a) for a in axes_names])
+    ax.set_xlabel("axis of the study (clips pooled over its points)")
     ax.set_ylabel(axis_label("false_match_pct"))
     ax.set_ylim(0, max(2.0, top * 1.4))
     ax.grid(True, axis="y", alpha=0.3)
