@@ -19,6 +19,7 @@ from dejavu_lab.core.hashing import peak_pairs
 from dejavu_lab.core.pipeline import Analysis
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import plots
+from dejavu_lab.studies.robustness import false_match_summary
 from dejavu_lab.studies.synth import synth_song
 
 EQUATION = "1.364757 * record_time - 0.034373"
@@ -141,9 +142,24 @@ PLOT_NAMES = [
     "sweep_heatmap",
     "pareto",
     "trials_accuracy",
+    "robustness",
+    "robustness_false_matches",
 ]
 #: Axes holding categories (names of kinds), which have no unit.
-CATEGORY_AXES = {("storage_bars", "x")}
+CATEGORY_AXES = {("storage_bars", "x"), ("robustness_false_matches", "x")}
+ROBUSTNESS = pd.DataFrame(
+    {
+        "preset": ["default", "default", "dejavu", "dejavu"],
+        "axis": "speed",
+        "value": [1.0, 1.03, 1.0, 1.03],
+        "accuracy_pct": [100.0, 20.0, 90.0, 0.0],
+        "accuracy_low_pct": [92.0, 11.0, 79.0, 0.0],
+        "accuracy_high_pct": [100.0, 34.0, 95.0, 8.0],
+        "false_matches": [0, 1, 24, 24],
+        "unseen_total": 24,
+        "false_match_pct": [0.0, 100 / 24, 100.0, 100.0],
+    }
+)
 
 
 @pytest.fixture
@@ -173,6 +189,10 @@ def calls(
         "sweep_heatmap": lambda ax: plots.sweep_heatmap(sweep, ax=ax),
         "pareto": lambda ax: plots.pareto(sweep, ax=ax),
         "trials_accuracy": lambda ax: plots.trials_accuracy(trials, ax=ax),
+        "robustness": lambda ax: plots.robustness(ROBUSTNESS, "speed", ax=ax),
+        "robustness_false_matches": lambda ax: plots.robustness_false_matches(
+            false_match_summary(ROBUSTNESS), ax=ax
+        ),
     }
 
 

@@ -1163,9 +1163,9 @@ def trials_accuracy(
 #: Axis labels of the robustness study's axes (see :mod:`dejavu_lab.studies.robustness`).
 _ROBUSTNESS_AXIS_LABELS = {
     "snr_db": "babble SNR at the microphone (dB)",
-    "speed": "speed factor (tempo and pitch)",
+    "speed": "speed factor, tempo and pitch (×)",
     "pitch_semitones": "pitch shift (semitones)",
-    "stretch": "time-stretch rate (tempo only)",
+    "stretch": "time-stretch rate, tempo only (×)",
     "mp3_kbps": "MP3 bit rate (kbit/s)",
 }
 _ROBUSTNESS_AXIS_SHORT = {
