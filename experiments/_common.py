@@ -74,3 +74,32 @@ def save(frame, folder: Path, name: str, corpus: CorpusAudio, params: dict) -> P
         json.dumps(provenance(params, corpus.manifest_hash), indent=2)
     )
     return path
+
+
+#: Width of a figure of panels side by side (inches): at 100 dpi, a documentation page's width.
+FIGURE_WIDTH_IN = 10.0
+
+
+def panels(n: int, *, height_in: float = 3.6):  # type: ignore[no-untyped-def]
+    """A figure of ``n`` panels side by side, laid out tightly (constrained layout)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, n, figsize=(FIGURE_WIDTH_IN, height_in), squeeze=False, layout="constrained"
+    )
+    return fig, list(axes[0])
+
+
+def shared_legend(fig, axes, *, ncols: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """One legend under the panels instead of one in each (the panels share their lines)."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False)
+
+
+def save_figure(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Save at 100 dpi with no empty margin, and say where."""
+    fig.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.05)
+    print(f"wrote {path}")

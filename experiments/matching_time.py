@@ -1,30 +1,51 @@
 """Study 2: time to match (decode + fingerprint + lookup) against recording time.
 
 python experiments/matching_time.py --size full
+python experiments/matching_time.py --size full --plot-only   # redraw from the CSVs
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
-from _common import database, load_corpus, output_dir, parser, save
+import pandas as pd
+from _common import database, load_corpus, output_dir, panels, parser, save, save_figure
 
 from dejavu_lab.studies import fit_line, matching_time, plots
+
+
+def figure(presets: list[str], folder: Path) -> None:
+    """matching_time.png: one panel per preset with results in ``folder``."""
+    fits = json.loads((folder / "matching_time_fit.json").read_text())
+    shown = [p for p in presets if p in fits and (folder / f"matching_time_{p}.csv").exists()]
+    fig, axes = panels(len(shown), height_in=4.0)
+    for ax, preset in zip(axes, shown, strict=True):
+        table = pd.read_csv(folder / f"matching_time_{preset}.csv")
+        fit = fits[preset]
+        plots.matching_time(
+            table, fit["slope"], fit["intercept"], ax=ax, title=f"preset {preset!r}"
+        )
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="x-small")
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    save_figure(fig, folder / "matching_time.png")
 
 
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--repeats", type=int, default=5, help="excerpts per recording time")
+    p.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSVs")
     args = p.parse_args()
-    corpus, folder = load_corpus(args), output_dir(args)
+    folder = output_dir(args)
+    if args.plot_only:
+        figure(args.presets, folder)
+        return
+    corpus = load_corpus(args)
     name = sorted(corpus.reference)[0]
     fits = {}
-    fig, axes = plt.subplots(
-        1, len(args.presets), figsize=(6 * len(args.presets), 4.5), squeeze=False
-    )
-    for ax, preset in zip(axes[0], args.presets, strict=True):
+    for preset in args.presets:
         djv, _ = database(args, corpus, preset)
         table = matching_time(
             djv,
@@ -50,15 +71,13 @@ def main() -> None:
             "correct_pct": 100 * float(table.correct.mean()),
         }
         save(table, folder, f"matching_time_{preset}", corpus, djv.pipeline.get_params())
-        plots.matching_time(table, fit.slope, fit.intercept, ax=ax, title=f"preset {preset!r}")
         print(
             f"{preset}: time_to_match = {fit.equation()} (r^2 {fit.r_squared:.3f}); "
             f"{fit.x_realtime:.0f}x real time; with recording: {fits[preset]['with_recording']}"
         )
         djv.close()
     (folder / "matching_time_fit.json").write_text(json.dumps(fits, indent=2))
-    fig.savefig(folder / "matching_time.png", dpi=120)
-    print(f"wrote {folder / 'matching_time.png'}")
+    figure(args.presets, folder)
 
 
 if __name__ == "__main__":

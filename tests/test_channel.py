@@ -24,8 +24,14 @@ from dejavu_lab.studies.channel import (
     Gain,
     Mp3,
     Noise,
+    PitchShift,
+    RandomPitchShift,
+    RandomSpeed,
+    RandomTimeStretch,
     Reverb,
     Speed,
+    TimeStretch,
+    draw_change,
     get_condition,
 )
 
@@ -86,6 +92,13 @@ STAGES: list[Any] = [
     Mp3(bitrate_kbps=32),
     Speed(factor=1.03),
     Speed(factor=0.95),
+    PitchShift(semitones=1.0),
+    PitchShift(semitones=-0.5),
+    TimeStretch(rate=1.05),
+    TimeStretch(rate=0.9),
+    RandomSpeed(),
+    RandomPitchShift(),
+    RandomTimeStretch(),
     Channel(stages=(Gain(db=3.0), Noise(snr_db=20.0)), name="nested"),
 ]
 
@@ -315,7 +328,115 @@ def test_speed_shifts_pitch_and_keeps_length() -> None:
     assert peak_hz == pytest.approx(1020.0, abs=2.0)
 
 
-RANDOM_CONDITIONS = ["laptop-mic", "noisy-pub", "phone-speaker"]
+def tone_burst(freq_hz: float, *, start_s: float = 0.3, stop_s: float = 1.3) -> np.ndarray:
+    """A 2 s clip: silence, a tone from ``start_s`` to ``stop_s`` (10 ms ramps), silence."""
+    t = np.arange(2 * RATE) / RATE
+    envelope = np.clip(np.minimum(t - start_s, stop_s - t) / 0.01, 0.0, 1.0)
+    return (0.5 * envelope * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def burst_span_s(x: np.ndarray) -> tuple[float, float]:
+    """First and last 10 ms frame within 20 dB of the loudest: where the tone sounds (s)."""
+    frame = RATE // 100
+    rms = np.sqrt(np.mean(x[: len(x) // frame * frame].reshape(-1, frame) ** 2, axis=1))
+    loud = np.flatnonzero(rms > rms.max() / 10)
+    return loud[0] * frame / RATE, (loud[-1] + 1) * frame / RATE
+
+
+def main_frequency_hz(x: np.ndarray) -> float:
+    """Frequency of the strongest spectral peak, to a fraction of a bin (zero-padded FFT)."""
+    n = 8 * len(x)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)), n))
+    return float(np.argmax(spectrum) * RATE / n)
+
+
+@pytest.mark.parametrize("semitones", [-2.0, -0.5, 1.0])
+def test_pitch_shift_moves_the_frequency_by_the_ratio_and_keeps_duration(
+    semitones: float,
+) -> None:
+    burst = tone_burst(1000.0)
+    shifted = PitchShift(semitones=semitones).apply(burst, RATE, np.random.default_rng(0))
+    assert shifted.shape == burst.shape
+    assert main_frequency_hz(shifted) == pytest.approx(1000.0 * 2 ** (semitones / 12), rel=2e-3)
+    # The phase vocoder's 186 ms window smears the edges a little; a varispeed
+    # by the same ratio would move the end by 0.1 to 0.2 s.
+    start, stop = burst_span_s(shifted)
+    assert start == pytest.approx(0.3, abs=0.03) and stop == pytest.approx(1.3, abs=0.08)
+
+
+@pytest.mark.parametrize("rate", [0.8, 1.25])
+def test_time_stretch_changes_duration_and_keeps_pitch(rate: float) -> None:
+    burst = tone_burst(1000.0)
+    stretched = TimeStretch(rate=rate).apply(burst, RATE, np.random.default_rng(0))
+    assert stretched.shape == burst.shape
+    assert main_frequency_hz(stretched) == pytest.approx(1000.0, rel=2e-3)
+    start, stop = burst_span_s(stretched)
+    assert start == pytest.approx(0.3 / rate, abs=0.03)
+    assert stop - start == pytest.approx(1.0 / rate, abs=0.08)
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.25])
+def test_varispeed_changes_duration_and_pitch_together(factor: float) -> None:
+    burst = tone_burst(1000.0)
+    played = Speed(factor=factor).apply(burst, RATE, np.random.default_rng(0))
+    assert played.shape == burst.shape
+    assert main_frequency_hz(played) == pytest.approx(1000.0 * factor, rel=2e-3)
+    start, stop = burst_span_s(played)
+    assert start == pytest.approx(0.3 / factor, abs=0.02)
+    assert stop - start == pytest.approx(1.0 / factor, abs=0.02)
+
+
+def test_drawn_changes_are_uniform_on_both_sides_of_no_change() -> None:
+    rng = np.random.default_rng(4)
+    changes = np.array([draw_change(rng, low=0.01, high=0.05) for _ in range(4000)])
+    assert np.all((np.abs(changes) >= 0.01) & (np.abs(changes) <= 0.05))
+    assert np.mean(changes > 0) == pytest.approx(0.5, abs=0.03)
+    assert np.mean(np.abs(changes)) == pytest.approx(0.03, abs=0.001)
+    # Uniform sizes: each fifth of [0.01, 0.05] holds about a fifth of the draws.
+    counts = np.histogram(np.abs(changes), bins=5, range=(0.01, 0.05))[0]
+    assert np.all(np.abs(counts / len(changes) - 0.2) < 0.03)
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected_hz"),
+    [
+        (RandomSpeed(), (950.0, 990.0, 1010.0, 1050.0)),
+        (
+            RandomPitchShift(),
+            (
+                1000 * 2 ** (-1 / 12),
+                1000 * 2 ** (-0.5 / 12),
+                1000 * 2 ** (0.5 / 12),
+                1000 * 2 ** (1 / 12),
+            ),
+        ),
+        (RandomTimeStretch(), (999.0, 1001.0, 999.0, 1001.0)),
+    ],
+    ids=repr,
+)
+def test_random_changes_are_seeded_and_drawn_in_their_range(
+    stage: Any, expected_hz: tuple[float, float, float, float]
+) -> None:
+    burst = tone_burst(1000.0)
+    channel_ = Channel(stages=(stage,), name="changed")
+    first = channel_.apply(burst, RATE, 21)
+    np.testing.assert_array_equal(channel_.apply(burst, RATE, 21), first)
+    outputs = [channel_.apply(burst, RATE, seed) for seed in range(6)]
+    assert len({out.tobytes() for out in outputs}) == 6
+    low_down, high_down, low_up, high_up = expected_hz
+    for out in outputs:
+        freq = main_frequency_hz(out)
+        assert low_down - 1 <= freq <= high_down + 1 or low_up - 1 <= freq <= high_up + 1, freq
+
+
+RANDOM_CONDITIONS = [
+    "laptop-mic",
+    "noisy-pub",
+    "phone-speaker",
+    "varispeed-laptop-mic",
+    "pitch-shift-laptop-mic",
+    "time-stretch-laptop-mic",
+]
 
 
 @pytest.mark.parametrize("name", sorted(CONDITIONS))
@@ -405,6 +526,11 @@ VALID_KWARGS: dict[type, dict[str, Any]] = {
     Clip: {},
     Mp3: {"bitrate_kbps": 64},
     Speed: {"factor": 1.0},
+    PitchShift: {"semitones": 0.0},
+    TimeStretch: {"rate": 1.0},
+    RandomSpeed: {},
+    RandomPitchShift: {},
+    RandomTimeStretch: {},
     Channel: {"stages": (), "name": "ok"},
 }
 BAD_PARAMETERS = [
@@ -438,6 +564,8 @@ def test_every_stage_field_has_a_constraint() -> None:
         (lambda: Channel(stages=(), name=""), "name"),
         (lambda: Noise(snr_db=5.0, kind="Pink"), "kind"),
         (lambda: Noise(snr_db=5.0, knd="pink"), "knd"),  # type: ignore[call-arg]
+        (lambda: RandomSpeed(min_change=0.05, max_change=0.01), "RandomSpeed"),
+        (lambda: RandomPitchShift(min_semitones=2.0, max_semitones=1.0), "RandomPitchShift"),
     ],
 )
 def test_inconsistent_parameters_are_refused(make: Any, match: str) -> None:

@@ -19,6 +19,7 @@ from dejavu_lab.core.hashing import peak_pairs
 from dejavu_lab.core.pipeline import Analysis
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import plots
+from dejavu_lab.studies.robustness import false_match_summary
 from dejavu_lab.studies.synth import synth_song
 
 EQUATION = "1.364757 * record_time - 0.034373"
@@ -141,9 +142,24 @@ PLOT_NAMES = [
     "sweep_heatmap",
     "pareto",
     "trials_accuracy",
+    "robustness",
+    "robustness_false_matches",
 ]
 #: Axes holding categories (names of kinds), which have no unit.
-CATEGORY_AXES = {("storage_bars", "x")}
+CATEGORY_AXES = {("storage_bars", "x"), ("robustness_false_matches", "x")}
+ROBUSTNESS = pd.DataFrame(
+    {
+        "preset": ["default", "default", "dejavu", "dejavu"],
+        "axis": "speed",
+        "value": [1.0, 1.03, 1.0, 1.03],
+        "accuracy_pct": [100.0, 20.0, 90.0, 0.0],
+        "accuracy_low_pct": [92.0, 11.0, 79.0, 0.0],
+        "accuracy_high_pct": [100.0, 34.0, 95.0, 8.0],
+        "false_matches": [0, 1, 24, 24],
+        "unseen_total": 24,
+        "false_match_pct": [0.0, 100 / 24, 100.0, 100.0],
+    }
+)
 
 
 @pytest.fixture
@@ -173,6 +189,10 @@ def calls(
         "sweep_heatmap": lambda ax: plots.sweep_heatmap(sweep, ax=ax),
         "pareto": lambda ax: plots.pareto(sweep, ax=ax),
         "trials_accuracy": lambda ax: plots.trials_accuracy(trials, ax=ax),
+        "robustness": lambda ax: plots.robustness(ROBUSTNESS, "speed", ax=ax),
+        "robustness_false_matches": lambda ax: plots.robustness_false_matches(
+            false_match_summary(ROBUSTNESS), ax=ax
+        ),
     }
 
 
@@ -214,10 +234,11 @@ def test_creates_a_figure_without_axes(
 def test_spectrogram_peaks_image_colorbar_and_markers(analysis: Analysis) -> None:
     spec, peaks = analysis.spectrogram, analysis.peaks
     ax = plots.spectrogram_peaks(spec, peaks)
-    (image,) = ax.images
+    # librosa.display.specshow draws a QuadMesh with librosa's time and Hz axes.
+    image, markers = ax.collections
+    assert isinstance(image, QuadMesh)
     assert image.get_array().shape == spec.values_db.shape  # type: ignore[union-attr]
     assert "dB" in colorbar_label(ax)
-    (markers,) = ax.collections
     assert len(markers.get_offsets()) == len(peaks)  # type: ignore[arg-type]
     assert legend_texts(ax) == [f"peaks ({len(peaks)})"]
 
@@ -227,7 +248,7 @@ def test_spectrogram_peaks_crops_to_the_ranges(analysis: Analysis) -> None:
     ax = plots.spectrogram_peaks(
         spec, peaks, time_range_s=(1.0, 2.0), max_frequency_hz=2000.0, log_frequency=True
     )
-    assert ax.get_yscale() == "log"
+    assert ax.get_yscale() == "symlog"  # librosa's log-Hz axis
     assert any(isinstance(artist, QuadMesh) for artist in ax.collections)
     left, right = ax.get_xlim()
     assert 1.0 - spec.frame_seconds <= left and right <= 2.0 + spec.frame_seconds

@@ -17,10 +17,11 @@ from tqdm.auto import tqdm
 
 from ..core.cache import MemoryCache
 from ..core.pipeline import Pipeline
-from ..dejavu import Dejavu
+from ..dejavu import Dejavu, Recognition
 from ..fingerprinting import executor_width, ordered_results
 from ..store import open_store, store_spec
 from .corpus_audio import CorpusAudio
+from .intervals import wilson_interval
 from .queries import Query, make_queries
 
 #: Query batches in flight per worker of an executor.
@@ -58,6 +59,8 @@ ACCURACY_COLUMNS = (
     "correct",
     "total",
     "accuracy_pct",
+    "accuracy_low_pct",
+    "accuracy_high_pct",
     "offset_correct_pct",
     "false_matches",
     "unseen_total",
@@ -92,6 +95,33 @@ def build_queries(
             source="unseen",
         )
     return queries
+
+
+def query_row(query: Query, result: Recognition) -> dict[str, object]:
+    """One row of :func:`evaluate_queries`: the truth of ``query`` beside its answer."""
+    correct = result.is_match and result.song_name == query.song_name
+    offset_ok = bool(
+        correct
+        and result.offset_seconds is not None
+        and abs(result.offset_seconds - query.start_s) <= OFFSET_TOLERANCE_S
+    )
+    return {
+        "query_id": query.query_id,
+        "source": query.source,
+        "condition": query.condition,
+        "seconds": query.duration_s,
+        "truth": query.song_name,
+        "start_s": query.start_s,
+        "answer": result.song_name,
+        "offset_s": result.offset_seconds,
+        "confidence": result.confidence,
+        "aligned_hashes": result.aligned_hashes,
+        "input_hashes": result.input_hashes,
+        "correct": bool(correct),
+        "offset_correct": offset_ok,
+        "false_match": bool(query.song_name is None and result.is_match),
+        "match_ms": result.match_time_s * 1e3,
+    }
 
 
 def evaluate_queries(
@@ -143,31 +173,7 @@ def _recognise(
         result = djv.match_samples(
             query.clip, query.sample_rate, cache=cache, cache_key=query.query_id
         )
-        correct = result.is_match and result.song_name == query.song_name
-        offset_ok = bool(
-            correct
-            and result.offset_seconds is not None
-            and abs(result.offset_seconds - query.start_s) <= OFFSET_TOLERANCE_S
-        )
-        rows.append(
-            {
-                "query_id": query.query_id,
-                "source": query.source,
-                "condition": query.condition,
-                "seconds": query.duration_s,
-                "truth": query.song_name,
-                "start_s": query.start_s,
-                "answer": result.song_name,
-                "offset_s": result.offset_seconds,
-                "confidence": result.confidence,
-                "aligned_hashes": result.aligned_hashes,
-                "input_hashes": result.input_hashes,
-                "correct": bool(correct),
-                "offset_correct": offset_ok,
-                "false_match": bool(query.song_name is None and result.is_match),
-                "match_ms": result.match_time_s * 1e3,
-            }
-        )
+        rows.append(query_row(query, result))
     return rows
 
 
@@ -187,7 +193,8 @@ def summarize_accuracy(per_query: pd.DataFrame) -> pd.DataFrame:
     """The study's table from :func:`evaluate_queries` rows.
 
     One row per (condition, seconds), columns :data:`ACCURACY_COLUMNS`:
-    ``correct`` / ``total`` reference clips named right, ``accuracy_pct``,
+    ``correct`` / ``total`` reference clips named right, ``accuracy_pct``
+    with its 95 % Wilson interval ``accuracy_low_pct``-``accuracy_high_pct``,
     ``offset_correct_pct`` (right song and offset within 0.1 s),
     ``false_matches`` / ``unseen_total`` unseen clips given a song,
     ``false_match_pct``, the median confidence of the right answers and the
@@ -217,6 +224,8 @@ def summarize_accuracy(per_query: pd.DataFrame) -> pd.DataFrame:
             }
         )
     table = pd.DataFrame(rows, columns=list(ACCURACY_COLUMNS))
+    low, high = wilson_interval(table["correct"], table["total"])
+    table["accuracy_low_pct"], table["accuracy_high_pct"] = 100.0 * low, 100.0 * high
     order = {name: i for i, name in enumerate(dict.fromkeys(per_query.condition))}
     return table.sort_values(
         ["condition", "seconds"],

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, TypeAlias
 
+import librosa
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
@@ -67,14 +68,18 @@ __all__ = [
     "band_limit",
     "change_speed",
     "convolve_ir",
+    "draw_change",
     "get_condition",
     "hum_noise",
+    "laptop_mic",
     "load_room_ir",
     "mix_at_snr",
     "mp3_round_trip",
     "pink_noise",
+    "pitch_shift",
     "synthetic_babble",
     "synthetic_room_ir",
+    "time_stretch",
     "white_noise",
 ]
 
@@ -911,6 +916,90 @@ def change_speed(samples: npt.ArrayLike, sample_rate: int, *, factor: float) -> 
     return _fit_length(played, len(x))
 
 
+def _phase_vocoder_fft(n_samples: int) -> int:
+    """librosa's 2048-sample STFT, shortened to a power of two for a short clip."""
+    return int(min(2048, 2 ** math.floor(math.log2(max(n_samples, 1)))))
+
+
+def pitch_shift(samples: npt.ArrayLike, sample_rate: int, *, semitones: float) -> FloatArray:
+    """Shift the pitch by ``semitones`` and keep the tempo (``librosa.effects.pitch_shift``).
+
+    A phase-vocoder time stretch followed by a resampling (soxr, high quality):
+    every frequency is multiplied by ``2 ** (semitones / 12)``, durations stay.
+
+    Parameters
+    ----------
+    samples : array_like, shape (n_samples,)
+        Mono signal.
+    sample_rate : int
+        Sampling rate in Hz.
+    semitones : float
+        Shift in equal-tempered semitones; positive is higher. 1 semitone is a
+        frequency ratio of 1.0595.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples,), float64
+        Same length as the input; a clip under 16 samples is returned unchanged.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) < 16 or semitones == 0.0:
+        return x.copy()
+    shifted = librosa.effects.pitch_shift(
+        x,
+        sr=sample_rate,
+        n_steps=float(semitones),
+        n_fft=_phase_vocoder_fft(len(x)),
+        res_type="soxr_hq",
+    )
+    return _fit_length(np.asarray(shifted, dtype=np.float64), len(x))
+
+
+def time_stretch(samples: npt.ArrayLike, sample_rate: int, *, rate: float) -> FloatArray:
+    """Play faster or slower at the same pitch (``librosa.effects.time_stretch``).
+
+    A phase vocoder: the output lasts ``len(samples) / rate`` samples; it is
+    then cropped, or zero-padded at the end, to the input length.
+
+    Parameters
+    ----------
+    samples : array_like, shape (n_samples,)
+        Mono signal.
+    sample_rate : int
+        Sampling rate in Hz (checked only; the vocoder works in samples).
+    rate : float
+        Tempo ratio: 1.05 plays 5 % faster, every frequency unchanged.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples,), float64
+        Same length as the input; a clip under 16 samples is returned unchanged.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) < 16 or rate == 1.0:
+        return x.copy()
+    stretched = librosa.effects.time_stretch(x, rate=float(rate), n_fft=_phase_vocoder_fft(len(x)))
+    return _fit_length(np.asarray(stretched, dtype=np.float64), len(x))
+
+
+def draw_change(rng: np.random.Generator, *, low: float, high: float) -> float:
+    """A change of random sign and size: uniform on [-high, -low] ∪ [low, high].
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the draw (one sign, one size).
+    low, high : float
+        Smallest and largest size, 0 <= low <= high.
+
+    Returns
+    -------
+    float
+    """
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    return sign * float(rng.uniform(low, high))
+
+
 # ---------------------------------------------------------------------------
 # Stages: frozen parameter holders around the maths
 # ---------------------------------------------------------------------------
@@ -1154,6 +1243,151 @@ class Speed:
         return _to_float32(change_speed(x, sample_rate, factor=self.factor))
 
 
+@dataclass(frozen=True, kw_only=True)
+class PitchShift:
+    """Pitch shift by ``semitones`` at unchanged tempo (see :func:`pitch_shift`)."""
+
+    semitones: float
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "semitones": Constraint(float, low=-12.0, high=12.0)
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+    def apply(
+        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
+    ) -> Float32Array:
+        """Shift the pitch of ``samples``; ``rng`` is unused."""
+        x = _as_mono(samples, sample_rate)
+        return _to_float32(pitch_shift(x, sample_rate, semitones=self.semitones))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeStretch:
+    """Tempo change by ``rate`` at unchanged pitch (see :func:`time_stretch`)."""
+
+    rate: float
+
+    _constraints: ClassVar[dict[str, Constraint]] = {"rate": Constraint(float, low=0.5, high=2.0)}
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+    def apply(
+        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
+    ) -> Float32Array:
+        """Stretch ``samples`` in time; ``rng`` is unused."""
+        x = _as_mono(samples, sample_rate)
+        return _to_float32(time_stretch(x, sample_rate, rate=self.rate))
+
+
+def _check_change_range(stage: object, low: float, high: float) -> None:
+    if low > high:
+        raise ParameterError(
+            f"{type(stage).__name__}: a smallest change {low!r} above the largest {high!r} "
+            "is not allowed"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RandomSpeed:
+    """Varispeed by a factor drawn for each clip: ``1 + c``, ``c`` from :func:`draw_change`.
+
+    The defaults draw uniformly from 0.95-0.99 and 1.01-1.05 (a DJ's or a
+    radio's pitch control, a video sped up).
+
+    Parameters
+    ----------
+    min_change, max_change : float
+        Smallest and largest size of ``|factor - 1|``, 0 to 0.5.
+    """
+
+    min_change: float = 0.01
+    max_change: float = 0.05
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "min_change": Constraint(float, low=0.0, high=0.5),
+        "max_change": Constraint(float, low=0.0, high=0.5),
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+        _check_change_range(self, self.min_change, self.max_change)
+
+    def apply(
+        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
+    ) -> Float32Array:
+        """Draw a factor from ``rng`` and change the speed by it."""
+        x = _as_mono(samples, sample_rate)
+        factor = 1.0 + draw_change(rng, low=self.min_change, high=self.max_change)
+        return _to_float32(change_speed(x, sample_rate, factor=factor))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RandomPitchShift:
+    """Pitch shift by a number of semitones drawn for each clip (:func:`draw_change`).
+
+    Parameters
+    ----------
+    min_semitones, max_semitones : float
+        Smallest and largest size of the shift, 0 to 12 semitones, either way.
+    """
+
+    min_semitones: float = 0.5
+    max_semitones: float = 1.0
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "min_semitones": Constraint(float, low=0.0, high=12.0),
+        "max_semitones": Constraint(float, low=0.0, high=12.0),
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+        _check_change_range(self, self.min_semitones, self.max_semitones)
+
+    def apply(
+        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
+    ) -> Float32Array:
+        """Draw a shift from ``rng`` and shift the pitch by it."""
+        x = _as_mono(samples, sample_rate)
+        semitones = draw_change(rng, low=self.min_semitones, high=self.max_semitones)
+        return _to_float32(pitch_shift(x, sample_rate, semitones=semitones))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RandomTimeStretch:
+    """Time stretch by a rate drawn for each clip: ``1 + c``, ``c`` from :func:`draw_change`.
+
+    Parameters
+    ----------
+    min_change, max_change : float
+        Smallest and largest size of ``|rate - 1|``, 0 to 0.5; the defaults
+        draw uniformly from 0.95-1.05.
+    """
+
+    min_change: float = 0.0
+    max_change: float = 0.05
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "min_change": Constraint(float, low=0.0, high=0.5),
+        "max_change": Constraint(float, low=0.0, high=0.5),
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+        _check_change_range(self, self.min_change, self.max_change)
+
+    def apply(
+        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
+    ) -> Float32Array:
+        """Draw a rate from ``rng`` and stretch by it."""
+        x = _as_mono(samples, sample_rate)
+        rate = 1.0 + draw_change(rng, low=self.min_change, high=self.max_change)
+        return _to_float32(time_stretch(x, sample_rate, rate=rate))
+
+
 # ---------------------------------------------------------------------------
 # Channels
 # ---------------------------------------------------------------------------
@@ -1282,21 +1516,32 @@ _PUB_BABBLE_SNR_DB = 10.0 * math.log10(1.5 / 0.5)
 _LAPTOP_SPEAKERS = BandLimit(low_hz=150.0, high_hz=8000.0, order=4)
 _LAPTOP_MIC = BandLimit(low_hz=100.0, high_hz=7000.0, order=4)
 
+
+def laptop_mic(snr_db: float = 5.0) -> tuple[Degradation, ...]:
+    """The stages of the ``laptop-mic`` channel with its babble at ``snr_db`` (dB).
+
+    Speakers (150 Hz-8 kHz), a living room (RT60 0.4 s), six-talker babble,
+    the microphone (100 Hz-7 kHz), -3 dB gain, clipping at full scale.
+    """
+    return (
+        _LAPTOP_SPEAKERS,
+        Reverb(rt60_s=0.4, direct_to_reverb_db=0.0),
+        Noise(snr_db=snr_db, kind="babble"),
+        _LAPTOP_MIC,
+        Gain(db=-3.0),
+        Clip(),
+    )
+
+
 CONDITIONS: dict[str, Channel] = {
     channel.name: channel
     for channel in (
         Channel(stages=(), name="clean"),
-        Channel(
-            name="laptop-mic",
-            stages=(
-                _LAPTOP_SPEAKERS,
-                Reverb(rt60_s=0.4, direct_to_reverb_db=0.0),
-                Noise(snr_db=5.0, kind="babble"),
-                _LAPTOP_MIC,
-                Gain(db=-3.0),
-                Clip(),
-            ),
-        ),
+        Channel(name="laptop-mic", stages=laptop_mic(5.0)),
+        Channel(name="laptop-mic-10db", stages=laptop_mic(10.0)),
+        Channel(name="varispeed-laptop-mic", stages=(RandomSpeed(), *laptop_mic(10.0))),
+        Channel(name="pitch-shift-laptop-mic", stages=(RandomPitchShift(), *laptop_mic(10.0))),
+        Channel(name="time-stretch-laptop-mic", stages=(RandomTimeStretch(), *laptop_mic(10.0))),
         Channel(
             name="noisy-pub",
             stages=(
@@ -1334,6 +1579,17 @@ laptop-mic
     Laptop speakers (150 Hz-8 kHz) in a living room (RT60 0.4 s, direct =
     reverberant energy), six people talking (espeak-ng babble) at 5 dB SNR,
     laptop microphone (100 Hz-7 kHz), -3 dB gain, clipping at full scale.
+laptop-mic-10db
+    The same with the babble at 10 dB SNR.
+varispeed-laptop-mic
+    Played faster or slower (tempo and pitch together) by a factor drawn for
+    each clip uniformly from 0.95-0.99 and 1.01-1.05, then ``laptop-mic-10db``.
+pitch-shift-laptop-mic
+    Pitch shifted by 0.5 to 1 semitone up or down (drawn for each clip) at
+    unchanged tempo, then ``laptop-mic-10db``.
+time-stretch-laptop-mic
+    Tempo changed by a rate drawn for each clip from 0.95-1.05 at unchanged
+    pitch, then ``laptop-mic-10db``.
 noisy-pub
     Pub loudspeakers (80 Hz-12 kHz), reverberant room (RT60 0.6 s, reverberant
     3 dB above direct), pink noise and eight-talker babble each at half the

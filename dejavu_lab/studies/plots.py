@@ -22,11 +22,11 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Sequence
 
+import librosa.display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator, NullFormatter
@@ -48,6 +48,8 @@ __all__ = [
     "offset_histogram",
     "pareto",
     "pareto_front_mask",
+    "robustness",
+    "robustness_false_matches",
     "spectrogram_peaks",
     "storage_bars",
     "sweep_heatmap",
@@ -70,7 +72,6 @@ DEJAVU_PUBLISHED_STORAGE_MB = {"mp3": 339.0, "wav": 1885.0, "fingerprints": 377.
 
 PUBLISHED_LABEL = "Dejavu write-up (laptop mic)"
 _FIGSIZE = (7.0, 4.5)
-_LOG_FREQUENCY_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
 
 #: Axis labels (with units) of the column names used across the experiments.
 _LABELS = {
@@ -324,39 +325,22 @@ def _draw_spectrogram(
         return
     vmax = float(values.max())
     vmin = max(float(values.min()), vmax - dynamic_range_db)
-    image: ScalarMappable
-    if log_frequency:
-        image = ax.pcolormesh(
-            times,
-            freqs,
-            values,
-            shading="nearest",
-            cmap=cmap,
-            vmin=vmin,
-            vmax=vmax,
-            rasterized=True,
-        )
-        ax.set_yscale("log")
-        low, high = freqs[0] - spec.bin_hz / 2, freqs[-1] + spec.bin_hz / 2
-        ticks = [tick for tick in _LOG_FREQUENCY_TICKS_HZ if low <= tick <= high]
-        ax.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    else:
-        half_frame, half_bin = spec.frame_seconds / 2, spec.bin_hz / 2
-        image = ax.imshow(
-            values,
-            origin="lower",
-            aspect="auto",
-            cmap=cmap,
-            vmin=vmin,
-            vmax=vmax,
-            extent=(
-                times[0] - half_frame,
-                times[-1] + half_frame,
-                freqs[0] - half_bin,
-                freqs[-1] + half_bin,
-            ),
-        )
+    # librosa's axes: pixels centred on the given frame times and bin centres,
+    # seconds and Hz tick formatters, a log-Hz scale when asked.
+    image = librosa.display.specshow(
+        values,
+        x_coords=times,
+        y_coords=freqs,
+        x_axis="s",
+        y_axis="log" if log_frequency else "hz",
+        ax=ax,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        shading="nearest",
+    )
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label="power spectral density (dB)", pad=0.02)
 
@@ -655,6 +639,7 @@ def accuracy_vs_seconds(
     ax: Axes | None = None,
     reference: bool = True,
     metric: str = "accuracy_pct",
+    intervals: bool = True,
     title: str | None = None,
 ) -> Axes:
     """Accuracy against seconds listened, one line per condition (the write-up's accuracy plot).
@@ -672,6 +657,10 @@ def accuracy_vs_seconds(
         ``metric`` is ``"accuracy_pct"``.
     metric : str
         Column plotted; a ``*_pct`` column gets a 0-100 % axis.
+    intervals : bool
+        Shade the confidence interval where the table has its bounds: columns
+        ``<name>_low_pct`` and ``<name>_high_pct`` for ``metric="<name>_pct"``
+        (e.g. the 95 % Wilson interval of :func:`~dejavu_lab.studies.summarize_accuracy`).
     title : str, optional
 
     Returns
@@ -680,12 +669,14 @@ def accuracy_vs_seconds(
     """
     _require_columns(table, ["condition", "seconds", metric], "accuracy_vs_seconds")
     ax = _axes(ax)
+    base = metric.removesuffix("_pct")
+    low, high = f"{base}_low_pct", f"{base}_high_pct"
     for condition in _conditions(table):
         rows = table[table["condition"].astype(str) == condition].sort_values("seconds")
         label = condition
         if "total" in rows.columns and rows["total"].nunique() == 1:
             label = f"{condition} (n = {int(rows['total'].iloc[0])})"
-        ax.plot(
+        (line,) = ax.plot(
             rows["seconds"].to_numpy(dtype=float),
             rows[metric].to_numpy(dtype=float),
             marker="o",
@@ -694,6 +685,16 @@ def accuracy_vs_seconds(
             clip_on=False,
             zorder=3,
         )
+        if intervals and {low, high} <= set(rows.columns):
+            ax.fill_between(
+                rows["seconds"].to_numpy(dtype=float),
+                rows[low].to_numpy(dtype=float),
+                rows[high].to_numpy(dtype=float),
+                color=line.get_color(),
+                alpha=0.18,
+                linewidth=0,
+                zorder=2,
+            )
     seconds = table["seconds"].to_numpy(dtype=float)
     if reference and metric == "accuracy_pct":
         _plot_published_accuracy(ax)
@@ -1156,4 +1157,146 @@ def trials_accuracy(
     _percent_axis(ax)
     _seconds_ticks(ax, all_seconds)
     ax.legend(loc="lower right")
+    return _finish(ax, title)
+
+
+#: Axis labels of the robustness study's axes (see :mod:`dejavu_lab.studies.robustness`).
+_ROBUSTNESS_AXIS_LABELS = {
+    "snr_db": "babble SNR at the microphone (dB)",
+    "speed": "speed factor, tempo and pitch (×)",
+    "pitch_semitones": "pitch shift (semitones)",
+    "stretch": "time-stretch rate, tempo only (×)",
+    "mp3_kbps": "MP3 bit rate (kbit/s)",
+}
+_ROBUSTNESS_AXIS_SHORT = {
+    "snr_db": "SNR",
+    "speed": "speed",
+    "pitch_semitones": "pitch",
+    "stretch": "stretch",
+    "mp3_kbps": "MP3",
+}
+
+
+def robustness(
+    table: pd.DataFrame,
+    axis: str,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Accuracy along one axis of the robustness study, one line per preset.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        Rows of :func:`dejavu_lab.studies.robustness.robustness`: columns
+        ``preset``, ``axis``, ``value``, ``accuracy_pct`` and, when present,
+        the Wilson bounds ``accuracy_low_pct`` and ``accuracy_high_pct``
+        (shaded).
+    axis : str
+        Which axis to draw (``"snr_db"``, ``"speed"``, ``"pitch_semitones"``,
+        ``"stretch"``, ``"mp3_kbps"``).
+    ax : Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+    """
+    _require_columns(table, ["preset", "axis", "value", "accuracy_pct"], "robustness")
+    rows = table[table["axis"] == axis]
+    if rows.empty:
+        raise ValueError(f"robustness: no rows for axis {axis!r}; it has {sorted(set(table.axis))}")
+    ax = _axes(ax)
+    for preset in pd.unique(rows["preset"]):
+        line_rows = rows[rows["preset"] == preset].sort_values("value")
+        x = line_rows["value"].to_numpy(dtype=float)
+        (line,) = ax.plot(
+            x,
+            line_rows["accuracy_pct"].to_numpy(dtype=float),
+            marker="o",
+            markersize=4,
+            linewidth=1.6,
+            label=str(preset),
+            clip_on=False,
+            zorder=3,
+        )
+        if {"accuracy_low_pct", "accuracy_high_pct"} <= set(line_rows.columns):
+            ax.fill_between(
+                x,
+                line_rows["accuracy_low_pct"].to_numpy(dtype=float),
+                line_rows["accuracy_high_pct"].to_numpy(dtype=float),
+                color=line.get_color(),
+                alpha=0.18,
+                linewidth=0,
+                zorder=2,
+            )
+    ax.set_xlabel(_ROBUSTNESS_AXIS_LABELS.get(axis, axis))
+    ax.set_ylabel(axis_label("accuracy_pct"))
+    _percent_axis(ax)
+    ax.legend(loc="lower center", fontsize="small")
+    return _finish(ax, title)
+
+
+def robustness_false_matches(
+    summary: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """False matches on unseen tracks per axis and preset, as grouped bars with their counts.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`dejavu_lab.studies.robustness.false_match_summary`: columns
+        ``preset``, ``axis``, ``false_matches``, ``unseen_total``,
+        ``false_match_pct``.
+    ax : Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+        Each bar is labelled ``false_matches/unseen_total``.
+    """
+    _require_columns(
+        summary,
+        ["preset", "axis", "false_matches", "unseen_total", "false_match_pct"],
+        "robustness_false_matches",
+    )
+    ax = _axes(ax)
+    axes_names = [str(a) for a in pd.unique(summary["axis"])]
+    presets = [str(p) for p in pd.unique(summary["preset"])]
+    positions = np.arange(len(axes_names))
+    width = 0.8 / max(len(presets), 1)
+    top = 0.0
+    for index, preset in enumerate(presets):
+        rows = (
+            summary[summary["preset"].astype(str) == preset].set_index("axis").reindex(axes_names)
+        )
+        values = rows["false_match_pct"].to_numpy(dtype=float)
+        bars = ax.bar(
+            positions + (index - (len(presets) - 1) / 2) * width,
+            np.nan_to_num(values),
+            width=width,
+            label=preset,
+        )
+        ax.bar_label(
+            bars,
+            labels=[
+                "" if not np.isfinite(f) else f"{int(f)}/{int(n)}"
+                for f, n in zip(rows["false_matches"], rows["unseen_total"], strict=True)
+            ],
+            padding=2,
+            fontsize=6,
+            rotation=90,
+        )
+        top = max(top, float(np.nanmax(values, initial=0.0)))
+    ax.set_xticks(positions, [_ROBUSTNESS_AXIS_SHORT.get(a, a) for a in axes_names])
+    ax.set_xlabel("axis of the study (clips pooled over its points)")
+    ax.set_ylabel(axis_label("false_match_pct"))
+    ax.set_ylim(0, max(2.0, top * 1.4))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
     return _finish(ax, title)
