@@ -67,6 +67,12 @@
     faster on 1-2 s queries; through a room it names 53 % of 1 s clips right
     instead of 86 %. It was the default until the peak check counted chords
     once (``verifier__min_frame_z``).
+
+``"speed"``
+    ``"default"`` (same database) that also names clips played up to 6 %
+    faster or slower, or shifted in pitch by up to about a semitone: a query
+    that is no match at its own speed is searched over scale factors
+    (:mod:`dejavu_lab.core.speed`, ``docs/speed.md``).
 """
 
 from __future__ import annotations
@@ -144,6 +150,13 @@ PRESETS["default"] = PRESETS["hash-only"].with_params(
     verifier__supported_min_z=7.0,
     verifier__supported_min_frame_z=4.0,
     verifier__unsure_only=True,
+)
+
+PRESETS["speed"] = PRESETS["default"].with_params(
+    speed__max_change=0.06,
+    speed__pitch=True,
+    speed__coarse_step=0.006,
+    speed__fan_value=15,
 )
 
 
