@@ -22,8 +22,8 @@ from .core.audio import load_audio, resample
 from .core.matching import Candidate, Lookup, MatchResult
 from .core.peaks import Peaks
 from .core.pipeline import Pipeline, StageCache
-from .core.speed import Factor, corrected, hash_sets, tallest_windows
 from .core.presets import PRESETS, get_preset
+from .core.speed import Factor, corrected, hash_sets, tallest_windows
 from .core.verify import PeakSet, Verification, Verifier, peaks_from_fingerprints
 from .exceptions import ParameterError
 from .fingerprinting import (

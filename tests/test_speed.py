@@ -58,7 +58,7 @@ def test_resampled_excerpts_name_song_offset_and_speed(
 def test_the_default_does_not_search(
     fingerprinted: Dejavu, song_samples: dict[str, np.ndarray]
 ) -> None:
-    name, samples = next(iter(song_samples.items()))
+    samples = next(iter(song_samples.values()))
     result = fingerprinted.match_samples(_played_at(samples, 5.0, 3.0, 1.04), SONG_RATE)
     assert not result.is_match and result.speed == 1.0 and result.pitch_semitones == 0.0
 

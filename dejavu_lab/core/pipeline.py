@@ -22,8 +22,8 @@ from .hashing import MAX_BIN, Fingerprints, Hasher
 from .matching import Matcher
 from .params import check_known
 from .peaks import PeakPicker, Peaks
-from .speed import SpeedSearch
 from .spectrogram import LogSpectrogram, Spectrogram
+from .speed import SpeedSearch
 from .verify import Verifier
 
 STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher", "verifier", "speed")

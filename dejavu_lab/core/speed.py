@@ -386,7 +386,9 @@ def _strength(found: SpeedMatch) -> tuple[float, int]:
     return (best.confidence, best.aligned_hashes)
 
 
-def corrected(result: MatchResult, *, tests: int, min_aligned: int, min_confidence: float) -> MatchResult:
+def corrected(
+    result: MatchResult, *, tests: int, min_aligned: int, min_confidence: float
+) -> MatchResult:
     """``result`` with every confidence lowered by ``log10(tests)`` and the rule applied again.
 
     Parameters
@@ -400,8 +402,7 @@ def corrected(result: MatchResult, *, tests: int, min_aligned: int, min_confiden
     """
     penalty = math.log10(max(1, tests))
     candidates = tuple(
-        replace(c, confidence=round(max(0.0, c.confidence - penalty), 3))
-        for c in result.candidates
+        replace(c, confidence=round(max(0.0, c.confidence - penalty), 3)) for c in result.candidates
     )
     is_match = bool(
         candidates
