@@ -255,6 +255,8 @@ class SpeedSearch:
     fan_value : int
         Query fan value of the hashes that rank the factors (sparser than the
         query's own: one lookup and one vote count for every factor at once).
+    finals : int
+        Best-ranked factors of each kind matched in full; the best match wins.
     candidates : int
         Candidates of the best factor checked peak by peak (0: the hashes
         alone decide).
@@ -270,6 +272,7 @@ class SpeedSearch:
     keep: int = 2
     pitch: bool = False
     fan_value: int = 8
+    finals: int = 1
     candidates: int = 3
     min_z: float = 8.5
     min_frame_z: float = 5.0
@@ -283,6 +286,7 @@ class SpeedSearch:
         "keep": Constraint(int, 1, 100),
         "pitch": Constraint(bool),
         "fan_value": Constraint(int, 1, 100),
+        "finals": Constraint(int, 1, 20),
         "candidates": Constraint(int, 0, 100),
         "min_z": Constraint(float, 0.0, 1000.0),
         "min_frame_z": Constraint(float, 0.0, 1000.0),
@@ -372,9 +376,17 @@ class SpeedSearch:
         finals = []
         for kind in self.kinds():
             mine = [i for i, f in enumerate(factors) if f.kind == kind]
-            factor = factors[max(mine, key=lambda i: heights[i])]
-            scaled = self.scaled(peaks, factor)
-            finals.append(SpeedMatch(factor, match(scaled, factor), scaled, len(factors)))
+            mine.sort(key=lambda i: heights[i], reverse=True)
+            chosen: list[Factor] = []
+            for i in mine:
+                # Finalists apart by more than a fine step: not the same peak twice.
+                if all(abs(factors[i].value / f.value - 1) > 1.5 * self.fine_step for f in chosen):
+                    chosen.append(factors[i])
+                if len(chosen) == self.finals:
+                    break
+            for factor in chosen:
+                scaled = self.scaled(peaks, factor)
+                finals.append(SpeedMatch(factor, match(scaled, factor), scaled, len(factors)))
         return max(finals, key=_strength)
 
 
