@@ -464,11 +464,12 @@ class Dejavu:
         return outcome.factor, ranked, best, checks[-1].z, z_of, "peaks"
 
     def _tallest_windows(self, peak_sets: list[Peaks]) -> np.ndarray:
-        """For each peak set, a bound of the tallest window of any song (one lookup for all).
+        """For each peak set, about the tallest window of any song (one lookup for all).
 
-        Hashed with the speed search's sparser fan and no ``dt`` variants
-        (:func:`~dejavu_lab.core.speed.hash_sets`); the votes of set ``i`` go
-        counted together (:func:`~dejavu_lab.core.speed.tallest_windows`).
+        The sets are hashed together with the speed search's sparser fan and no
+        ``dt`` variants (:func:`~dejavu_lab.core.speed.hash_sets`), looked up at
+        once (no shortlist: every row of every song), and their votes counted
+        together (:func:`~dejavu_lab.core.speed.tallest_windows`).
         """
         hasher = dataclasses.replace(
             self.pipeline.hasher,

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 from conftest import SONG_RATE, SONG_SECONDS, UNSEEN_SEEDS, add_noise
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dejavu_lab import Dejavu, ParameterError
 from dejavu_lab.core.hashing import Hasher
@@ -197,3 +199,23 @@ def test_speed_parameters_are_validated_and_named_like_the_others() -> None:
                 SpeedSearch(**{name: bad})
     with pytest.raises(ParameterError, match="speed__max_chnage"):
         get_preset("default").with_params(speed__max_chnage=0.04)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    factor=st.floats(min_value=1 / 1.06, max_value=1.06),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_scaling_back_recovers_the_peaks_of_a_changed_clip(factor: float, seed: int) -> None:
+    # A clip played `factor` times as fast has its peaks at bin * factor and frame / factor;
+    # mapped back at that factor, each lands within rounding of where the song has it.
+    rng = np.random.default_rng(seed)
+    frame = np.sort(rng.integers(0, 500, 200))
+    bin_ = rng.integers(28, 930, 200)
+    heard = _peaks(
+        np.rint(frame / factor).astype(int).tolist(), np.rint(bin_ * factor).astype(int).tolist()
+    )
+    back = scale_peaks(heard, freq_scale=factor, time_scale=factor)
+    assert np.all(np.abs(back.bin - bin_) <= 1)
+    assert np.all(np.abs(back.frame - frame) <= 1)
+    assert np.all(np.diff(back.frame) >= 0)  # still sorted by frame
