@@ -219,3 +219,12 @@ def test_scaling_back_recovers_the_peaks_of_a_changed_clip(factor: float, seed: 
     assert np.all(np.abs(back.bin - bin_) <= 1)
     assert np.all(np.abs(back.frame - frame) <= 1)
     assert np.all(np.diff(back.frame) >= 0)  # still sorted by frame
+
+
+def test_silence_noise_and_tiny_clips_are_no_match_with_the_search(
+    speed_djv: Dejavu, rng: np.random.Generator
+) -> None:
+    noise = (rng.standard_normal(3 * SONG_RATE) * 0.1).astype(np.float32)
+    for clip in (np.zeros(3 * SONG_RATE, np.float32), noise, noise[: SONG_RATE // 10]):
+        result = speed_djv.match_samples(clip, SONG_RATE)
+        assert not result.is_match and result.speed == 1.0
