@@ -57,12 +57,12 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     if args.mic:
         from .live.listening import record_and_match
 
-        with _dejavu(args) as djv:
+        with _dejavu(args, preset=args.preset) as djv:
             result = record_and_match(djv, seconds=args.seconds, device=args.device)
     else:
         if args.file is None:
             raise DejavuLabError("recognize needs a FILE, or --mic to record from a microphone")
-        with _dejavu(args) as djv:
+        with _dejavu(args, preset=args.preset) as djv:
             result = djv.match_file(args.file, top_k=args.top_k)
     if args.json:
         print(json.dumps(result.to_json_dict()))
@@ -72,6 +72,12 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             f"{result.song_name}  (song {result.song_id}) at {result.offset_seconds:.2f} s; "
             f"confidence {result.confidence:.1f}, {result.aligned_hashes}/"
             f"{result.input_hashes} hashes aligned; matched in {result.match_time_s * 1e3:.1f} ms"
+            + (
+                ""
+                if result.speed == 1.0 and result.pitch_semitones == 0.0
+                else f"; played at speed {result.speed:.3f}, "
+                f"pitch {result.pitch_semitones:+.2f} semitones"
+            )
         )
     else:
         print(
@@ -176,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object: " + ", ".join(JSON_KEYS)
     )
     rec.add_argument("--top-k", type=int, default=None, help="list this many candidates")
+    rec.add_argument(
+        "--preset",
+        default=None,
+        help="match with this preset (same database), e.g. speed: also clips played "
+        "faster, slower or at another pitch (default: the database's own)",
+    )
     rec.add_argument("--mic", action="store_true", help="record from the microphone")
     rec.add_argument(
         "--seconds",

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,8 @@ from .core.matching import Candidate, Lookup, MatchResult
 from .core.peaks import Peaks
 from .core.pipeline import Pipeline, StageCache
 from .core.presets import PRESETS, get_preset
-from .core.verify import PeakSet, Verification, peaks_from_fingerprints
+from .core.speed import Factor, corrected, hash_sets, tallest_windows
+from .core.verify import PeakSet, Verification, Verifier, peaks_from_fingerprints
 from .exceptions import ParameterError
 from .fingerprinting import (
     FingerprintReport,
@@ -43,6 +45,8 @@ JSON_KEYS = (
     "confidence",
     "aligned_hashes",
     "match_time_s",
+    "speed",
+    "pitch_semitones",
 )
 
 
@@ -79,6 +83,12 @@ class Recognition:
     decided_by : str
         ``"hashes"`` (the matcher's rule, the verifier off or not needed) or
         ``"peaks"`` (candidates checked peak by peak).
+    speed : float
+        Tempo of the query over the song's (1.02: played 2 % fast), as found
+        by the speed search (:mod:`dejavu_lab.core.speed`); 1.0 when not
+        searched or not found.
+    pitch_semitones : float
+        Pitch of the query over the song's (semitones); 0.0 likewise.
     """
 
     song_id: int | None
@@ -92,6 +102,8 @@ class Recognition:
     query_seconds: float = 0.0
     candidates: list[dict[str, Any]] = field(default_factory=list)
     decided_by: str = "hashes"
+    speed: float = 1.0
+    pitch_semitones: float = 0.0
 
     @property
     def is_match(self) -> bool:
@@ -340,6 +352,11 @@ class Dejavu:
             score = ranked[0].confidence if ranked else 0.0
             z_of = {}
             decided_by = "hashes"
+        factor = Factor("speed", 1.0)
+        if best is None and self.pipeline.speed.enabled:
+            found = self._match_speed(query_peaks, query_frames, frames, wanted)
+            if found is not None:
+                factor, ranked, best, score, z_of, decided_by = found
         ranked = ranked[:wanted]
         elapsed = time.perf_counter() - start
         frame_s = self.pipeline.spectrogram.frame_seconds
@@ -367,6 +384,8 @@ class Dejavu:
             query_seconds=len(samples) / self.pipeline.spectrogram.sample_rate,
             candidates=candidates,
             decided_by=decided_by,
+            speed=round(factor.speed, 4),
+            pitch_semitones=round(factor.pitch_semitones, 3),
         )
 
     def _lookup(
@@ -391,10 +410,14 @@ class Dejavu:
         return voting(self.db.lookup_songs(variants, songs))
 
     def _verify(
-        self, ranked: Sequence[Candidate], query_peaks: Peaks, query_frames: int
+        self,
+        ranked: Sequence[Candidate],
+        query_peaks: Peaks,
+        query_frames: int,
+        verifier: Verifier | None = None,
     ) -> list[Verification]:
         """Check candidates peak by peak, best first, until one passes."""
-        verifier = self.pipeline.verifier
+        verifier = verifier or self.pipeline.verifier
         frame_s = self.pipeline.spectrogram.frame_seconds
         query = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
         reach_back = self.pipeline.hasher.max_dt
@@ -416,6 +439,77 @@ class Dejavu:
             if verifier.passes(check):
                 break
         return checks
+
+    def _match_speed(
+        self, query_peaks: Peaks, query_frames: int, song_frames: np.ndarray, top_k: int
+    ) -> tuple[Factor, list[Candidate], Candidate, float, dict[int, float], str] | None:
+        """Search the query at other speeds and pitches (:mod:`dejavu_lab.core.speed`).
+
+        Returns the factor, the ranked candidates, the answer, its score, the
+        peak-check ``z`` by song and what decided; None when nothing passes.
+        """
+        search, matcher = self.pipeline.speed, self.pipeline.matcher
+
+        def match(peaks: Peaks, factor: Factor) -> MatchResult:
+            hashed = self.pipeline.hasher(peaks, query=True)
+            lookup = self._lookup(hashed.hashes, hashed.offsets, song_frames)
+            return matcher(
+                hashed.offsets,
+                lookup,
+                song_frames=song_frames,
+                query_frames=round(query_frames * factor.time_scale),
+                query_hashes=hashed.hashes,
+                top_k=max(top_k, search.candidates),
+            )
+
+        outcome = search.search(query_peaks, count=self._tallest_windows, match=match)
+        result = corrected(
+            outcome.result,
+            tests=outcome.factors_tried,
+            min_aligned=matcher.min_aligned,
+            min_confidence=matcher.min_confidence,
+        )
+        ranked = list(result.candidates)
+        if result.best is not None:
+            return outcome.factor, ranked, result.best, result.best.confidence, {}, "hashes"
+        if not search.candidates:
+            return None
+        verifier = search.verifier(self.pipeline.verifier)
+        frames = round(query_frames * outcome.factor.time_scale)
+        checks = self._verify(ranked[: search.candidates], outcome.peaks, frames, verifier)
+        if not checks or not verifier.passes(checks[-1]):
+            return None
+        best = next(c for c in ranked if c.song_id == checks[-1].song_id)
+        ranked.remove(best)
+        ranked.insert(0, best)
+        z_of = {c.song_id: c.z for c in checks}
+        return outcome.factor, ranked, best, checks[-1].z, z_of, "peaks"
+
+    def _tallest_windows(self, peak_sets: list[Peaks]) -> np.ndarray:
+        """For each peak set, about the tallest window of any song (one lookup for all).
+
+        The sets are hashed together with the speed search's sparser fan and no
+        ``dt`` variants (:func:`~dejavu_lab.core.speed.hash_sets`), looked up at
+        once (no shortlist: every row of every song), and their votes counted
+        together (:func:`~dejavu_lab.core.speed.tallest_windows`).
+        """
+        hasher = dataclasses.replace(
+            self.pipeline.hasher,
+            query_fan_value=self.pipeline.speed.fan_value,
+            query_dt_tolerance=0,
+        )
+        hashed, owner = hash_sets(peak_sets, hasher)
+        found = self.db.lookup(hashed.hashes)
+        if not len(found):
+            return np.zeros(len(peak_sets), dtype=np.int64)
+        diff = found.offset - hashed.offsets[found.query_index].astype(np.int64)
+        return tallest_windows(
+            owner[found.query_index],
+            found.song_id,
+            diff,
+            n_sets=len(peak_sets),
+            time_tolerance=self.pipeline.matcher.time_tolerance,
+        )
 
     def match_file(self, path: str | os.PathLike[str], *, top_k: int | None = None) -> Recognition:
         """Decode a file and recognise it."""

@@ -14,6 +14,7 @@ import soundfile as sf
 from conftest import SONG_RATE
 
 from dejavu_lab.cli import JSON_KEYS, main
+from dejavu_lab.studies.channel import change_speed
 from dejavu_lab.studies.synth import synth_song, write_synth_songs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +52,17 @@ def test_fingerprint_recognize_stats_round_trip(tmp_path: Path) -> None:
     assert tuple(payload) == JSON_KEYS
     assert payload["song_name"] == "synth_002"
     assert abs(payload["offset_seconds"] - 6.0) < 0.05
+    assert payload["speed"] == 1.0 and payload["pitch_semitones"] == 0.0
+
+    faster = tmp_path / "faster.wav"
+    excerpt = synth_song(2, 20.0, SONG_RATE)[6 * SONG_RATE : 10 * SONG_RATE + SONG_RATE // 4]
+    sf.write(faster, change_speed(excerpt, SONG_RATE, factor=1.04)[: 4 * SONG_RATE], SONG_RATE)
+    answer = _run("recognize", str(faster), "--json", "--preset", "speed", cwd=tmp_path)
+    assert answer.returncode == 0, answer.stderr
+    payload = json.loads(answer.stdout)
+    assert payload["song_name"] == "synth_002"
+    assert abs(payload["offset_seconds"] - 6.0) < 0.1
+    assert abs(payload["speed"] - 1.04) <= 0.005
 
     unseen = tmp_path / "unseen.wav"
     sf.write(unseen, synth_song(77, 6.0, SONG_RATE), SONG_RATE)

@@ -360,6 +360,7 @@ def test_cli_recognize_mic_json(
     payload = json.loads(done.stdout)  # stdout is exactly one JSON object
     assert tuple(payload) == JSON_KEYS
     assert payload["song_name"] == "synth_001"
+    assert payload["speed"] == 1.0 and payload["pitch_semitones"] == 0.0
     # The process starts (imports, PortAudio) while the song plays on: only a lower bound.
     assert payload["offset_seconds"] >= 5.0
     assert "ALSA lib" not in done.stderr
@@ -374,6 +375,7 @@ def test_cli_listen_json(
     payload = json.loads(done.stdout)
     assert tuple(payload) == (*JSON_KEYS, "heard_seconds")
     assert payload["song_name"] == "synth_002"
+    assert payload["speed"] == 1.0
     assert payload["heard_seconds"] <= 3.0
     status = [line for line in done.stderr.splitlines() if " dBFS " in line]
     assert status and "confirmed" in status[-1] and "synth_002" in status[-1]

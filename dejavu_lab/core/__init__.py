@@ -12,6 +12,7 @@ from .peaks import PeakPicker, Peaks
 from .pipeline import Pipeline
 from .presets import PRESETS, get_preset
 from .spectrogram import LogSpectrogram, Spectrogram
+from .speed import SpeedSearch
 from .verify import Verifier
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Peaks",
     "Pipeline",
     "Spectrogram",
+    "SpeedSearch",
     "Verifier",
     "get_preset",
 ]

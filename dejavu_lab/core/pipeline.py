@@ -23,9 +23,10 @@ from .matching import Matcher
 from .params import check_known
 from .peaks import PeakPicker, Peaks
 from .spectrogram import LogSpectrogram, Spectrogram
+from .speed import SpeedSearch
 from .verify import Verifier
 
-STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher", "verifier")
+STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher", "verifier", "speed")
 
 
 class StageCache(Protocol):
@@ -71,6 +72,9 @@ class Pipeline:
     verifier : Verifier, optional
         Default ``Verifier(candidates=0)``: off, the matcher decides (the
         ``"default"`` preset turns it on for queries the hashes leave unsure).
+    speed : SpeedSearch, optional
+        Default off: queries that are no match at their own speed are not
+        searched at other speeds and pitches (the ``"speed"`` preset searches).
     """
 
     spectrogram: Spectrogram
@@ -78,6 +82,7 @@ class Pipeline:
     hasher: Hasher
     matcher: Matcher
     verifier: Verifier = dataclasses.field(default_factory=lambda: Verifier(candidates=0))
+    speed: SpeedSearch = dataclasses.field(default_factory=SpeedSearch)
 
     def __post_init__(self) -> None:
         top_bin = self.spectrogram.window_size // 2

@@ -25,6 +25,12 @@
     50 % overlap, peaks in a diamond of radius 20 above 10 dB, fan 15 within
     0-200 frames, and a matcher that always answers.
 
+``"speed"``
+    ``"default"`` (same database) that also names clips played up to 6 %
+    faster or slower, or shifted in pitch by up to about a semitone: a query
+    that is no match at its own speed is searched over scale factors
+    (:mod:`dejavu_lab.core.speed`, ``docs/speed.md``).
+
 Why each value, and what each preset measured: the documentation's presets
 page (``docs/presets.md``) and its studies page.
 """
@@ -104,6 +110,13 @@ PRESETS["default"] = PRESETS["hash-only"].with_params(
     verifier__supported_min_z=7.0,
     verifier__supported_min_frame_z=4.0,
     verifier__unsure_only=True,
+)
+
+PRESETS["speed"] = PRESETS["default"].with_params(
+    speed__max_change=0.06,
+    speed__pitch=True,
+    speed__coarse_step=0.006,
+    speed__fan_value=15,
 )
 
 

@@ -1,0 +1,100 @@
+"""Speed search benchmark: match time of 5 s queries, ``"default"`` against ``"speed"``.
+
+On the full corpus's 45 reference tracks, one 5 s clip each through the
+laptop-mic channel: at speed 1.0 (babble at 5 dB) and played at a speed
+uniform on 0.95-0.99 or 1.01-1.05 (babble at 10 dB). Both presets match every
+clip alternately in one process on one database, so that the medians are
+side by side; decode and resampling excluded (samples at the pipeline's rate).
+
+    python benchmarks/bench_speed.py --size full
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dejavu_lab import Dejavu
+from dejavu_lab.core.audio import resample
+from dejavu_lab.studies import load_corpus_audio
+from dejavu_lab.studies.channel import CONDITIONS, Channel, Noise, change_speed
+from dejavu_lab.studies.corpus import default_corpus_dir
+from dejavu_lab.studies.corpus_audio import cached_database
+from dejavu_lab.studies.provenance import provenance
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def laptop_mic(snr_db: float) -> Channel:
+    """The laptop-mic channel with its babble at ``snr_db``."""
+    stages = tuple(
+        dataclasses.replace(stage, snr_db=snr_db) if isinstance(stage, Noise) else stage
+        for stage in CONDITIONS["laptop-mic"].stages
+    )
+    return Channel(stages=stages, name=f"laptop-mic-{snr_db:g}db")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--size", choices=("small", "full"), default="full")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--db-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench_speed")
+    args = p.parse_args()
+    corpus = load_corpus_audio(default_corpus_dir(args.size), progress=False)
+    base, _ = cached_database("default", corpus, args.db_dir)
+    searching = Dejavu(store=base.db, pipeline="speed")
+    rate, sr = base.pipeline.spectrogram.sample_rate, corpus.sample_rate
+    rng = np.random.default_rng(args.seed)
+    clips: dict[str, list[np.ndarray]] = {"speed-1.0": [], "varispeed": []}
+    for index, samples in enumerate(corpus.reference.values()):
+        factor = 1.0 + (1 if rng.random() < 0.5 else -1) * rng.uniform(0.01, 0.05)
+        start = int(rng.integers(10 * sr, len(samples) - 7 * sr))
+        plain = laptop_mic(5.0).apply(samples[start : start + 5 * sr], sr, index)
+        excerpt = samples[start : start + math.ceil(5 * factor * sr) + 1]
+        played = change_speed(excerpt, sr, factor=factor)[: 5 * sr]
+        changed = laptop_mic(10.0).apply(played, sr, index)
+        clips["speed-1.0"].append(resample(plain, sr, rate))
+        clips["varispeed"].append(resample(changed, sr, rate))
+    for clip in clips["speed-1.0"][:3]:  # warm the indexes
+        base.match_samples(clip, rate)
+        searching.match_samples(clip, rate)
+    rows = []
+    for condition, queries in clips.items():
+        times: dict[str, list[float]] = {"default": [], "speed": []}
+        right: dict[str, int] = {"default": 0, "speed": 0}
+        names = list(corpus.reference)
+        for name, clip in zip(names, queries, strict=True):
+            for preset, djv in (("default", base), ("speed", searching)):
+                started = time.perf_counter()
+                answer = djv.match_samples(clip, rate)
+                times[preset].append(time.perf_counter() - started)
+                right[preset] += answer.song_name == name
+        for preset in ("default", "speed"):
+            rows.append(
+                {
+                    "condition": condition,
+                    "preset": preset,
+                    "median_ms": round(1e3 * statistics.median(times[preset]), 2),
+                    "p90_ms": round(1e3 * float(np.percentile(times[preset], 90)), 2),
+                    "right": right[preset],
+                    "clips": len(queries),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"speed_{args.size}.json"
+    record = provenance(searching.pipeline.get_params(), corpus.manifest_hash)
+    out.write_text(json.dumps({"rows": rows, **record}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

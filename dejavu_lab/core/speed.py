@@ -1,0 +1,424 @@
+"""Matching queries played faster, slower or at another pitch: a search over scale factors.
+
+A landmark ``(f1, f2, dt)`` on linear FFT bins moves by several bins when the
+spectrum is scaled by a few per cent, so a clip played 3 % fast keeps almost no
+stored hash. Rather than new hashes, the query's *peaks* are mapped back to the
+reference's coordinates for each candidate factor and hashed again (no new
+analysis of the audio), and each factor is matched as an ordinary query:
+
+- varispeed by ``s`` (a turntable or a pitch control; 1.02 is 2 % fast and
+  34 cents high): a query peak at bin ``b`` and frame ``t`` stands for the
+  stored peak at bin ``b / s`` and frame ``t * s``;
+- pitch shift by ``p`` without tempo change: bin ``b / p``, frame ``t``.
+
+Factors are tried coarse to fine: a coarse grid over the range, then a fine
+grid around the best coarse ones. Offsets come out in the reference's frames.
+
+**False matches.** Every factor tried is one more chance for unseen music to
+raise a tall bin. The hash confidence of a factor's best candidate (``-log10``
+of a chance probability, :mod:`dejavu_lab.core.matching`) is lowered by
+``log10`` of the number of factors tried (a Bonferroni correction) before the
+matcher's rule is applied; the peak check (:mod:`dejavu_lab.core.verify`) sees
+only the best factor's candidates, with the thresholds of :class:`SpeedSearch`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import numpy as np
+
+from .hashing import MAX_BIN, Fingerprints, Hasher
+from .matching import MatchResult
+from .params import Constraint, validate_params
+from .peaks import Peaks
+from .verify import Verifier
+
+#: Kinds of change a :class:`Factor` stands for.
+KINDS = ("speed", "pitch")
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One hypothesis about how the query was changed.
+
+    Attributes
+    ----------
+    kind : str
+        ``"speed"`` (tempo and pitch together) or ``"pitch"`` (pitch alone).
+    value : float
+        The ratio: query frequency over stored frequency (and, for
+        ``"speed"``, stored duration over query duration).
+    """
+
+    kind: str
+    value: float
+
+    @property
+    def freq_scale(self) -> float:
+        """Query frequency over stored frequency."""
+        return self.value
+
+    @property
+    def time_scale(self) -> float:
+        """Stored frames per query frame."""
+        return self.value if self.kind == "speed" else 1.0
+
+    @property
+    def speed(self) -> float:
+        """Tempo ratio (1.0 for a pitch shift)."""
+        return self.time_scale
+
+    @property
+    def pitch_semitones(self) -> float:
+        """Pitch change (semitones)."""
+        return 12.0 * math.log2(self.value)
+
+
+def scale_peaks(peaks: Peaks, *, freq_scale: float, time_scale: float) -> Peaks:
+    """Map query peaks to the stored song's frames and bins.
+
+    Parameters
+    ----------
+    peaks : Peaks
+        Peaks of the query, sorted by frame.
+    freq_scale : float, > 0
+        Query frequency over stored frequency: bins are divided by it (rounded).
+    time_scale : float, > 0
+        Stored frames per query frame: frames are multiplied by it (rounded).
+
+    Returns
+    -------
+    Peaks
+        Still sorted by frame; peaks falling outside the hash's bin range are
+        dropped. ``n_frames`` is scaled too.
+    """
+    if freq_scale <= 0 or time_scale <= 0:
+        raise ValueError(f"scale_peaks: scales must be > 0, not {freq_scale}, {time_scale}")
+    bins = np.rint(peaks.bin / freq_scale).astype(np.int32)
+    frames = np.rint(peaks.frame * time_scale).astype(np.int32)
+    keep = (bins >= 0) & (bins <= MAX_BIN)
+    return Peaks(
+        frame=frames[keep],
+        bin=bins[keep],
+        amp_db=peaks.amp_db[keep],
+        frame_seconds=peaks.frame_seconds,
+        n_frames=round(peaks.n_frames * time_scale),
+    )
+
+
+#: Frames between the peak sets that :func:`hash_sets` hashes together.
+SET_GAP_FRAMES = 1 << 16
+
+
+def hash_sets(peak_sets: list[Peaks], hasher: Hasher) -> tuple[Fingerprints, np.ndarray]:
+    """Query hashes of several peak sets in one pass.
+
+    The sets are laid end to end, :data:`SET_GAP_FRAMES` apart (more than any
+    ``max_dt``, so no pair joins two sets), hashed at once, and the offsets
+    put back in each set's own frames.
+
+    Returns
+    -------
+    Fingerprints
+        Every set's hashes, offsets in its own frames.
+    owner : np.ndarray, int64
+        Which set each hash belongs to.
+    """
+    if not peak_sets:
+        return Fingerprints.empty(), np.zeros(0, np.int64)
+    shift = np.repeat(
+        np.arange(len(peak_sets), dtype=np.int64) * SET_GAP_FRAMES, [len(p) for p in peak_sets]
+    )
+    joined = Peaks(
+        frame=np.concatenate([p.frame for p in peak_sets]).astype(np.int64) + shift,
+        bin=np.concatenate([p.bin for p in peak_sets]),
+        amp_db=np.concatenate([p.amp_db for p in peak_sets]),
+        frame_seconds=peak_sets[0].frame_seconds,
+        n_frames=len(peak_sets) * SET_GAP_FRAMES,
+    )
+    hashed = hasher(joined, query=True)
+    owner = hashed.offsets.astype(np.int64) // SET_GAP_FRAMES
+    offsets = (hashed.offsets - owner * SET_GAP_FRAMES).astype(np.int32)
+    return Fingerprints(hashed.hashes, offsets), owner
+
+
+#: Buckets a peak set of :func:`tallest_windows` (a power of 2).
+SET_BUCKETS = 1 << 15
+#: Odd multiplier spreading songs over the buckets.
+_SONG_STRIDE = 40503
+
+
+def tallest_windows(
+    owner: np.ndarray, song_id: np.ndarray, diff: np.ndarray, *, n_sets: int, time_tolerance: int
+) -> np.ndarray:
+    """For each peak set, about the tallest window of votes of any song.
+
+    Votes (every row, repeated hashes included) are counted in
+    :data:`SET_BUCKETS` buckets a set, ``(song * stride + diff) mod buckets``:
+    neighbouring offsets of a song stay neighbours, and other songs' votes
+    fall into a bucket by chance (rows / buckets on average, a fraction of a
+    vote for a query of a few seconds).
+
+    Parameters
+    ----------
+    owner : np.ndarray, int
+        Peak set of each row (0 .. n_sets - 1).
+    song_id : np.ndarray, int
+    diff : np.ndarray, int
+        Stored offset minus query offset (frames).
+    n_sets : int
+    time_tolerance : int
+        Window half-width (frames).
+
+    Returns
+    -------
+    np.ndarray, shape (n_sets,), int64
+    """
+    cell = song_id.astype(np.int64) * _SONG_STRIDE + diff
+    cell &= SET_BUCKETS - 1
+    cell += owner.astype(np.int64) * SET_BUCKETS
+    table = np.bincount(cell, minlength=n_sets * SET_BUCKETS).reshape(n_sets, SET_BUCKETS)
+    # Wrap each set's buckets around so that windows at the ends are whole.
+    wide = np.concatenate(
+        [table[:, SET_BUCKETS - time_tolerance :], table, table[:, :time_tolerance]], axis=1
+    )
+    windowed = table.copy()
+    for delta in range(-time_tolerance, time_tolerance + 1):
+        if delta:
+            windowed += wide[:, time_tolerance + delta : time_tolerance + delta + SET_BUCKETS]
+    return np.asarray(windowed.max(axis=1), dtype=np.int64)
+
+
+def factor_grid(*, low: float, high: float, step: float, skip_near_one: float) -> np.ndarray:
+    """Factors from ``low`` to ``high`` in relative steps of ``step``, in log scale.
+
+    Factors within ``skip_near_one`` of 1 (relative) are left out: speed 1.0 is
+    matched without a search.
+
+    Returns
+    -------
+    np.ndarray, float64, ascending
+    """
+    n_down = math.floor(-math.log(low) / math.log1p(step) + 1e-9)
+    n_up = math.floor(math.log(high) / math.log1p(step) + 1e-9)
+    grid = (1.0 + step) ** np.arange(-n_down, n_up + 1, dtype=np.float64)
+    return grid[np.abs(np.log(grid)) > math.log1p(skip_near_one) - 1e-12]
+
+
+@dataclass(frozen=True)
+class SpeedMatch:
+    """The outcome of a search over factors.
+
+    Attributes
+    ----------
+    factor : Factor
+        The factor whose best song had the tallest window.
+    result : MatchResult
+        The full match of the query at that factor (uncorrected confidences).
+    peaks : Peaks
+        The query's peaks mapped to the stored song's frames and bins at it.
+    factors_tried : int
+        Hypotheses counted (coarse and fine): the multiplicity corrected for.
+    """
+
+    factor: Factor
+    result: MatchResult
+    peaks: Peaks
+    factors_tried: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeedSearch:
+    """Pipeline stage: match queries played at another speed or pitch (queries only).
+
+    Used when the query is no match at its own speed.
+
+    Parameters
+    ----------
+    max_change : float
+        Largest relative change searched: factors ``1 / (1 + max_change)`` to
+        ``1 + max_change``; 0 turns the search off.
+    min_change : float
+        Factors within this relative change of 1 are not searched (the match
+        at speed 1.0 covers them).
+    coarse_step, fine_step : float
+        Relative spacing of the coarse grid and of the fine grid around the
+        best coarse factors.
+    keep : int
+        Coarse factors refined, per kind.
+    pitch : bool
+        Also search pitch shifts without a tempo change.
+    fan_value : int
+        Query fan value of the hashes that rank the factors (sparser than the
+        query's own: one lookup and one vote count for every factor at once).
+    finals : int
+        Best-ranked factors of each kind matched in full; the best match wins.
+    candidates : int
+        Candidates of the best factor checked peak by peak (0: the hashes
+        alone decide).
+    min_z, min_frame_z, min_fraction : float
+        The peak check's thresholds for a candidate found by the search (see
+        :class:`~dejavu_lab.core.verify.Verifier`; its tolerances are used).
+    """
+
+    max_change: float = 0.0
+    min_change: float = 0.005
+    coarse_step: float = 0.01
+    fine_step: float = 0.002
+    keep: int = 2
+    pitch: bool = False
+    fan_value: int = 8
+    finals: int = 1
+    candidates: int = 3
+    min_z: float = 8.5
+    min_frame_z: float = 5.0
+    min_fraction: float = 0.10
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "max_change": Constraint(float, 0.0, 0.5),
+        "min_change": Constraint(float, 0.0, 0.5),
+        "coarse_step": Constraint(float, 0.0005, 0.2),
+        "fine_step": Constraint(float, 0.0001, 0.2),
+        "keep": Constraint(int, 1, 100),
+        "pitch": Constraint(bool),
+        "fan_value": Constraint(int, 1, 100),
+        "finals": Constraint(int, 1, 20),
+        "candidates": Constraint(int, 0, 100),
+        "min_z": Constraint(float, 0.0, 1000.0),
+        "min_frame_z": Constraint(float, 0.0, 1000.0),
+        "min_fraction": Constraint(float, 0.0, 1.0),
+    }
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether queries are searched over factors at all."""
+        return self.max_change > 0
+
+    def verifier(self, base: Verifier) -> Verifier:
+        """``base`` with this search's thresholds (and no support rule)."""
+        return replace(
+            base,
+            min_z=self.min_z,
+            min_frame_z=self.min_frame_z,
+            min_fraction=self.min_fraction,
+            support_confidence=None,
+        )
+
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of change searched."""
+        return KINDS if self.pitch else ("speed",)
+
+    def coarse_factors(self) -> list[Factor]:
+        """The coarse grid of every kind."""
+        values = factor_grid(
+            low=1.0 / (1.0 + self.max_change),
+            high=1.0 + self.max_change,
+            step=self.coarse_step,
+            skip_near_one=self.min_change,
+        )
+        return [Factor(kind, float(v)) for kind in self.kinds() for v in values]
+
+    def fine_factors(self, around: Factor) -> list[Factor]:
+        """The fine grid within half a coarse step of ``around`` (itself excluded)."""
+        reach = math.floor(0.5 * self.coarse_step / self.fine_step + 1e-9)
+        values = around.value * (1.0 + self.fine_step) ** np.arange(-reach, reach + 1)
+        low, high = 1.0 / (1.0 + self.max_change), 1.0 + self.max_change
+        return [
+            Factor(around.kind, float(v))
+            for v in values
+            if low - 1e-12 <= v <= high + 1e-12 and not math.isclose(v, around.value)
+        ]
+
+    def scaled(self, peaks: Peaks, factor: Factor) -> Peaks:
+        """``peaks`` mapped to the stored song's frames and bins under ``factor``."""
+        return scale_peaks(peaks, freq_scale=factor.freq_scale, time_scale=factor.time_scale)
+
+    def search(
+        self,
+        peaks: Peaks,
+        *,
+        count: Callable[[list[Peaks]], np.ndarray],
+        match: Callable[[Peaks, Factor], MatchResult],
+    ) -> SpeedMatch:
+        """Rank coarse factors, then fine ones around the best; match at the best of each kind.
+
+        Parameters
+        ----------
+        peaks : Peaks
+            The query's peaks.
+        count : callable
+            ``count(scaled_peaks_list)``: for each peak set (already in the
+            stored song's frames and bins), the tallest window of any song,
+            with the sparser hashes of ``fan_value`` (int array).
+        match : callable
+            ``match(scaled_peaks, factor)``: the full match of one peak set.
+        """
+        factors = self.coarse_factors()
+        heights = list(count([self.scaled(peaks, f) for f in factors]))
+        fine: list[Factor] = []
+        for kind in self.kinds():
+            mine = [i for i, f in enumerate(factors) if f.kind == kind]
+            mine.sort(key=lambda i: heights[i], reverse=True)
+            for i in mine[: self.keep]:
+                fine += self.fine_factors(factors[i])
+        if fine:
+            factors += fine
+            heights += list(count([self.scaled(peaks, f) for f in fine]))
+        # The best factor of each kind is matched in full, and the better match wins:
+        # sustained notes hardly tell a tempo change from none in the coarse counts.
+        finals = []
+        for kind in self.kinds():
+            mine = [i for i, f in enumerate(factors) if f.kind == kind]
+            mine.sort(key=lambda i: heights[i], reverse=True)
+            chosen: list[Factor] = []
+            for i in mine:
+                # Finalists apart by more than a fine step: not the same peak twice.
+                if all(abs(factors[i].value / f.value - 1) > 1.5 * self.fine_step for f in chosen):
+                    chosen.append(factors[i])
+                if len(chosen) == self.finals:
+                    break
+            for factor in chosen:
+                scaled = self.scaled(peaks, factor)
+                finals.append(SpeedMatch(factor, match(scaled, factor), scaled, len(factors)))
+        return max(finals, key=_strength)
+
+
+def _strength(found: SpeedMatch) -> tuple[float, int]:
+    """What decides between the kinds: the best candidate's confidence, then votes."""
+    if not found.result.candidates:
+        return (0.0, 0)
+    best = found.result.candidates[0]
+    return (best.confidence, best.aligned_hashes)
+
+
+def corrected(
+    result: MatchResult, *, tests: int, min_aligned: int, min_confidence: float
+) -> MatchResult:
+    """``result`` with every confidence lowered by ``log10(tests)`` and the rule applied again.
+
+    Parameters
+    ----------
+    result : MatchResult
+    tests : int, >= 1
+        Factors tried.
+    min_aligned : int
+    min_confidence : float
+        The matcher's rule.
+    """
+    penalty = math.log10(max(1, tests))
+    candidates = tuple(
+        replace(c, confidence=round(max(0.0, c.confidence - penalty), 3)) for c in result.candidates
+    )
+    is_match = bool(
+        candidates
+        and candidates[0].aligned_hashes >= min_aligned
+        and candidates[0].confidence >= min_confidence
+    )
+    return MatchResult(candidates, result.input_hashes, is_match)

@@ -1,0 +1,230 @@
+"""The speed search: clips played faster or slower are named with song, offset and factor."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import SONG_RATE, SONG_SECONDS, UNSEEN_SEEDS, add_noise
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dejavu_lab import Dejavu, ParameterError
+from dejavu_lab.core.hashing import Hasher
+from dejavu_lab.core.matching import Candidate, MatchResult
+from dejavu_lab.core.peaks import Peaks
+from dejavu_lab.core.presets import get_preset
+from dejavu_lab.core.speed import (
+    Factor,
+    SpeedSearch,
+    corrected,
+    factor_grid,
+    hash_sets,
+    scale_peaks,
+    tallest_windows,
+)
+from dejavu_lab.studies.channel import change_speed
+from dejavu_lab.studies.synth import synth_song
+
+
+def _played_at(samples: np.ndarray, start_s: float, seconds: float, factor: float) -> np.ndarray:
+    """``seconds`` of the song from ``start_s``, played ``factor`` times as fast."""
+    start = round(start_s * SONG_RATE)
+    excerpt = samples[start : start + math.ceil(seconds * factor * SONG_RATE) + 1]
+    played = change_speed(excerpt, SONG_RATE, factor=factor)
+    return played[: round(seconds * SONG_RATE)].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def speed_djv(fingerprinted: Dejavu) -> Dejavu:
+    return Dejavu(store=fingerprinted.db, pipeline="speed")
+
+
+@pytest.mark.parametrize("factor", [0.96, 1.04])
+def test_resampled_excerpts_name_song_offset_and_speed(
+    speed_djv: Dejavu, song_samples: dict[str, np.ndarray], factor: float
+) -> None:
+    rng = np.random.default_rng(round(factor * 1000))
+    for name, samples in list(song_samples.items())[:5]:
+        start_s = float(rng.uniform(3.0, SONG_SECONDS - 6.0))
+        clip = _played_at(samples, start_s, 3.0, factor)
+        result = speed_djv.match_samples(clip, SONG_RATE)
+        assert result.song_name == name, (factor, name, result)
+        assert result.offset_seconds is not None
+        assert abs(result.offset_seconds - start_s) <= 0.1, (factor, start_s, result)
+        assert abs(result.speed - factor) <= 0.005, (factor, result.speed)
+        assert result.pitch_semitones == pytest.approx(12 * math.log2(result.speed), abs=1e-3)
+
+
+def test_the_default_does_not_search(
+    fingerprinted: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    samples = next(iter(song_samples.values()))
+    result = fingerprinted.match_samples(_played_at(samples, 5.0, 3.0, 1.04), SONG_RATE)
+    assert not result.is_match and result.speed == 1.0 and result.pitch_semitones == 0.0
+
+
+@pytest.mark.parametrize("factor", [0.95, 0.97, 1.03, 1.05])
+def test_unseen_songs_at_other_speeds_are_no_match(
+    fingerprinted: Dejavu, speed_djv: Dejavu, factor: float
+) -> None:
+    rng = np.random.default_rng(round(factor * 1000))
+    for seed in UNSEEN_SEEDS:
+        samples = synth_song(seed, SONG_SECONDS, SONG_RATE)
+        clip = _played_at(samples, float(rng.uniform(3.0, SONG_SECONDS - 6.0)), 3.0, factor)
+        result = speed_djv.match_samples(clip, SONG_RATE)
+        if result.is_match:
+            # Named at its own speed by the default's rule (the default alone names
+            # it too), not by the search: the search adds no false match.
+            assert result.speed == 1.0 and result.pitch_semitones == 0.0, (seed, result)
+            assert fingerprinted.match_samples(clip, SONG_RATE).song_id == result.song_id
+        else:
+            assert result.offset_seconds is None and result.speed == 1.0
+
+
+def test_speed_search_changes_no_answer_at_speed_one(
+    fingerprinted: Dejavu, speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    # The clips of test_end_to_end: noisy excerpts of every song, and of unseen songs.
+    rng = np.random.default_rng(20131101)
+    clips = []
+    for samples in song_samples.values():
+        start = int(float(rng.uniform(3.0, SONG_SECONDS - 6.0)) * SONG_RATE)
+        clips.append(add_noise(samples[start : start + 3 * SONG_RATE], 10.0, rng))
+    for seed in UNSEEN_SEEDS:
+        samples = synth_song(seed, SONG_SECONDS, SONG_RATE)
+        start = int(rng.uniform(3.0, SONG_SECONDS - 6.0) * SONG_RATE)
+        clips.append(add_noise(samples[start : start + 3 * SONG_RATE], 10.0, rng))
+    for clip in clips:
+        plain = fingerprinted.match_samples(clip, SONG_RATE)
+        searched = speed_djv.match_samples(clip, SONG_RATE)
+        keys = ("song_id", "offset_seconds", "confidence", "aligned_hashes", "decided_by")
+        assert {k: getattr(searched, k) for k in keys} == {k: getattr(plain, k) for k in keys}
+        assert searched.speed == 1.0
+    assert sum(fingerprinted.match_samples(c, SONG_RATE).is_match for c in clips) == len(
+        song_samples
+    )
+
+
+def _peaks(frame: list[int], bin_: list[int]) -> Peaks:
+    n = len(frame)
+    return Peaks(
+        frame=np.asarray(frame, np.int32),
+        bin=np.asarray(bin_, np.int32),
+        amp_db=np.zeros(n, np.float32),
+        frame_seconds=0.02,
+        n_frames=max(frame, default=0) + 1,
+    )
+
+
+def test_scale_peaks_maps_query_peaks_to_the_song() -> None:
+    peaks = _peaks([0, 10, 100], [104, 208, 4000])
+    scaled = scale_peaks(peaks, freq_scale=1.04, time_scale=1.04)
+    assert scaled.frame.tolist() == [0, 10, 104]
+    assert scaled.bin.tolist() == [100, 200, 3846]
+    pitch = scale_peaks(peaks, freq_scale=1.04, time_scale=1.0)
+    assert pitch.frame.tolist() == [0, 10, 100]
+    with pytest.raises(ValueError, match="scales"):
+        scale_peaks(peaks, freq_scale=0.0, time_scale=1.0)
+
+
+def test_factor_grid_is_geometric_and_skips_one() -> None:
+    grid = factor_grid(low=1 / 1.05, high=1.05, step=0.01, skip_near_one=0.005)
+    ratios = grid[1:] / grid[:-1]
+    assert np.all(np.isclose(ratios, 1.01) | np.isclose(ratios, 1.01**2))
+    assert grid.min() >= 1 / 1.05 - 1e-9 and grid.max() <= 1.05 + 1e-9
+    assert not np.any(np.abs(np.log(grid)) < math.log(1.005))
+    assert len(grid) == 2 * 4
+
+
+def test_search_grids_cover_the_range_and_count_factors() -> None:
+    search = SpeedSearch(max_change=0.05, coarse_step=0.01, fine_step=0.002, pitch=True)
+    coarse = search.coarse_factors()
+    assert {f.kind for f in coarse} == {"speed", "pitch"} and len(coarse) == 2 * 8
+    fine = search.fine_factors(Factor("speed", 1.03))
+    assert len(fine) == 4 and all(abs(f.value / 1.03 - 1) <= 0.005 + 1e-9 for f in fine)
+    assert Factor("pitch", 2 ** (1 / 12)).pitch_semitones == pytest.approx(1.0)
+    assert Factor("pitch", 1.05).speed == 1.0 and Factor("speed", 1.05).speed == 1.05
+
+
+def test_hash_sets_equals_hashing_each_set(rng: np.random.Generator) -> None:
+    hasher = Hasher(fan_value=5, min_dt=2, max_dt=40, max_df=60)
+    sets = []
+    for n in (50, 0, 80):
+        frame = np.sort(rng.integers(0, 300, n))
+        sets.append(_peaks(frame.tolist(), rng.integers(30, 500, n).tolist()))
+    joined, owner = hash_sets(sets, hasher)
+    for index, peaks in enumerate(sets):
+        alone = hasher(peaks, query=True)
+        mine = owner == index
+        assert sorted(zip(joined.hashes[mine], joined.offsets[mine], strict=True)) == sorted(
+            zip(alone.hashes, alone.offsets, strict=True)
+        )
+
+
+def test_tallest_windows_counts_the_aligned_votes() -> None:
+    # Set 0: song 3 has 5 votes at diff 7 and 2 at diff 8 (a window of 7); set 1: scattered.
+    owner = np.array([0] * 7 + [1] * 4)
+    song = np.array([3] * 7 + [1, 2, 3, 4])
+    diff = np.array([7] * 5 + [8, 8] + [0, 50, 100, 150])
+    assert tallest_windows(owner, song, diff, n_sets=2, time_tolerance=1).tolist() == [7, 1]
+    assert tallest_windows(owner, song, diff, n_sets=3, time_tolerance=0).tolist() == [5, 1, 0]
+
+
+def test_corrected_lowers_confidence_by_the_factors_tried() -> None:
+    best = Candidate(
+        song_id=1,
+        offset_frames=3.0,
+        aligned_hashes=20,
+        song_votes=40,
+        runner_up_aligned=4,
+        confidence=4.5,
+    )
+    result = MatchResult((best,), 100, True)
+    kept = corrected(result, tests=10, min_aligned=5, min_confidence=3.0)
+    assert kept.is_match and kept.candidates[0].confidence == pytest.approx(3.5)
+    dropped = corrected(result, tests=100, min_aligned=5, min_confidence=3.0)
+    assert not dropped.is_match and dropped.best is None
+
+
+def test_speed_parameters_are_validated_and_named_like_the_others() -> None:
+    pipe = get_preset("default").with_params(speed__max_change=0.04)
+    assert pipe.speed.enabled and pipe.get_params()["speed__max_change"] == 0.04
+    assert not get_preset("default").speed.enabled
+    assert get_preset("speed").reference_params() == get_preset("default").reference_params()
+    for name, constraint in SpeedSearch._constraints.items():
+        for bad in constraint.invalid_examples():
+            with pytest.raises(ParameterError, match=name):
+                SpeedSearch(**{name: bad})
+    with pytest.raises(ParameterError, match="speed__max_chnage"):
+        get_preset("default").with_params(speed__max_chnage=0.04)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    factor=st.floats(min_value=1 / 1.06, max_value=1.06),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_scaling_back_recovers_the_peaks_of_a_changed_clip(factor: float, seed: int) -> None:
+    # A clip played `factor` times as fast has its peaks at bin * factor and frame / factor;
+    # mapped back at that factor, each lands within rounding of where the song has it.
+    rng = np.random.default_rng(seed)
+    frame = np.sort(rng.integers(0, 500, 200))
+    bin_ = rng.integers(28, 930, 200)
+    heard = _peaks(
+        np.rint(frame / factor).astype(int).tolist(), np.rint(bin_ * factor).astype(int).tolist()
+    )
+    back = scale_peaks(heard, freq_scale=factor, time_scale=factor)
+    assert np.all(np.abs(back.bin - bin_) <= 1)
+    assert np.all(np.abs(back.frame - frame) <= 1)
+    assert np.all(np.diff(back.frame) >= 0)  # still sorted by frame
+
+
+def test_silence_noise_and_tiny_clips_are_no_match_with_the_search(
+    speed_djv: Dejavu, rng: np.random.Generator
+) -> None:
+    noise = (rng.standard_normal(3 * SONG_RATE) * 0.1).astype(np.float32)
+    for clip in (np.zeros(3 * SONG_RATE, np.float32), noise, noise[: SONG_RATE // 10]):
+        result = speed_djv.match_samples(clip, SONG_RATE)
+        assert not result.is_match and result.speed == 1.0
