@@ -87,7 +87,7 @@ def _copy_study_figures() -> None:
 _copy_study_figures()
 
 #: Pages other work adds; listed in the home page's toctree only when present.
-OPTIONAL_PAGES = ("robustness", "cluster", "latency")
+OPTIONAL_PAGES = ("robustness", "speed", "cluster", "latency")
 
 
 def _list_optional_pages(app: object, docname: str, source: list[str]) -> None:
