@@ -65,7 +65,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--server", help="also let 2 Dask workers write into this database URL")
     args = p.parse_args()
-    from distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster
 
     corpus_dir = default_corpus_dir(args.size)
     reference = tracks(corpus_dir, set="reference")
