@@ -354,3 +354,48 @@ def test_store_sidecar_follows_the_songs(tmp_path: Path) -> None:
             store.lookup_sql(query_hashes)
         )
         assert HashIndex.open(sidecar_path(path), signature_of(store)) is not None
+
+
+def _mapped_kb(array: np.ndarray) -> int:
+    """Resident kB of the mapping holding ``array`` (from /proc/self/smaps)."""
+    address, inside = array.ctypes.data, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's header line
+            low, high = (int(part, 16) for part in fields[0].split("-"))
+            inside = low <= address < high
+        elif inside and fields[0] == "Rss:":
+            return int(fields[1])
+    return 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_resident_budget_drops_mapped_pages_and_keeps_answers(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 2_000_000  # 8 MB of packed rows
+    hashes = rng.integers(0, 50_000, n).astype(np.uint32)
+    index = HashIndex(hashes, rng.integers(0, 1000, n), rng.integers(0, 20_000, n))
+    folder = tmp_path / "db.index"
+    index.save(folder, {"generation": 1})
+    unbounded = HashIndex.open(folder, {"generation": 1})
+    bounded = HashIndex.open(folder, {"generation": 1})
+    assert unbounded is not None and bounded is not None
+    unbounded.resident_budget = None
+    bounded.resident_budget = 1 << 20
+    # Each chunk's rows are one twentieth of the file, contiguous.
+    chunks = np.array_split(np.arange(50_000, dtype=np.uint32), 20)
+    for at in rng.permutation(len(chunks)):
+        chunk = rng.permutation(chunks[at])
+        want = index.lookup(chunk)
+        for opened in (unbounded, bounded):
+            got = opened.lookup(chunk)
+            for a, b in zip(
+                (got.query_index, got.song_id, got.offset),
+                (want.query_index, want.song_id, want.offset),
+                strict=True,
+            ):
+                np.testing.assert_array_equal(a, b)
+    # The unbounded mapping holds (nearly) all 8 MB of rows; the bounded one at
+    # most its budget and the pages of the last gather (read ahead 64 kB).
+    assert _mapped_kb(unbounded.postings[0]) > 7 * 1024
+    assert _mapped_kb(bounded.postings[0]) <= 1024 + 8 * 1024 // 20 + 2 * 64

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_votes_prefilter import assert_same_windows, random_votes
 
-from dejavu_lab.core import matching
+from dejavu_lab.core import matching, verify
 from dejavu_lab.core._kernels import (
     gather_runs,
     join_sorted,
@@ -15,6 +15,7 @@ from dejavu_lab.core._kernels import (
     rows_of_songs,
 )
 from dejavu_lab.core.matching import Lookup
+from dejavu_lab.core.verify import PeakSet
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -128,3 +129,40 @@ def test_join_sorted_equals_a_searchsorted_join(seed: int) -> None:
     np.testing.assert_array_equal(found, np.repeat(order, counts))
     np.testing.assert_array_equal(offset, offsets[rows.astype(np.int64)].astype(np.int32))
     assert found.dtype == np.int64 and offset.dtype == np.int32
+
+
+def _random_peaks(rng: np.random.Generator, n: int, frames: int, bins: int) -> PeakSet:
+    return PeakSet.from_arrays(rng.integers(0, frames, n), rng.integers(0, bins, n))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_alignment_counts_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    query_frames = int(rng.integers(1, 300))
+    # Few bins: many coincidences; query peaks may lie past its last frame.
+    bins = int(rng.integers(1, 60))
+    query = _random_peaks(rng, int(rng.integers(0, 800)), query_frames + 4, bins)
+    reference = _random_peaks(rng, int(rng.integers(0, 3000)), int(rng.integers(1, 1500)), bins)
+    if seed % 3 == 1:  # the query is a stretch of the reference, planted at frame 400
+        keep = (reference.frame >= 400) & (reference.frame < 400 + query_frames)
+        query = PeakSet.from_arrays(reference.frame[keep] - 400, reference.bin[keep])
+    centre, reach = int(rng.integers(-200, 1200)), int(rng.integers(0, 300))
+    offsets = np.arange(centre - reach, centre + reach + 1)
+    for time_tolerance in (0, 1, 2):
+        for freq_tolerance in (0, 1):
+            options = {
+                "query_frames": query_frames,
+                "time_tolerance": time_tolerance,
+                "freq_tolerance": freq_tolerance,
+            }
+            compiled = verify._alignment_counts(query, reference, offsets, **options)
+            numpy_ = verify._numpy_alignment_counts(query, reference, offsets, **options)
+            for got, want in zip(
+                (*compiled[0], *compiled[1]), (*numpy_[0], *numpy_[1]), strict=True
+            ):
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
+            if seed % 3 == 1 and time_tolerance == 0 and 400 in offsets:
+                # The planted offset: every stored peak under the query meets it.
+                at = 400 - offsets[0]
+                assert compiled[0][0][at] == compiled[0][1][at] > 0

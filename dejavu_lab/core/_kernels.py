@@ -435,3 +435,87 @@ def join_sorted(
             at += 1
             k += 1
     return query_index, offset
+
+
+@njit(cache=True, nogil=True)
+def alignment_counts(
+    query_frame: np.ndarray,
+    query_bin: np.ndarray,
+    ref_frame: np.ndarray,
+    ref_bin: np.ndarray,
+    first: int,
+    n_offsets: int,
+    query_frames: int,
+    time_tolerance: int,
+    freq_tolerance: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stored peaks (and frames) under the query, and those meeting a query peak, per offset.
+
+    At offset ``o`` a stored peak ``(t, b)`` is under the query when
+    ``0 <= t - o < query_frames``, and meets it when the query has a peak
+    within ``time_tolerance`` frames of ``t - o`` and ``freq_tolerance`` bins
+    of ``b``: the query's peaks are spread over that neighbourhood once, on a
+    grid of ``query_frames`` x bins, and each stored peak probes it at each
+    offset it is under. A stored frame is under (meets) the query when one of
+    its peaks is (does).
+
+    Parameters
+    ----------
+    query_frame, query_bin : np.ndarray, int64
+        The query's peaks (frames from its start, bins).
+    ref_frame, ref_bin : np.ndarray, int64
+        The stored peaks, distinct, sorted by frame then bin.
+    first, n_offsets : int
+        The offsets tried: ``first, first + 1, ..., first + n_offsets - 1`` (frames).
+    query_frames, time_tolerance, freq_tolerance : int
+
+    Returns
+    -------
+    matched, total, frames_matched, frames_total : np.ndarray, int64, shape (n_offsets,)
+    """
+    matched = np.zeros(n_offsets, np.int64)
+    total = np.zeros(n_offsets, np.int64)
+    frames_matched = np.zeros(n_offsets, np.int64)
+    frames_total = np.zeros(n_offsets, np.int64)
+    n_bins = np.int64(0)
+    for i in range(len(query_bin)):
+        n_bins = max(n_bins, np.int64(query_bin[i]) + freq_tolerance + 1)
+    width = max(np.int64(query_frames), np.int64(0))
+    grid = np.zeros(width * n_bins, np.bool_)
+    for i in range(len(query_frame)):
+        for dt in range(-time_tolerance, time_tolerance + 1):
+            position = np.int64(query_frame[i]) - dt
+            if position < 0 or position >= width:
+                continue
+            for df in range(-freq_tolerance, freq_tolerance + 1):
+                b = np.int64(query_bin[i]) + df
+                if 0 <= b < n_bins:
+                    grid[position * n_bins + b] = True
+    # Per offset, whether the current stored frame already counted there.
+    frame_met = np.zeros(n_offsets, np.bool_)
+    r = 0
+    n_ref = len(ref_frame)
+    while r < n_ref:
+        t = np.int64(ref_frame[r])
+        end = r
+        while end < n_ref and ref_frame[end] == t:
+            end += 1
+        # Offsets o with 0 <= t - o < query_frames, within the tried ones.
+        lo = max(t - width + 1, np.int64(first)) - first
+        hi = min(t, np.int64(first) + n_offsets - 1) - first
+        for k in range(lo, hi + 1):
+            frames_total[k] += 1
+            frame_met[k] = False
+        for i in range(r, end):
+            b = np.int64(ref_bin[i])
+            inside = 0 <= b < n_bins
+            for k in range(lo, hi + 1):
+                total[k] += 1
+                if inside and grid[(t - first - k) * n_bins + b]:
+                    matched[k] += 1
+                    frame_met[k] = True
+        for k in range(lo, hi + 1):
+            if frame_met[k]:
+                frames_matched[k] += 1
+        r = end
+    return matched, total, frames_matched, frames_total

@@ -193,7 +193,46 @@ def _alignment_counts(
     time_tolerance: int,
     freq_tolerance: int,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """:func:`peak_alignment` by peak and by frame, in one pass: ``(peaks, frames)``."""
+    """:func:`peak_alignment` by peak and by frame, in one pass: ``(peaks, frames)``.
+
+    Compiled (:func:`~dejavu_lab.core._kernels.alignment_counts`); the same
+    counts as :func:`_numpy_alignment_counts` (``tests/test_kernels.py``).
+    """
+    if len(offsets) == 0:
+        return _numpy_alignment_counts(
+            query,
+            reference,
+            offsets,
+            query_frames=query_frames,
+            time_tolerance=time_tolerance,
+            freq_tolerance=freq_tolerance,
+        )
+    from ._kernels import alignment_counts
+
+    matched, total, frames_matched, frames_total = alignment_counts(
+        query.frame,
+        query.bin,
+        reference.frame,
+        reference.bin,
+        int(offsets[0]),
+        len(offsets),
+        query_frames,
+        time_tolerance,
+        freq_tolerance,
+    )
+    return (matched, total), (frames_matched, frames_total)
+
+
+def _numpy_alignment_counts(
+    query: PeakSet,
+    reference: PeakSet,
+    offsets: np.ndarray,
+    *,
+    query_frames: int,
+    time_tolerance: int,
+    freq_tolerance: int,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """:func:`_alignment_counts` in numpy: the compiled kernel's reference."""
 
     def under(column: np.ndarray) -> np.ndarray:
         return np.searchsorted(column, offsets + query_frames) - np.searchsorted(column, offsets)
