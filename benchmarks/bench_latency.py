@@ -13,6 +13,11 @@ the functions doing them:
 - ``peak check``: ``Dejavu._verify`` (the song's stretch read included);
 - ``other``: the rest (query shifts merged, answer built).
 
+Each query's process CPU time (``cpu_ms``, ``time.process_time``) is
+recorded beside its wall time: on a machine shared with other work the wall
+time grows with the load, the CPU time much less (a loaded machine still
+costs cache misses), so the two sides' CPU medians are the steadier ratio.
+
 The collections are those of ``bench_scale.py`` (45 real tracks plus
 distractors; ``--workdir`` and ``--keep`` as there: a kept collection is
 reused, a missing one built). The queries are its 186 clips of 5 s (45 clean
@@ -202,11 +207,14 @@ def serve(db: Path, queries: Path) -> None:
             break
         path = table["path"][int(line)]
         clock.reset()
+        cpu_start = time.process_time()
         start = time.perf_counter()
         result = djv.match_file(path)
         total = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         answer = {
             "total_ms": total * 1e3,
+            "cpu_ms": cpu * 1e3,
             **{f"{stage}_ms": value * 1e3 for stage, value in clock.seconds.items()},
             "song": result.song_name,
             "offset_s": result.offset_seconds,
@@ -294,6 +302,8 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
         "queries": len(frame),
         "median_ms": float(frame["total_ms"].median()),
         "p95_ms": float(np.percentile(frame["total_ms"], 95)),
+        "cpu_median_ms": float(frame["cpu_ms"].median()),
+        "cpu_p95_ms": float(np.percentile(frame["cpu_ms"], 95)),
     }
     for stage in STAGES:
         out[f"{stage}_median_ms"] = float(frame[f"{stage}_ms"].median())
@@ -358,8 +368,11 @@ def main() -> None:
                 flush=True,
             )
         answers: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+        loads = [os.getloadavg()[0]]
         for round_ in range(args.rounds):
             for turn, index in enumerate(rng.permutation(len(table))):
+                if turn % 20 == 0:
+                    loads.append(os.getloadavg()[0])
                 names = list(sides)
                 if turn % 2:
                     names.reverse()
@@ -385,6 +398,8 @@ def main() -> None:
                         "commit": commits[name],
                         "kind": kind,
                         **summarise(per_query[mask]),
+                        "load_min": min(loads),
+                        "load_max": max(loads),
                     }
                 )
             for row in per_query.to_dict("records"):
@@ -405,8 +420,9 @@ def main() -> None:
     pd.DataFrame(query_rows).to_csv(
         args.out.with_name(args.out.stem + "_queries.csv"), index=False, float_format="%.4g"
     )
-    shown = ["songs", "side", "commit", "kind", "queries", "median_ms", "p95_ms"]
+    shown = ["songs", "side", "commit", "kind", "queries", "median_ms", "p95_ms", "cpu_median_ms"]
     shown += [f"{stage}_mean_ms" for stage in STAGES] + ["other_mean_ms", "peak_rss_mb"]
+    shown += ["load_min", "load_max"]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(summary[shown].to_string(index=False, float_format="%.2f"))
     print(f"\nwrote {args.out}")

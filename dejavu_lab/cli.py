@@ -124,10 +124,15 @@ def _sidecars(database: str) -> list[tuple[str, Path]]:
     """The index sidecars beside a DuckDB file that exist (label, folder)."""
     from .store.hash_index import sidecar_path
     from .store.song_index import song_sidecar_path
+    from .store.song_stretches import stretch_sidecar_path
 
     if "://" in database or database == ":memory:":
         return []
-    found = [("hash index:", sidecar_path(database)), ("song index:", song_sidecar_path(database))]
+    found = [
+        ("hash index:", sidecar_path(database)),
+        ("song index:", song_sidecar_path(database)),
+        ("song stretches:", stretch_sidecar_path(database)),
+    ]
     return [(label, folder) for label, folder in found if folder.is_dir()]
 
 

@@ -59,6 +59,7 @@ from .base import (
 )
 from .hash_index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
 from .song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
+from .song_stretches import SongStretches, stretch_sidecar_path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -156,6 +157,7 @@ class DuckDBStore:
         self.read_only = read_only
         self._index: HashIndex | None = None
         self._song_index: SongIndex | None = None
+        self._stretches: SongStretches | None = None
         # The one connection of an in-memory database, or of a batch of writes.
         self._con: duckdb.DuckDBPyConnection | None = None
         # What was read at a data version: {"version": ..., "signature": ..., ...}.
@@ -386,12 +388,12 @@ class DuckDBStore:
     ) -> Fingerprints:
         """A song's rows, sorted by offset then hash (optionally a range of offsets).
 
-        In ``index="memory"`` mode they are read from the song index (one read
-        of the song's run, whatever the collection's size): the peak check
-        asks for ten songs' stretches a query.
+        In ``index="memory"`` mode they are read from the song stretches (one
+        read of the blocks around the stretch, whatever the collection's size):
+        the peak check asks for ten songs' stretches a query.
         """
         if self.index_mode == "memory":
-            hashes, offsets = self.load_song_index().song_rows(song_id, start, stop)
+            hashes, offsets = self.load_song_stretches().rows(song_id, start, stop)
             return Fingerprints(hashes, offsets)
         lo, hi = frame_range(start, stop)
         with self.connection() as con:
@@ -516,6 +518,25 @@ class DuckDBStore:
             )
         return self._song_index
 
+    def load_song_stretches(self) -> SongStretches:
+        """Load (once) each song's rows by offset (:mod:`dejavu_lab.store.song_stretches`).
+
+        Opened from its sidecar (``<path>.stretches``) or built there from the
+        song index, song by song, if missing or stale.
+        """
+        self._current("signature", _read_signature)  # drops a stale index
+        if self._stretches is None:
+
+            def build(
+                con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
+            ) -> SongStretches:
+                return SongStretches.from_song_index(self.load_song_index(), sidecar, signature)
+
+            self._stretches = self._load_sidecar(
+                "song stretches", stretch_sidecar_path, SongStretches.open, build
+            )
+        return self._stretches
+
     def _build_song_index(
         self, con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
     ) -> SongIndex:
@@ -634,6 +655,9 @@ class DuckDBStore:
         if self._song_index is not None:
             self._song_index.close()
             self._song_index = None
+        if self._stretches is not None:
+            self._stretches.close()
+            self._stretches = None
 
     def close(self) -> None:
         self._drop_indexes()
