@@ -140,6 +140,8 @@ def dense_song_windows(
     bounds = np.zeros(longest + 1, np.int64)
     count = np.zeros(longest, np.int64)
     ids = np.empty(n_rows, np.int64)
+    cell_of = np.empty(n_rows, np.int64)
+    occupied = np.empty(n_rows, np.int64)
     # A hash's stamp is the last cell (numbered across songs) that counted it.
     stamp = np.full(len(hash_id), -1, np.int64)
     window_stamp = np.full(len(hash_id), -1, np.int64)
@@ -161,19 +163,27 @@ def dense_song_windows(
             c = packed[i] >> _ID_BITS
             bounds[c] -= 1
             ids[first_row + bounds[c]] = packed[i] & _ID_MASK
+            cell_of[first_row + bounds[c]] = c
+        # The occupied cells in order, walking the placed rows (most cells of
+        # a song are empty: no pass over all of them).
+        count[:width] = 0
+        n_occupied = 0
         fullest = np.int64(0)
-        for c in range(width):
-            count[c] = _distinct(
-                ids, first_row + bounds[c], first_row + bounds[c + 1], stamp, base + c
-            )
+        i = first_row
+        while i < last_row:
+            c = cell_of[i]
+            stop = first_row + bounds[c + 1]
+            count[c] = _distinct(ids, i, stop, stamp, base + c)
+            occupied[first_row + n_occupied] = c
+            n_occupied += 1
             song_votes[s] += count[c]
             fullest = max(fullest, count[c])
+            i = stop
         best = -1
         best_window = np.int64(-1)
         best_count = np.int64(-1)
-        for c in range(width):
-            if count[c] == 0:
-                continue
+        for j in range(first_row, first_row + n_occupied):
+            c = occupied[j]
             lo = max(0, c - tolerance)
             hi = min(width, c + tolerance + 1)
             ceiling = np.int64(0)
