@@ -13,6 +13,7 @@ from dejavu_lab.core._kernels import (
     more_songs_than,
     rows_in_range,
     rows_of_songs,
+    stable_order,
 )
 from dejavu_lab.core.matching import Lookup
 from dejavu_lab.core.verify import PeakSet
@@ -166,3 +167,13 @@ def test_alignment_counts_equal_the_numpy_reference(seed: int) -> None:
                 # The planted offset: every stored peak under the query meets it.
                 at = 400 - offsets[0]
                 assert compiled[0][0][at] == compiled[0][1][at] > 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_stable_order_equals_a_stable_argsort(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_keys = int(rng.integers(1, 500))
+    keys = rng.integers(0, n_keys, int(rng.integers(0, 5000))).astype(np.int64)
+    order = stable_order(keys, n_keys)
+    assert order.dtype == np.int64
+    np.testing.assert_array_equal(order, np.argsort(keys, kind="stable"))

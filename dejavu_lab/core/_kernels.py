@@ -304,7 +304,9 @@ def song_bound_table(
     -------
     np.ndarray, int64, shape (n_songs,)
     """
-    table = np.zeros(n_songs * n_bins, np.int64)
+    # int32 cells (a cell holds fewer than 2**31 rows): half the bytes to
+    # clear and scan of the int64 table, which is memory-bound at 2**22 cells.
+    table = np.zeros(n_songs * n_bins, np.int32)
     for r in range(len(song_id)):
         cell = np.int64(song_id[r]) * n_bins + (
             (np.int64(offset[r]) - query_starts[query_index[r]]) >> shift
@@ -315,7 +317,7 @@ def song_bound_table(
         row = s * n_bins
         best = np.int64(0)
         for b in range(n_bins - 1):
-            pair = table[row + b] + table[row + b + 1]
+            pair = np.int64(table[row + b]) + np.int64(table[row + b + 1])
             if pair > best:
                 best = pair
         bounds[s] = best
@@ -529,3 +531,29 @@ def alignment_counts(
                 frames_matched[k] += 1
         r = end
     return matched, total, frames_matched, frames_total
+
+
+@njit(cache=True, nogil=True)
+def stable_order(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` of small non-negative keys, by counting sort.
+
+    Parameters
+    ----------
+    keys : np.ndarray, int64, each in ``[0, n_keys)``
+    n_keys : int
+
+    Returns
+    -------
+    np.ndarray, int64
+        Positions of ``keys`` in ascending key order, ties in their order.
+    """
+    start = np.zeros(n_keys + 1, np.int64)
+    for i in range(len(keys)):
+        start[keys[i] + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    order = np.empty(len(keys), np.int64)
+    for i in range(len(keys)):
+        order[start[keys[i]]] = i
+        start[keys[i]] += 1
+    return order

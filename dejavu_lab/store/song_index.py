@@ -170,7 +170,7 @@ class SongIndex:
         where = np.searchsorted(self.song_ids, wanted)
         where[where == len(self.song_ids)] = 0
         present = where[self.song_ids[where] == wanted] if len(self.song_ids) else where[:0]
-        from ..core._kernels import join_sorted
+        from ..core._kernels import join_sorted, stable_order
 
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for position in present.tolist():
@@ -192,7 +192,7 @@ class SongIndex:
         query_index = np.concatenate([p[0] for p in parts]).astype(np.int64)
         # Songs were visited in ascending order, offsets ascend within a song's hash:
         # a stable sort by query position gives the hash index's order.
-        rank = np.argsort(query_index, kind="stable")
+        rank = stable_order(query_index, len(query))
         return Lookup(
             query_index[rank],
             np.concatenate([p[1] for p in parts])[rank],
