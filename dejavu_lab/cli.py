@@ -131,7 +131,7 @@ def _sidecars(database: str) -> list[tuple[str, Path]]:
     found = [
         ("hash index:", sidecar_path(database)),
         ("song index:", song_sidecar_path(database)),
-        ("song stretches:", stretch_sidecar_path(database)),
+        ("stretches:", stretch_sidecar_path(database)),
     ]
     return [(label, folder) for label, folder in found if folder.is_dir()]
 

@@ -79,9 +79,11 @@ def test_fingerprint_recognize_stats_round_trip(tmp_path: Path) -> None:
     assert stats.returncode == 0
     assert "songs:         3" in stats.stdout and "MB per song" in stats.stdout
     # Recognising built the hash index beside the database, and the unseen clip's
-    # peak check the song index it reads candidates' stretches from.
+    # peak check the song stretches it reads candidates' stretches from (built
+    # from the song index).
     assert re.search(r"hash index: +[0-9.]+ MB in .*fingerprints\.duckdb\.index", stats.stdout)
     assert re.search(r"song index: +[0-9.]+ MB in .*fingerprints\.duckdb\.songs", stats.stdout)
+    assert re.search(r"stretches: +[0-9.]+ MB in .*fingerprints\.duckdb\.stretches", stats.stdout)
 
     # $DEJAVU_LAB_DB picks another database
     other = _run("stats", cwd=tmp_path, env_db=str(tmp_path / "fingerprints.duckdb"))
