@@ -167,7 +167,10 @@ def _evaluate_setting(
     global _WORKER_CACHE
     if cache is None:
         if _WORKER_CACHE is None:
-            _WORKER_CACHE = MemoryCache()
+            # Every spectrogram of the corpus and queries, about as much memory as the decoded
+            # corpus the worker holds already: a worker runs the settings of several peak
+            # densities in turn, and each would otherwise analyse the corpus again.
+            _WORKER_CACHE = MemoryCache({"spectrogram": len(corpus.reference) + len(queries)})
         cache = _WORKER_CACHE
     candidate = pipeline.with_params(**setting)
     with tempfile.TemporaryDirectory(prefix="dejavu-sweep-") as temporary:
