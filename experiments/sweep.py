@@ -22,7 +22,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from _common import load_corpus, output_dir, panels, parser, save, save_figure, shared_legend
+from _common import load_corpus, output_dir, parser, save, save_figure, shared_legend
 
 from dejavu_lab.core.cache import MemoryCache
 from dejavu_lab.core.presets import get_preset
@@ -51,6 +51,8 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
         "peaks__peaks_per_second": [None],
     },
 }
+#: Figure width (in): at 100 dpi, under 1000 px with the saved margin.
+WIDTH_IN = 9.8
 #: Thresholds (dB) and caps of the peak-rate measurement.
 RATE_THRESHOLDS_DB = [-20.0, -10.0, 0.0, 10.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0]
 RATE_CAPS: list[float | None] = [None, 20.0, 40.0, 80.0, 160.0]
@@ -136,10 +138,11 @@ def plot_grid(table: pd.DataFrame, grid: dict[str, list[Any]], folder: Path, nam
     fig, rows_of_axes = plt.subplots(
         3,
         columns,
-        figsize=(10.0, 8.4),
+        figsize=(WIDTH_IN, 7.6),
         squeeze=False,
         layout="constrained",
         sharex=True,
+        gridspec_kw={"height_ratios": [1.0, 0.6, 1.0]},  # clean clips: near 100 % throughout
     )
     flat = [ax for row in rows_of_axes for ax in row]
     for ax, tag in zip(flat, tags, strict=False):
@@ -158,7 +161,7 @@ def plot_grid(table: pd.DataFrame, grid: dict[str, list[Any]], folder: Path, nam
     fig.suptitle(f"{name}: {len(table)} settings", fontsize="medium")
     save_figure(fig, folder / f"{name}.png")
     plt.close(fig)
-    fig, (ax,) = panels(1, height_in=4.2)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2), layout="constrained")
     labels = tuple(axes_names)
     plots.pareto(
         table,
@@ -195,7 +198,7 @@ def with_shared_rows(
 
 
 def plot_rates(table: pd.DataFrame, folder: Path) -> None:
-    fig, (ax,) = panels(1, height_in=3.8)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.8), layout="constrained")
     plots.peak_rates(table, ax=ax, title="peaks found per second, reference tracks")
     save_figure(fig, folder / "peak_rates.png")
     plt.close(fig)
