@@ -240,6 +240,15 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], function: str)
         )
 
 
+def _require_one_row_each(table: pd.DataFrame, columns: Sequence[str], function: str) -> None:
+    """Sweep rows must be one per combination of the drawn parameters."""
+    if table.duplicated(list(columns)).any():
+        raise ValueError(
+            f"{function}: several rows share a ({', '.join(columns)}) pair; "
+            "filter the other swept parameters first"
+        )
+
+
 def _conditions(table: pd.DataFrame) -> list[str]:
     """Conditions in order of first appearance."""
     return [str(condition) for condition in pd.unique(table["condition"].astype(str))]
@@ -987,11 +996,7 @@ def sweep_heatmap(
         When a (``x``, ``y``) pair occurs in more than one row.
     """
     _require_columns(table, [x, y, value], "sweep_heatmap")
-    if table.duplicated([x, y]).any():
-        raise ValueError(
-            f"sweep_heatmap: several rows share a ({x}, {y}) pair; "
-            "filter the other swept parameters first"
-        )
+    _require_one_row_each(table, [x, y], "sweep_heatmap")
     ax = _axes(ax, (7.0, 5.0))
     grid = table.pivot(index=y, columns=x, values=value).sort_index().sort_index(axis=1)
     values = grid.to_numpy(dtype=float)
@@ -1060,11 +1065,7 @@ def sweep_lines(
     Axes
     """
     _require_columns(table, [x, y, hue], "sweep_lines")
-    if table.duplicated([x, hue]).any():
-        raise ValueError(
-            f"sweep_lines: several rows share a ({x}, {hue}) pair; "
-            "filter the other swept parameters first"
-        )
+    _require_one_row_each(table, [x, hue], "sweep_lines")
     ax = _axes(ax)
     measure, pct, rest = y.partition("_pct")
     band = (f"{measure}_low_pct{rest}", f"{measure}_high_pct{rest}") if pct else None
