@@ -135,7 +135,7 @@ def test_studies_page_shows_every_figure(page, docs_url: str) -> None:
     page.goto(docs_url + "studies.html", wait_until="load")
     images = page.evaluate(IMAGES_RENDERED)
     page.screenshot(path=str(ARTIFACTS / "docs_studies.png"), full_page=True)
-    assert len(images) == 7, images
+    assert len(images) == 8, images
     assert all(image["complete"] and image["width"] > 0 for image in images), images
 
 
