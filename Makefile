@@ -13,7 +13,7 @@ APT_PACKAGES := ffmpeg lame sox espeak-ng portaudio19-dev pulseaudio pulseaudio-
 	libasound2-plugins alsa-utils chromium
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 export MPLBACKEND ?= Agg
-LINT_PATHS := $(wildcard dejavu_lab tests experiments data benchmarks docs/conf.py)
+LINT_PATHS := $(wildcard dejavu_lab tests experiments data benchmarks docs/conf.py docs/notebook_cache.py)
 
 .PHONY: help install system-deps demo test lint format corpus corpus-small reproduce \
 	reproduce-small bench docs clean

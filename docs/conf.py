@@ -13,6 +13,9 @@ sys.path.insert(0, str(REPO))
 
 import dejavu_lab  # noqa: E402
 
+sys.path.insert(0, str(DOCS))
+import notebook_cache  # noqa: E402
+
 project = "dejavu-lab"
 author = "dejavu-lab contributors"
 copyright = "2026, dejavu-lab contributors"
@@ -45,16 +48,21 @@ numpydoc_validation_checks: set[str] = set()
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 # The notebooks run on the small corpus (DEJAVU_LAB_CORPUS_SIZE=small) when the docs build;
-# outputs are cached in docs/_build/.jupyter_cache, so a rebuild re-runs only edited notebooks.
+# outputs are cached in docs/_build/.jupyter_cache, so a rebuild re-runs only edited notebooks
+# (all of them after a change to the package: docs/notebook_cache.py).
 # DEJAVU_LAB_DOCS_EXECUTE=off skips them (pages without outputs).
 nb_execution_mode = os.environ.get("DEJAVU_LAB_DOCS_EXECUTE", "cache")
-nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
+nb_execution_cache_path = str(notebook_cache.CACHE)
 nb_execution_timeout = 600  # a cell building a cached database on a loaded machine
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
 os.environ.setdefault("DEJAVU_LAB_CORPUS_SIZE", "small")
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+# Cached outputs are kept only while the package is unchanged too, so that they show what
+# today's code draws and tests/test_notebooks.py can accept them instead of a second run.
+if nb_execution_mode == "cache":
+    notebook_cache.clear_if_stale()
 
 # --- HTML ----------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"

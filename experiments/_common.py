@@ -21,21 +21,24 @@ from dejavu_lab.studies.provenance import provenance
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """Arguments every experiment takes."""
-    p = argparse.ArgumentParser(description=description)
+def parser(description: str, *, presets: bool = True) -> argparse.ArgumentParser:
+    """Arguments every experiment takes (``presets``: also ``--presets``, several to compare)."""
+    p = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument(
         "--size",
         choices=("small", "full"),
         default="small",
         help="corpus size (default: %(default)s); build it with make corpus[-small]",
     )
-    p.add_argument(
-        "--presets",
-        nargs="+",
-        default=["default", "hash-only", "dejavu"],
-        help="pipeline presets to compare (default: %(default)s)",
-    )
+    if presets:
+        p.add_argument(
+            "--presets",
+            nargs="+",
+            default=["default", "hash-only", "dejavu"],
+            help="pipeline presets to compare (default: %(default)s)",
+        )
     p.add_argument(
         "--out", type=Path, default=None, help="output folder (default: experiments/results/<size>)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,46 @@ SONG_SECONDS = 30.0
 N_SONGS = 10
 #: Seeds of songs never fingerprinted (for "no match").
 UNSEEN_SEEDS = range(100, 106)
+#: Debian's Chromium, driven by playwright with ``executable_path`` (never ``playwright install``).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_missing() -> str:
+    """Why headless Chromium cannot be driven here ("" when it can)."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found: apt-get install chromium"
+    if importlib.util.find_spec("playwright") is None:
+        return "the Python package playwright is not installed: pip install playwright"
+    return ""
+
+
+@pytest.fixture()
+def chromium() -> Iterator[object]:
+    """A headless Chromium (playwright ``Browser``) with a fresh temporary profile, closed after."""
+    reason = chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SONG_RATE
+from conftest import SONG_RATE, chromium_missing
 
 from dejavu_lab import Dejavu
 from dejavu_lab.live.microphone import INSTALL_HINT
@@ -38,18 +38,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.mic, pytest.mark.timeout(240)]
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "06_live_mic_trials.ipynb"
 ARTIFACTS = REPO / "test-artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_TIMEOUT_MS = 120_000
 #: True once the input-level bar is filled past a quarter (-45 dBFS on a -60..0 scale).
 METER_SHOWS_SOUND = """() => {
@@ -66,12 +54,9 @@ def _missing() -> str:
         return reason
     if importlib.util.find_spec("pyaudio") is None:
         return INSTALL_HINT
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not found: apt-get install chromium"
-    for module, package in (("playwright", "playwright"), ("voila", "voila")):
-        if importlib.util.find_spec(module) is None:
-            return f"the Python package {package} is not installed: pip install {package}"
-    return ""
+    if importlib.util.find_spec("voila") is None:
+        return "the Python package voila is not installed: pip install voila"
+    return chromium_missing()
 
 
 @pytest.fixture(scope="module")
@@ -159,54 +144,45 @@ def voila_url(
 
 
 def test_notebook_06_listens_in_a_real_browser(
-    voila_url: tuple[str, Path], virtual_mic: VirtualMicrophone
+    voila_url: tuple[str, Path], virtual_mic: VirtualMicrophone, chromium
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, trials_db = voila_url
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,  # playwright gives it a fresh temporary profile
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1500})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            page.goto(url, wait_until="domcontentloaded")
-            panel = page.locator(".widget-vbox", has_text="Live microphone trials").first
-            listen = page.get_by_role("button", name="Listen")
-            expect(listen).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-            expect(page.get_by_text("3 songs in")).to_be_visible()
+    page = chromium.new_page(viewport={"width": 1100, "height": 1500})
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url, wait_until="domcontentloaded")
+    panel = page.locator(".widget-vbox", has_text="Live microphone trials").first
+    listen = page.get_by_role("button", name="Listen")
+    expect(listen).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+    expect(page.get_by_text("3 songs in")).to_be_visible()
 
-            # Three seconds: move the slider with the keyboard, as a user could.
-            handle = page.locator(".widget-slider .noUi-handle").first
-            handle.click()
-            for _ in range(2):
-                handle.press("ArrowLeft")
-            expect(page.locator(".widget-readout").first).to_have_text("3")
+    # Three seconds: move the slider with the keyboard, as a user could.
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.click()
+    for _ in range(2):
+        handle.press("ArrowLeft")
+    expect(page.locator(".widget-readout").first).to_have_text("3")
 
-            song = synth_song(int(PLAYED_SONG[-3:]), 30.0, SONG_RATE)
-            virtual_mic.play(song[round(PLAYED_FROM_S * SONG_RATE) :], SONG_RATE)
-            try:
-                listen.click()
-                # The input meter follows the music while recording (~-20 dBFS).
-                expect(page.get_by_text("recording")).to_be_visible(timeout=30_000)
-                page.wait_for_function(METER_SHOWS_SOUND, timeout=30_000)
-                panel.screenshot(path=str(ARTIFACTS / "06_live_mic_trials_recording.png"))
-                result = page.locator(".widget-html", has_text="hashes aligned")
-                expect(result).to_contain_text(PLAYED_SONG, timeout=60_000)
-            finally:
-                virtual_mic.stop_playing()
-            panel.screenshot(path=str(ARTIFACTS / "06_live_mic_trials_result.png"))
+    song = synth_song(int(PLAYED_SONG[-3:]), 30.0, SONG_RATE)
+    virtual_mic.play(song[round(PLAYED_FROM_S * SONG_RATE) :], SONG_RATE)
+    try:
+        listen.click()
+        # The input meter follows the music while recording (~-20 dBFS).
+        expect(page.get_by_text("recording")).to_be_visible(timeout=30_000)
+        page.wait_for_function(METER_SHOWS_SOUND, timeout=30_000)
+        panel.screenshot(path=str(ARTIFACTS / "06_live_mic_trials_recording.png"))
+        result = page.locator(".widget-html", has_text="hashes aligned")
+        expect(result).to_contain_text(PLAYED_SONG, timeout=60_000)
+    finally:
+        virtual_mic.stop_playing()
+    panel.screenshot(path=str(ARTIFACTS / "06_live_mic_trials_result.png"))
 
-            page.get_by_role("button", name="right").click()
-            expect(page.get_by_text("1/1 right")).to_be_visible(timeout=30_000)
-            page.wait_for_timeout(500)  # let the redrawn plot image paint
-            page.screenshot(path=str(ARTIFACTS / "06_live_mic_trials.png"), full_page=True)
-        finally:
-            browser.close()
+    page.get_by_role("button", name="right").click()
+    expect(page.get_by_text("1/1 right")).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(500)  # let the redrawn plot image paint
+    page.screenshot(path=str(ARTIFACTS / "06_live_mic_trials.png"), full_page=True)
 
     # The kernel wrote the trial where the notebook's parameters said.
     import duckdb

@@ -24,6 +24,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import chromium_missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -31,18 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 HTML = DOCS / "_build" / "html"
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEJAVU_PAGE = "generated/dejavu_lab.dejavu.Dejavu.html"
 #: Every <img> of the page's article has loaded and has a width.
 IMAGES_RENDERED = """() => {
@@ -53,10 +42,10 @@ IMAGES_RENDERED = """() => {
 
 
 def _missing() -> str:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not found: apt-get install chromium"
+    reason = chromium_missing()
+    if reason:
+        return reason
     for module, package in (
-        ("playwright", "playwright"),
         ("sphinx", "sphinx"),
         ("myst_nb", "myst-nb"),
         ("numpydoc", "numpydoc"),
@@ -105,36 +94,25 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture()
-def page(docs_url: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
+def page(docs_url: str, chromium) -> Iterator[object]:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(60_000)
-            # Only 127.0.0.1 is contacted: the CDN scripts a page links (MathJax, the
-            # widget manager of the notebook pages) are refused, and not needed here.
-            page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_() if route.request.url.startswith(docs_url) else route.abort()
-                ),
-            )
-            failed: list[str] = []
-            page.on(
-                "requestfailed",
-                lambda request: (
-                    failed.append(request.url) if request.url.startswith(docs_url) else None
-                ),
-            )
-            yield page
-            assert not failed, f"pages or files of the site that failed to load: {failed}"
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(60_000)
+    # Only 127.0.0.1 is contacted: the CDN scripts a page links (MathJax, the
+    # widget manager of the notebook pages) are refused, and not needed here.
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith(docs_url) else route.abort()
+        ),
+    )
+    failed: list[str] = []
+    page.on(
+        "requestfailed",
+        lambda request: failed.append(request.url) if request.url.startswith(docs_url) else None,
+    )
+    yield page
+    assert not failed, f"pages or files of the site that failed to load: {failed}"
 
 
 def test_home_page_renders_with_navigation_and_a_figure(page, docs_url: str) -> None:
@@ -157,7 +135,7 @@ def test_studies_page_shows_every_figure(page, docs_url: str) -> None:
     page.goto(docs_url + "studies.html", wait_until="load")
     images = page.evaluate(IMAGES_RENDERED)
     page.screenshot(path=str(ARTIFACTS / "docs_studies.png"), full_page=True)
-    assert len(images) == 7, images
+    assert len(images) == 8, images
     assert all(image["complete"] and image["width"] > 0 for image in images), images
 
 

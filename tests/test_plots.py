@@ -97,6 +97,8 @@ def sweep() -> pd.DataFrame:
                     "hasher__fan_value": fan,
                     "peaks__amp_min_db": amp,
                     "accuracy_pct": 50.0 + fan * 2 - amp,
+                    "accuracy_low_pct": 40.0 + fan * 2 - amp,
+                    "accuracy_high_pct": 60.0 + fan * 2 - amp,
                     "bytes_per_track": fan * 1000.0 - amp * 10,
                 }
             )
@@ -140,7 +142,9 @@ PLOT_NAMES = [
     "matching_time",
     "storage_bars",
     "sweep_heatmap",
+    "sweep_lines",
     "pareto",
+    "peak_rates",
     "trials_accuracy",
     "robustness",
     "robustness_false_matches",
@@ -158,6 +162,15 @@ ROBUSTNESS = pd.DataFrame(
         "false_matches": [0, 1, 24, 24],
         "unseen_total": 24,
         "false_match_pct": [0.0, 100 / 24, 100.0, 100.0],
+    }
+)
+
+
+PEAK_RATES = pd.DataFrame(
+    {
+        "peaks__amp_min_db": [-20.0, 20.0, -20.0, 20.0],
+        "peaks__peaks_per_second": [np.nan, np.nan, 80.0, 80.0],
+        "peaks_per_second": [300.0, 60.0, 80.0, 55.0],
     }
 )
 
@@ -187,7 +200,9 @@ def calls(
         "matching_time": lambda ax: plots.matching_time(timings, 0.3, 0.01, ax=ax),
         "storage_bars": lambda ax: plots.storage_bars(storage, ax=ax),
         "sweep_heatmap": lambda ax: plots.sweep_heatmap(sweep, ax=ax),
+        "sweep_lines": lambda ax: plots.sweep_lines(sweep, ax=ax),
         "pareto": lambda ax: plots.pareto(sweep, ax=ax),
+        "peak_rates": lambda ax: plots.peak_rates(PEAK_RATES, ax=ax),
         "trials_accuracy": lambda ax: plots.trials_accuracy(trials, ax=ax),
         "robustness": lambda ax: plots.robustness(ROBUSTNESS, "speed", ax=ax),
         "robustness_false_matches": lambda ax: plots.robustness_false_matches(
@@ -443,3 +458,23 @@ def test_axis_label_units() -> None:
     assert plots.axis_label("hasher__fan_value") == "hasher__fan_value (targets per anchor)"
     assert plots.axis_label("latency_ms") == "latency_ms (ms)"
     assert plots.axis_label("song") == "song"
+
+
+def test_sweep_lines_draw_a_line_and_its_wilson_band_per_value(sweep: pd.DataFrame) -> None:
+    ax = plots.sweep_lines(sweep, x="hasher__fan_value", y="accuracy_pct", hue="peaks__amp_min_db")
+    assert legend_texts(ax) == ["amp_min_db = -20", "amp_min_db = 0"]
+    assert len(ax.lines) == 2 and len(ax.collections) == 2  # a band under each line
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(40.0 + 10 + 20) and band.max() == pytest.approx(
+        60.0 + 30 + 20
+    )
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["5", "10", "15"]
+    no_band = plots.sweep_lines(sweep.drop(columns=["accuracy_low_pct"]), y="accuracy_pct")
+    assert not no_band.collections
+    with pytest.raises(ValueError, match="several rows"):
+        plots.sweep_lines(pd.concat([sweep, sweep]))
+
+
+def test_sweep_columns_of_one_condition_and_length_get_a_readable_label() -> None:
+    assert plots.axis_label("accuracy_pct_laptop-mic_1s") == "accuracy, laptop-mic 1 s (%)"
+    assert plots.axis_label("accuracy_pct_clean_2.5s") == "accuracy, clean 2.5 s (%)"

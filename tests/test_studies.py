@@ -130,6 +130,13 @@ def test_sweep_rows_cache_and_results_table(tmp_path: Path, corpus) -> None:  # 
     ):
         assert column in first.columns
     assert first.hashes_per_second.iloc[1] > first.hashes_per_second.iloc[0]
+    # Each accuracy comes with its counts and a Wilson interval around it.
+    assert (first.total_clean_2s == 6).all()
+    assert (first.correct_clean_2s == first.accuracy_pct_clean_2s * 6 / 100).all()
+    assert (first.accuracy_low_pct_clean_2s <= first.accuracy_pct_clean_2s).all()
+    assert (first.accuracy_high_pct_clean_2s >= first.accuracy_pct_clean_2s).all()
+    assert (first.accuracy_high_pct_clean_2s - first.accuracy_low_pct_clean_2s > 5).all()
+    assert (first.false_matches <= first.unseen_total).all() and (first.unseen_total == 8).all()
     songs_and_queries = cache.misses["peaks"]
     assert songs_and_queries > 0
     # A second run over hasher/matcher parameters recomputes no peaks.
@@ -150,6 +157,43 @@ def test_sweep_rows_cache_and_results_table(tmp_path: Path, corpus) -> None:  # 
     assert stored[0][0] == 3
     with pytest.raises(Exception, match="hasher__fan"):
         sweep({"hasher__fan": [1]}, corpus, progress=False)
+
+
+def test_sweep_takes_any_preset_by_name_and_refuses_its_unknown_parameters(corpus) -> None:  # type: ignore[no-untyped-def]
+    from dejavu_lab.exceptions import ParameterError
+
+    rows = sweep(
+        {"peaks__peaks_per_second": [None, 20.0]},
+        corpus,
+        base="dejavu",
+        seconds=(2,),
+        conditions=("clean",),
+        n_per_unseen=0,
+        progress=False,
+    )
+    # The dejavu preset's own parameters are kept, the swept one changes the peaks.
+    assert rows.params.str.contains('"hasher__min_dt": 0').all()
+    assert rows.hashes_per_second.iloc[0] > rows.hashes_per_second.iloc[1]
+    with pytest.raises(ParameterError, match="no-such-preset"):
+        sweep({"hasher__fan_value": [1]}, corpus, base="no-such-preset", progress=False)
+    with pytest.raises(ParameterError, match="speed__fan"):
+        sweep({"speed__fan": [1]}, corpus, base="speed", progress=False)
+
+
+def test_peak_rates_fall_with_the_threshold_and_never_pass_the_cap(corpus) -> None:  # type: ignore[no-untyped-def]
+    from dejavu_lab.studies.sweep import peak_rates
+
+    table = peak_rates(
+        corpus, amp_min_db=[-20.0, 40.0, 60.0], peaks_per_second=[None, 10.0], max_tracks=2
+    )
+    assert len(table) == 6
+    uncapped = table[table.peaks__peaks_per_second.isna()].peaks_per_second.to_numpy()
+    capped = table[table.peaks__peaks_per_second == 10.0]
+    assert (np.diff(uncapped) <= 0).all() and uncapped[0] > uncapped[-1]
+    assert (capped.peaks_per_second.to_numpy() <= np.minimum(uncapped, 10.0) + 1e-9).all()
+    # Where the threshold leaves fewer than 10 a second, the cap no longer binds anywhere.
+    assert capped.capped_pct.iloc[0] == 100.0 and capped.capped_pct.iloc[-1] == 0.0
+    assert table[table.peaks__peaks_per_second.isna()].capped_pct.isna().all()
 
 
 def test_cached_database_held_by_another_process_is_an_error_not_a_rebuild(

@@ -1283,16 +1283,47 @@ class TimeStretch:
         return _to_float32(time_stretch(x, sample_rate, rate=self.rate))
 
 
-def _check_change_range(stage: object, low: float, high: float) -> None:
-    if low > high:
-        raise ParameterError(
-            f"{type(stage).__name__}: a smallest change {low!r} above the largest {high!r} "
-            "is not allowed"
-        )
+#: The range of a drawn factor's distance from 1 (speed, stretch): 0 to 50 %.
+_FACTOR_CHANGE_CONSTRAINTS: dict[str, Constraint] = {
+    "min_change": Constraint(float, low=0.0, high=0.5),
+    "max_change": Constraint(float, low=0.0, high=0.5),
+}
+
+
+class _RandomChange:
+    """A degradation whose amount is drawn for each clip with :func:`draw_change`.
+
+    A subclass (a frozen dataclass) names the bounds of the draw in
+    :meth:`_change_range` and applies a drawn change in :meth:`_apply_change`;
+    checking the bounds and drawing from the channel's ``rng`` live here once.
+    """
+
+    def _change_range(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def _apply_change(self, x: FloatArray, sample_rate: int, change: float) -> FloatArray:
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+        low, high = self._change_range()
+        if low > high:
+            raise ParameterError(
+                f"{type(self).__name__}: a smallest change {low!r} above the largest {high!r} "
+                "is not allowed"
+            )
+
+    def apply(
+        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
+    ) -> Float32Array:
+        """Draw a change from ``rng`` and degrade ``samples`` by it."""
+        low, high = self._change_range()
+        change = draw_change(rng, low=low, high=high)
+        return _to_float32(self._apply_change(_as_mono(samples, sample_rate), sample_rate, change))
 
 
 @dataclass(frozen=True, kw_only=True)
-class RandomSpeed:
+class RandomSpeed(_RandomChange):
     """Varispeed by a factor drawn for each clip: ``1 + c``, ``c`` from :func:`draw_change`.
 
     The defaults draw uniformly from 0.95-0.99 and 1.01-1.05 (a DJ's or a
@@ -1307,26 +1338,17 @@ class RandomSpeed:
     min_change: float = 0.01
     max_change: float = 0.05
 
-    _constraints: ClassVar[dict[str, Constraint]] = {
-        "min_change": Constraint(float, low=0.0, high=0.5),
-        "max_change": Constraint(float, low=0.0, high=0.5),
-    }
+    _constraints: ClassVar[dict[str, Constraint]] = _FACTOR_CHANGE_CONSTRAINTS
 
-    def __post_init__(self) -> None:
-        validate_params(self)
-        _check_change_range(self, self.min_change, self.max_change)
+    def _change_range(self) -> tuple[float, float]:
+        return self.min_change, self.max_change
 
-    def apply(
-        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
-    ) -> Float32Array:
-        """Draw a factor from ``rng`` and change the speed by it."""
-        x = _as_mono(samples, sample_rate)
-        factor = 1.0 + draw_change(rng, low=self.min_change, high=self.max_change)
-        return _to_float32(change_speed(x, sample_rate, factor=factor))
+    def _apply_change(self, x: FloatArray, sample_rate: int, change: float) -> FloatArray:
+        return change_speed(x, sample_rate, factor=1.0 + change)
 
 
 @dataclass(frozen=True, kw_only=True)
-class RandomPitchShift:
+class RandomPitchShift(_RandomChange):
     """Pitch shift by a number of semitones drawn for each clip (:func:`draw_change`).
 
     Parameters
@@ -1343,21 +1365,15 @@ class RandomPitchShift:
         "max_semitones": Constraint(float, low=0.0, high=12.0),
     }
 
-    def __post_init__(self) -> None:
-        validate_params(self)
-        _check_change_range(self, self.min_semitones, self.max_semitones)
+    def _change_range(self) -> tuple[float, float]:
+        return self.min_semitones, self.max_semitones
 
-    def apply(
-        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
-    ) -> Float32Array:
-        """Draw a shift from ``rng`` and shift the pitch by it."""
-        x = _as_mono(samples, sample_rate)
-        semitones = draw_change(rng, low=self.min_semitones, high=self.max_semitones)
-        return _to_float32(pitch_shift(x, sample_rate, semitones=semitones))
+    def _apply_change(self, x: FloatArray, sample_rate: int, change: float) -> FloatArray:
+        return pitch_shift(x, sample_rate, semitones=change)
 
 
 @dataclass(frozen=True, kw_only=True)
-class RandomTimeStretch:
+class RandomTimeStretch(_RandomChange):
     """Time stretch by a rate drawn for each clip: ``1 + c``, ``c`` from :func:`draw_change`.
 
     Parameters
@@ -1370,22 +1386,13 @@ class RandomTimeStretch:
     min_change: float = 0.0
     max_change: float = 0.05
 
-    _constraints: ClassVar[dict[str, Constraint]] = {
-        "min_change": Constraint(float, low=0.0, high=0.5),
-        "max_change": Constraint(float, low=0.0, high=0.5),
-    }
+    _constraints: ClassVar[dict[str, Constraint]] = _FACTOR_CHANGE_CONSTRAINTS
 
-    def __post_init__(self) -> None:
-        validate_params(self)
-        _check_change_range(self, self.min_change, self.max_change)
+    def _change_range(self) -> tuple[float, float]:
+        return self.min_change, self.max_change
 
-    def apply(
-        self, samples: npt.ArrayLike, sample_rate: int, rng: np.random.Generator
-    ) -> Float32Array:
-        """Draw a rate from ``rng`` and stretch by it."""
-        x = _as_mono(samples, sample_rate)
-        rate = 1.0 + draw_change(rng, low=self.min_change, high=self.max_change)
-        return _to_float32(time_stretch(x, sample_rate, rate=rate))
+    def _apply_change(self, x: FloatArray, sample_rate: int, change: float) -> FloatArray:
+        return time_stretch(x, sample_rate, rate=1.0 + change)
 
 
 # ---------------------------------------------------------------------------

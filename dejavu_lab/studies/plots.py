@@ -29,6 +29,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
+from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator, NullFormatter
 
 from ..core.peaks import Peaks
@@ -48,11 +49,13 @@ __all__ = [
     "offset_histogram",
     "pareto",
     "pareto_front_mask",
+    "peak_rates",
     "robustness",
     "robustness_false_matches",
     "spectrogram_peaks",
     "storage_bars",
     "sweep_heatmap",
+    "sweep_lines",
     "trials_accuracy",
 ]
 
@@ -82,6 +85,10 @@ _LABELS = {
     "median_confidence": "median confidence (z or −log10 p)",
     "bytes_per_track": "storage per track (bytes)",
     "megabytes_per_track": "storage per track (MB)",
+    "mb_per_track": "storage per track (MB)",
+    "median_match_ms": "median match time (ms)",
+    "peaks_per_second": "peaks per second of audio (1/s)",
+    "capped_pct": "seconds where the cap binds (%)",
     "hashes_per_second": "hashes per second of audio (1/s)",
     "record_time_s": "recording time (s)",
     "match_time_s": "time to match (s)",
@@ -147,6 +154,11 @@ def axis_label(name: str) -> str:
     """
     if name in _LABELS:
         return _LABELS[name]
+    measure, _, tag = name.partition("_pct_")
+    if tag and f"{measure}_pct" in _LABELS:
+        # A sweep column of one condition and length, e.g. "accuracy_pct_laptop-mic_1s".
+        condition, _, seconds = tag.rpartition("_")
+        return _LABELS[f"{measure}_pct"].replace(" (%)", f", {condition} {seconds[:-1]} s (%)")
     parameter = name.rpartition("__")[2]
     if parameter in _PARAM_UNITS:
         return f"{name} ({_PARAM_UNITS[parameter]})"
@@ -228,6 +240,15 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], function: str)
         )
 
 
+def _require_one_row_each(table: pd.DataFrame, columns: Sequence[str], function: str) -> None:
+    """Sweep rows must be one per combination of the drawn parameters."""
+    if table.duplicated(list(columns)).any():
+        raise ValueError(
+            f"{function}: several rows share a ({', '.join(columns)}) pair; "
+            "filter the other swept parameters first"
+        )
+
+
 def _conditions(table: pd.DataFrame) -> list[str]:
     """Conditions in order of first appearance."""
     return [str(condition) for condition in pd.unique(table["condition"].astype(str))]
@@ -287,6 +308,45 @@ def _log_ticks(format_value: Callable[[float], str]) -> FuncFormatter:
         return format_value(value) if round(mantissa) in (1, 2, 5) else ""
 
     return FuncFormatter(label)
+
+
+def _line_with_band(
+    ax: Axes,
+    rows: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    band: tuple[str, str] | None,
+    label: str,
+    linewidth: float,
+    markersize: float | None = None,
+) -> Line2D:
+    """A line of ``rows[y]`` over ``rows[x]``, shaded in its colour between the ``band`` columns.
+
+    The band (e.g. a 95 % Wilson interval) is drawn only where ``rows`` has
+    both of its columns.
+    """
+    (line,) = ax.plot(
+        rows[x].to_numpy(dtype=float),
+        rows[y].to_numpy(dtype=float),
+        marker="o",
+        markersize=markersize,
+        linewidth=linewidth,
+        label=label,
+        clip_on=False,
+        zorder=3,
+    )
+    if band is not None and set(band) <= set(rows.columns):
+        ax.fill_between(
+            rows[x].to_numpy(dtype=float),
+            rows[band[0]].to_numpy(dtype=float),
+            rows[band[1]].to_numpy(dtype=float),
+            color=line.get_color(),
+            alpha=0.18,
+            linewidth=0,
+            zorder=2,
+        )
+    return line
 
 
 def _finish(ax: Axes, title: str | None) -> Axes:
@@ -676,25 +736,15 @@ def accuracy_vs_seconds(
         label = condition
         if "total" in rows.columns and rows["total"].nunique() == 1:
             label = f"{condition} (n = {int(rows['total'].iloc[0])})"
-        (line,) = ax.plot(
-            rows["seconds"].to_numpy(dtype=float),
-            rows[metric].to_numpy(dtype=float),
-            marker="o",
-            linewidth=1.8,
+        _line_with_band(
+            ax,
+            rows,
+            x="seconds",
+            y=metric,
+            band=(low, high) if intervals else None,
             label=label,
-            clip_on=False,
-            zorder=3,
+            linewidth=1.8,
         )
-        if intervals and {low, high} <= set(rows.columns):
-            ax.fill_between(
-                rows["seconds"].to_numpy(dtype=float),
-                rows[low].to_numpy(dtype=float),
-                rows[high].to_numpy(dtype=float),
-                color=line.get_color(),
-                alpha=0.18,
-                linewidth=0,
-                zorder=2,
-            )
     seconds = table["seconds"].to_numpy(dtype=float)
     if reference and metric == "accuracy_pct":
         _plot_published_accuracy(ax)
@@ -946,11 +996,7 @@ def sweep_heatmap(
         When a (``x``, ``y``) pair occurs in more than one row.
     """
     _require_columns(table, [x, y, value], "sweep_heatmap")
-    if table.duplicated([x, y]).any():
-        raise ValueError(
-            f"sweep_heatmap: several rows share a ({x}, {y}) pair; "
-            "filter the other swept parameters first"
-        )
+    _require_one_row_each(table, [x, y], "sweep_heatmap")
     ax = _axes(ax, (7.0, 5.0))
     grid = table.pivot(index=y, columns=x, values=value).sort_index().sort_index(axis=1)
     values = grid.to_numpy(dtype=float)
@@ -980,6 +1026,123 @@ def sweep_heatmap(
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y))
     ax.figure.colorbar(image, ax=ax, label=axis_label(value), pad=0.02)
+    return _finish(ax, title)
+
+
+def sweep_lines(
+    table: pd.DataFrame,
+    *,
+    x: str = "hasher__fan_value",
+    y: str = "accuracy_pct",
+    hue: str = "peaks__amp_min_db",
+    ax: Axes | None = None,
+    log_x: bool = True,
+    title: str | None = None,
+) -> Axes:
+    """One metric of a sweep against one parameter, a line per value of another.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        Sweep rows, one per (``x``, ``hue``) pair (filter other parameters first).
+    x, hue : str
+        Parameters on the horizontal axis and across the lines; a missing
+        ``hue`` value (NaN, e.g. no cap) is labelled "none".
+    y : str
+        Column on the vertical axis. A percentage column named
+        ``<measure>_pct<rest>`` is shaded between ``<measure>_low_pct<rest>``
+        and ``<measure>_high_pct<rest>`` where the table has them (the 95 %
+        Wilson interval of :func:`dejavu_lab.studies.sweep`), on a 0-100 %
+        axis; other columns get an axis from 0.
+    ax : Axes, optional
+    log_x : bool
+        Logarithmic ``x`` axis (fan values 1-30 spread evenly), ticked at the
+        swept values.
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+    """
+    _require_columns(table, [x, y, hue], "sweep_lines")
+    _require_one_row_each(table, [x, hue], "sweep_lines")
+    ax = _axes(ax)
+    measure, pct, rest = y.partition("_pct")
+    band = (f"{measure}_low_pct{rest}", f"{measure}_high_pct{rest}") if pct else None
+    for value in sorted(pd.unique(table[hue]), key=lambda v: (pd.isna(v), v)):
+        rows = table[table[hue].isna()] if pd.isna(value) else table[table[hue] == value]
+        name = hue.rpartition("__")[2]
+        _line_with_band(
+            ax,
+            rows.sort_values(x),
+            x=x,
+            y=y,
+            band=band,
+            label=f"{name} = {'none' if pd.isna(value) else _format_value(value)}",
+            linewidth=1.6,
+            markersize=4,
+        )
+    if log_x:
+        ax.set_xscale("log")
+    values = np.unique(table[x].to_numpy(dtype=float))
+    if len(values) <= 12:
+        ax.set_xticks(values, [f"{value:g}" for value in values])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
+    if band is not None and set(band) <= set(table.columns):
+        _percent_axis(ax)
+    else:
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return _finish(ax, title)
+
+
+def peak_rates(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Peaks per second against the amplitude threshold, a line per per-second cap.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        :func:`dejavu_lab.studies.sweep.peak_rates`: columns
+        ``peaks__amp_min_db``, ``peaks__peaks_per_second`` (NaN: no cap) and
+        ``peaks_per_second``.
+    ax : Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+    """
+    columns = ["peaks__amp_min_db", "peaks__peaks_per_second", "peaks_per_second"]
+    _require_columns(table, columns, "peak_rates")
+    ax = _axes(ax)
+    caps = table["peaks__peaks_per_second"]
+    for cap in sorted(pd.unique(caps), key=lambda v: (not pd.isna(v), v)):
+        rows = table[caps.isna()] if pd.isna(cap) else table[caps == cap]
+        rows = rows.sort_values("peaks__amp_min_db")
+        ax.plot(
+            rows["peaks__amp_min_db"].to_numpy(dtype=float),
+            rows["peaks_per_second"].to_numpy(dtype=float),
+            marker="o",
+            markersize=3,
+            linewidth=2.2 if pd.isna(cap) else 1.4,
+            color="black" if pd.isna(cap) else None,
+            label="no cap" if pd.isna(cap) else f"cap {cap:g}/s",
+        )
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_log_ticks(lambda value: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(_log_ticks(lambda value: f"{value:g}"))
+    ax.set_xlabel(axis_label("peaks__amp_min_db"))
+    ax.set_ylabel(axis_label("peaks_per_second"))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower left", fontsize="small")
     return _finish(ax, title)
 
 
@@ -1210,27 +1373,16 @@ def robustness(
     ax = _axes(ax)
     for preset in pd.unique(rows["preset"]):
         line_rows = rows[rows["preset"] == preset].sort_values("value")
-        x = line_rows["value"].to_numpy(dtype=float)
-        (line,) = ax.plot(
-            x,
-            line_rows["accuracy_pct"].to_numpy(dtype=float),
-            marker="o",
-            markersize=4,
-            linewidth=1.6,
+        _line_with_band(
+            ax,
+            line_rows,
+            x="value",
+            y="accuracy_pct",
+            band=("accuracy_low_pct", "accuracy_high_pct"),
             label=str(preset),
-            clip_on=False,
-            zorder=3,
+            linewidth=1.6,
+            markersize=4,
         )
-        if {"accuracy_low_pct", "accuracy_high_pct"} <= set(line_rows.columns):
-            ax.fill_between(
-                x,
-                line_rows["accuracy_low_pct"].to_numpy(dtype=float),
-                line_rows["accuracy_high_pct"].to_numpy(dtype=float),
-                color=line.get_color(),
-                alpha=0.18,
-                linewidth=0,
-                zorder=2,
-            )
     ax.set_xlabel(_ROBUSTNESS_AXIS_LABELS.get(axis, axis))
     ax.set_ylabel(axis_label("accuracy_pct"))
     _percent_axis(ax)

@@ -13,6 +13,7 @@ it runs; the rows come back in the grid's order, as in the local run.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import tempfile
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..core.audio import resample
 from ..core.cache import MemoryCache
 from ..core.params import check_known
 from ..core.pipeline import Pipeline
@@ -90,9 +92,12 @@ def sweep(
     Returns
     -------
     pandas.DataFrame
-        One row per setting: the swept parameters, ``accuracy_pct_<condition>_<n>s``
-        and ``offset_correct_pct_...`` for each condition and length,
-        ``false_match_pct``, ``hashes_per_second``, ``bytes_per_track``,
+        One row per setting: the swept parameters; for each condition and
+        length (tag ``<condition>_<n>s``) ``accuracy_pct_<tag>`` with its 95 %
+        Wilson interval ``accuracy_low_pct_<tag>``-``accuracy_high_pct_<tag>``,
+        ``correct_<tag>`` of ``total_<tag>`` clips and ``offset_correct_pct_<tag>``;
+        ``false_matches`` of ``unseen_total`` unseen clips (``false_match_pct``),
+        ``hashes_per_second``, ``bytes_per_track``, ``mb_per_track`` (MB),
         ``fingerprint_x_realtime``, ``median_match_ms`` and provenance columns.
     """
     pipeline = get_preset(base) if isinstance(base, str) else base
@@ -162,7 +167,10 @@ def _evaluate_setting(
     global _WORKER_CACHE
     if cache is None:
         if _WORKER_CACHE is None:
-            _WORKER_CACHE = MemoryCache()
+            # Every spectrogram of the corpus and queries, about as much memory as the decoded
+            # corpus the worker holds already: a worker runs the settings of several peak
+            # densities in turn, and each would otherwise analyse the corpus again.
+            _WORKER_CACHE = MemoryCache({"spectrogram": len(corpus.reference) + len(queries)})
         cache = _WORKER_CACHE
     candidate = pipeline.with_params(**setting)
     with tempfile.TemporaryDirectory(prefix="dejavu-sweep-") as temporary:
@@ -181,16 +189,91 @@ def _evaluate_setting(
     for record in table.itertuples():
         tag = f"{record.condition}_{record.seconds:g}s"
         row[f"accuracy_pct_{tag}"] = record.accuracy_pct
+        row[f"accuracy_low_pct_{tag}"] = record.accuracy_low_pct
+        row[f"accuracy_high_pct_{tag}"] = record.accuracy_high_pct
+        row[f"correct_{tag}"] = record.correct
+        row[f"total_{tag}"] = record.total
         row[f"offset_correct_pct_{tag}"] = record.offset_correct_pct
     unseen = per_query[per_query.source != "reference"]
+    row["false_matches"] = int(unseen.false_match.sum())
+    row["unseen_total"] = len(unseen)
     row["false_match_pct"] = 100.0 * unseen.false_match.mean() if len(unseen) else np.nan
     row["hashes_per_second"] = build.num_hashes / build.audio_seconds
     row["bytes_per_track"] = size / max(len(corpus.reference), 1)
+    row["mb_per_track"] = row["bytes_per_track"] / 1e6
     row["fingerprint_x_realtime"] = build.speed_x_realtime
     row["median_match_ms"] = float(per_query.match_ms.median())
     row["evaluate_seconds"] = evaluate_seconds
     row.update(provenance(candidate.get_params(), corpus.manifest_hash))
     return row
+
+
+def peak_rates(
+    corpus: CorpusAudio,
+    *,
+    amp_min_db: Sequence[float],
+    peaks_per_second: Sequence[float | None] = (None,),
+    base: Pipeline | str = "default",
+    max_tracks: int | None = None,
+) -> pd.DataFrame:
+    """Reference peaks per second at each amplitude threshold and per-second cap.
+
+    What a threshold grid should span: the thresholds where the number of
+    peaks changes, and the caps below the rate the threshold leaves.
+
+    Parameters
+    ----------
+    corpus : CorpusAudio
+    amp_min_db : sequence of float
+        Thresholds (dB, the spectrogram's scale).
+    peaks_per_second : sequence of float or None
+        Caps of the peak picker (``None``: no cap).
+    base : Pipeline or preset name
+        The other parameters.
+    max_tracks : int, optional
+        Only the first reference tracks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``peaks__amp_min_db``, ``peaks__peaks_per_second`` (NaN: no
+        cap), ``peaks_per_second`` (peaks found per second of audio, all
+        tracks together), ``capped_pct`` (share of the picker's one-second
+        blocks holding as many peaks as the cap allows: where it binds).
+    """
+    pipeline = get_preset(base) if isinstance(base, str) else base
+    rate = pipeline.spectrogram.sample_rate
+    names = list(corpus.reference)[:max_tracks]
+    settings = list(itertools.product(amp_min_db, peaks_per_second))
+    found = np.zeros(len(settings))
+    capped_blocks = np.zeros(len(settings))
+    blocks, seconds = 0, 0.0
+    for name in names:
+        signal = resample(corpus.reference[name], corpus.sample_rate, rate)
+        spec = pipeline.spectrogram(signal)
+        seconds += len(signal) / rate
+        # The picker's one-second blocks: a block holding its quota is one the cap cut.
+        frames_per_block = max(1, round(1.0 / spec.frame_seconds))
+        n_blocks = -(-spec.n_frames // frames_per_block)
+        blocks += n_blocks
+        for index, (threshold, cap) in enumerate(settings):
+            picker = dataclasses.replace(pipeline.peaks, amp_min_db=threshold, peaks_per_second=cap)
+            peaks = picker(spec)
+            found[index] += len(peaks.frame)
+            if cap is not None:
+                per_block = np.bincount(peaks.frame // frames_per_block, minlength=n_blocks)
+                capped_blocks[index] += int((per_block >= max(1, round(cap))).sum())
+    return pd.DataFrame(
+        {
+            "peaks__amp_min_db": [threshold for threshold, _ in settings],
+            "peaks__peaks_per_second": [np.nan if cap is None else cap for _, cap in settings],
+            "peaks_per_second": found / seconds,
+            "capped_pct": [
+                np.nan if cap is None else 100.0 * n / blocks
+                for (_, cap), n in zip(settings, capped_blocks, strict=True)
+            ],
+        }
+    )
 
 
 def append_results(rows: pd.DataFrame, results_db: str | os.PathLike[str]) -> None:
