@@ -31,6 +31,13 @@
     that is no match at its own speed is searched over scale factors
     (:mod:`dejavu_lab.core.speed`, ``docs/speed.md``).
 
+``"invariant"``
+    ``"default"`` with scale-invariant triplet hashes stored beside the
+    landmarks (its own database): a query that is no match at its own speed
+    is matched by them, fitting speed and offset, then its pitch
+    (:mod:`dejavu_lab.core.invariant`, :mod:`dejavu_lab.core.scale_matching`,
+    ``docs/speed.md``).
+
 Why each value, and what each preset measured: the documentation's presets
 page (``docs/presets.md``) and its studies page.
 """
@@ -117,6 +124,19 @@ PRESETS["speed"] = PRESETS["default"].with_params(
     speed__pitch=True,
     speed__coarse_step=0.006,
     speed__fan_value=15,
+)
+
+
+PRESETS["invariant"] = PRESETS["default"].with_params(
+    triplets__fan_value=5,
+    triplets__min_dt=4,
+    triplets__max_dt=63,
+    triplets__max_octaves=1.5,
+    triplets__ratio_levels=32,
+    triplets__octave_step=1.0 / 32.0,
+    triplets__query_fan_value=8,
+    triplets__query_margin=0.2,
+    scale__max_change=0.07,
 )
 
 
