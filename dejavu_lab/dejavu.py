@@ -508,7 +508,7 @@ class Dejavu:
         query = self.pipeline.triplets.query(query_peaks)
         if not len(query):
             return None
-        found = self.db.lookup(query.hashes)
+        found = self.db.lookup(query.hashes, max_postings=scale.max_postings)
         triplet = query.origin[found.query_index]
         rows = ScaleRows(
             query.anchor_frames[triplet].astype(np.float64),
@@ -521,7 +521,7 @@ class Dejavu:
             return None
         ranked = [
             Candidate(f.song_id, f.offset_frames, f.aligned_rows, f.song_rows, 0, f.confidence)
-            for f in fits[:top_k]
+            for f in fits[: max(top_k, scale.candidates)]
         ]
         verifier = dataclasses.replace(
             self.pipeline.verifier,

@@ -123,7 +123,7 @@ def test_hashes_do_not_change_when_time_and_log_frequency_are_scaled(
 
 def test_query_variants_cover_values_near_a_cell_edge() -> None:
     """A value just below an edge is looked up in both cells; one in the middle in one."""
-    frames = np.array([0.0, 10.3, 20.0])  # ratio 0.515: mid-cell
+    frames = np.array([0.0, 10.16, 20.0])  # ratio 0.508: mid-cell of 64
     step = HASHER.octave_step
     on_edge = np.array([100.0, 100.0 * 2 ** (3 * step - 0.05 * step), 100.0 * 2 ** (5.5 * step)])
     triplets = peak_triplets(frames, on_edge, fan_value=2, min_dt=1, max_dt=50, max_octaves=1.0)

@@ -37,6 +37,7 @@ from ..exceptions import ParameterError
 from .hashing import Fingerprints
 from .params import Constraint, validate_params
 from .peaks import Peaks
+from .peaks import _keep_strongest as keep_strongest
 
 TAG_SHIFT = 31
 RATIO_BITS = 7
@@ -331,6 +332,10 @@ class TripletHasher:
     query_margin : float
         Query only: a value within this fraction of a cell from its edge is
         also looked up in the neighbouring cell (0-0.49).
+    query_peaks_per_second : float or None
+        Query only: the query's peaks are thinned to the strongest this many
+        a second before they are grouped (the reference's density, so that a
+        zone holds the same peaks; 1-10000; None: all).
     """
 
     fan_value: int = 0
@@ -341,6 +346,7 @@ class TripletHasher:
     octave_step: float = 1.0 / 48.0
     query_fan_value: int | None = field(default=None, metadata={"query_only": True})
     query_margin: float = field(default=0.2, metadata={"query_only": True})
+    query_peaks_per_second: float | None = field(default=None, metadata={"query_only": True})
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "fan_value": Constraint(int, 0, 30),
@@ -351,6 +357,7 @@ class TripletHasher:
         "octave_step": Constraint(float, 0.002, 1.0),
         "query_fan_value": Constraint(int, 2, 30, allow_none=True),
         "query_margin": Constraint(float, 0.0, 0.49),
+        "query_peaks_per_second": Constraint(float, 1.0, 10000.0, allow_none=True),
     }
 
     def __post_init__(self) -> None:
@@ -393,6 +400,15 @@ class TripletHasher:
     def query(self, peaks: Peaks) -> QueryTriplets:
         """A query's hashes, with the neighbouring cells of values near an edge."""
         fan = self.query_fan_value or max(self.fan_value, 2)
+        if self.query_peaks_per_second is not None and len(peaks):
+            frame, bin_, amp = keep_strongest(
+                peaks.frame,
+                peaks.bin,
+                peaks.amp_db,
+                per_block=self.query_peaks_per_second,
+                frame_seconds=peaks.frame_seconds,
+            )
+            peaks = Peaks(frame, bin_, amp, peaks.frame_seconds, peaks.n_frames)
         triplets = self._triplets(peaks, fan)
         hashes, origin = quantise(
             triplets,

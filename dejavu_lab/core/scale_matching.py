@@ -393,6 +393,9 @@ class ScaleMatcher:
         Relative spacing of the speed grid of the fine pass (0.0005-0.05).
     time_tolerance : int
         Half-width of a cell (frames, 0-8).
+    max_postings : int or None
+        Query hashes stored in more rows than this are not looked up (a
+        stop-list; 1-1,000,000; None: all).
     blocks : int
         Coarse block pairs refined (1-100).
     candidates : int
@@ -415,8 +418,9 @@ class ScaleMatcher:
     max_change: float = 0.0
     speed_step: float = 0.004
     time_tolerance: int = 1
+    max_postings: int | None = None
     blocks: int = 8
-    candidates: int = 2
+    candidates: int = 3
     pitch_step: float = 0.002
     simpler_within: float = 0.10
     min_aligned: int = 8
@@ -429,6 +433,7 @@ class ScaleMatcher:
         "max_change": Constraint(float, 0.0, 0.5),
         "speed_step": Constraint(float, 0.0005, 0.05),
         "time_tolerance": Constraint(int, 0, 8),
+        "max_postings": Constraint(int, 1, 1_000_000, allow_none=True),
         "blocks": Constraint(int, 1, 100),
         "candidates": Constraint(int, 0, 20),
         "pitch_step": Constraint(float, 0.0005, 0.05),
