@@ -1,4 +1,4 @@
-"""Speed and pitch benchmark: match time of 5 s queries, ``"default"``, ``"speed"``, ``"invariant"``.
+"""Speed and pitch benchmark: 5 s queries matched by "default", "speed" and "invariant".
 
 On the full corpus's 45 reference tracks, one 5 s clip each through the
 laptop-mic channel: at speed 1.0 (babble at 5 dB) and played at a speed
