@@ -12,7 +12,7 @@ reference's time.
 python experiments/speed_robust.py --size full --seed 0 --presets default speed invariant
 
 Presets that store the same fingerprints share one database (``speed`` uses
-``default``'s); ``invariant`` has its own, with triplet hashes.
+``default``'s, ``invariant-speed`` uses ``invariant``'s, with triplet hashes).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pandas as pd
 from _common import database, load_corpus, output_dir, parser, save
 from tqdm.auto import tqdm
 
-from dejavu_lab.core.presets import get_preset
+from dejavu_lab.core.presets import PRESETS, get_preset
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S, summarize_accuracy
 from dejavu_lab.studies.channel import CONDITIONS, Channel, Noise, change_speed
 
@@ -82,9 +82,9 @@ def make_clip(
 
 
 def database_preset(preset: str) -> str:
-    """The preset whose database ``preset`` is matched against: ``default``'s if it fits."""
+    """The first preset storing the same fingerprints as ``preset``: one database for both."""
     wanted = get_preset(preset).reference_params()
-    return "default" if get_preset("default").reference_params() == wanted else preset
+    return next(name for name in PRESETS if PRESETS[name].reference_params() == wanted)
 
 
 def build(  # type: ignore[no-untyped-def]
