@@ -1,10 +1,11 @@
-"""Speed search benchmark: match time of 5 s queries, ``"default"`` against ``"speed"``.
+"""Speed and pitch benchmark: 5 s queries matched by "default", "speed" and "invariant".
 
 On the full corpus's 45 reference tracks, one 5 s clip each through the
 laptop-mic channel: at speed 1.0 (babble at 5 dB) and played at a speed
 uniform on 0.95-0.99 or 1.01-1.05 (babble at 10 dB). Both presets match every
-clip alternately in one process on one database, so that the medians are
-side by side; decode and resampling excluded (samples at the pipeline's rate).
+clip alternately in one process (``"invariant"`` on its own database, the
+others on the default's), so that the medians are side by side; decode and
+resampling excluded (samples at the pipeline's rate).
 
     python benchmarks/bench_speed.py --size full
 """
@@ -51,6 +52,8 @@ def main() -> None:
     corpus = load_corpus_audio(default_corpus_dir(args.size), progress=False)
     base, _ = cached_database("default", corpus, args.db_dir)
     searching = Dejavu(store=base.db, pipeline="speed")
+    invariant, _ = cached_database("invariant", corpus, args.db_dir)
+    presets = {"default": base, "speed": searching, "invariant": invariant}
     rate, sr = base.pipeline.spectrogram.sample_rate, corpus.sample_rate
     rng = np.random.default_rng(args.seed)
     clips: dict[str, list[np.ndarray]] = {"speed-1.0": [], "varispeed": []}
@@ -64,20 +67,20 @@ def main() -> None:
         clips["speed-1.0"].append(resample(plain, sr, rate))
         clips["varispeed"].append(resample(changed, sr, rate))
     for clip in clips["speed-1.0"][:3]:  # warm the indexes
-        base.match_samples(clip, rate)
-        searching.match_samples(clip, rate)
+        for djv in presets.values():
+            djv.match_samples(clip, rate)
     rows = []
     for condition, queries in clips.items():
-        times: dict[str, list[float]] = {"default": [], "speed": []}
-        right: dict[str, int] = {"default": 0, "speed": 0}
+        times: dict[str, list[float]] = {preset: [] for preset in presets}
+        right: dict[str, int] = dict.fromkeys(presets, 0)
         names = list(corpus.reference)
         for name, clip in zip(names, queries, strict=True):
-            for preset, djv in (("default", base), ("speed", searching)):
+            for preset, djv in presets.items():
                 started = time.perf_counter()
                 answer = djv.match_samples(clip, rate)
                 times[preset].append(time.perf_counter() - started)
                 right[preset] += answer.song_name == name
-        for preset in ("default", "speed"):
+        for preset in presets:
             rows.append(
                 {
                     "condition": condition,
@@ -91,7 +94,10 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"speed_{args.size}.json"
-    record = provenance(searching.pipeline.get_params(), corpus.manifest_hash)
+    record = provenance(
+        {preset: djv.pipeline.get_params() for preset, djv in presets.items()},
+        corpus.manifest_hash,
+    )
     out.write_text(json.dumps({"rows": rows, **record}, indent=2))
     print(f"wrote {out}")
 

@@ -171,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", "-j", type=int, default=None, help="worker processes (default: CPU count)"
     )
     fp.add_argument(
-        "--preset", default=None, help="pipeline preset for a new database: default or dejavu"
+        "--preset",
+        default=None,
+        help="pipeline preset for a new database: default, dejavu or invariant (triplet "
+        "hashes for speed and pitch changes)",
     )
     fp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     fp.set_defaults(func=cmd_fingerprint)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -19,11 +20,13 @@ import numpy as np
 
 from ._version import __version__
 from .core.audio import load_audio, resample
+from .core.invariant import landmarks_only
 from .core.matching import Candidate, Lookup, MatchResult
 from .core.peaks import Peaks
 from .core.pipeline import Pipeline, StageCache
 from .core.presets import PRESETS, get_preset
-from .core.speed import Factor, corrected, hash_sets, tallest_windows
+from .core.scale_matching import ScaleRows, choose_scales
+from .core.speed import Factor, corrected, hash_sets, scale_peaks, tallest_windows
 from .core.verify import PeakSet, Verification, Verifier, peaks_from_fingerprints
 from .exceptions import ParameterError
 from .fingerprinting import (
@@ -352,11 +355,16 @@ class Dejavu:
             score = ranked[0].confidence if ranked else 0.0
             z_of = {}
             decided_by = "hashes"
-        factor = Factor("speed", 1.0)
+        speed, pitch_semitones = 1.0, 0.0
+        if best is None and self.pipeline.scale.enabled:
+            by_scale = self._match_scale(query_peaks, query_frames, frames, wanted)
+            if by_scale is not None:
+                speed, pitch_semitones, ranked, best, score, z_of, decided_by = by_scale
         if best is None and self.pipeline.speed.enabled:
             found = self._match_speed(query_peaks, query_frames, frames, wanted)
             if found is not None:
                 factor, ranked, best, score, z_of, decided_by = found
+                speed, pitch_semitones = factor.speed, factor.pitch_semitones
         ranked = ranked[:wanted]
         elapsed = time.perf_counter() - start
         frame_s = self.pipeline.spectrogram.frame_seconds
@@ -384,8 +392,8 @@ class Dejavu:
             query_seconds=len(samples) / self.pipeline.spectrogram.sample_rate,
             candidates=candidates,
             decided_by=decided_by,
-            speed=round(factor.speed, 4),
-            pitch_semitones=round(factor.pitch_semitones, 3),
+            speed=round(speed, 4),
+            pitch_semitones=round(pitch_semitones, 3),
         )
 
     def _lookup(
@@ -425,7 +433,9 @@ class Dejavu:
         for candidate in ranked[: verifier.candidates]:
             first, stop = verifier.window(candidate.offset_frames, frame_s, query_frames)
             # Targets of anchors up to max_dt frames earlier land in the window too.
-            stored = self.db.song_fingerprints(candidate.song_id, first - reach_back, stop)
+            stored = landmarks_only(
+                self.db.song_fingerprints(candidate.song_id, first - reach_back, stop)
+            )
             check = verifier(
                 query,
                 peaks_from_fingerprints(stored),
@@ -485,6 +495,88 @@ class Dejavu:
         z_of = {c.song_id: c.z for c in checks}
         return outcome.factor, ranked, best, checks[-1].z, z_of, "peaks"
 
+    def _match_scale(
+        self, query_peaks: Peaks, query_frames: int, song_frames: np.ndarray, top_k: int
+    ) -> tuple[float, float, list[Candidate], Candidate, float, dict[int, float], str] | None:
+        """Match the query by its triplet hashes (:mod:`dejavu_lab.core.scale_matching`).
+
+        Returns the speed, the pitch change (semitones), the ranked candidates,
+        the answer, its score, the peak-check ``z`` by song and what decided;
+        None when nothing passes.
+        """
+        scale = self.pipeline.scale
+        query = self.pipeline.triplets.query(query_peaks)
+        if not len(query):
+            return None
+        found = self.db.lookup(query.hashes, max_postings=scale.max_postings)
+        triplet = query.origin[found.query_index]
+        rows = ScaleRows(
+            query.anchor_frames[triplet].astype(np.float64),
+            found.song_id.astype(np.int64),
+            found.offset.astype(np.int64),
+            triplet,
+        )
+        fits = scale(rows, song_frames=song_frames, query_frames=query_frames)
+        if not fits:
+            return None
+        ranked = [
+            Candidate(f.song_id, f.offset_frames, f.aligned_rows, f.song_rows, 0, f.confidence)
+            for f in fits[: max(top_k, scale.candidates)]
+        ]
+        verifier = dataclasses.replace(
+            self.pipeline.verifier,
+            min_z=scale.min_z,
+            min_frame_z=scale.min_frame_z,
+            min_fraction=scale.min_fraction,
+            support_confidence=None,
+        )
+        frame_s = self.pipeline.spectrogram.frame_seconds
+        query_set = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
+        grid = scale.scale_grid()
+        z_of: dict[int, float] = {}
+        for fit, candidate in zip(fits[: max(1, scale.candidates)], ranked, strict=False):
+            span = math.ceil((1.0 + scale.max_change) * query_frames)
+            first, stop = verifier.window(fit.offset_frames, frame_s, span)
+            stored = peaks_from_fingerprints(
+                landmarks_only(
+                    self.db.song_fingerprints(
+                        fit.song_id, first - self.pipeline.hasher.max_dt, stop
+                    )
+                )
+            )
+            speed, freq_scale = choose_scales(
+                query_set,
+                stored,
+                fit,
+                query_frames=query_frames,
+                grid=grid,
+                time_tolerance=verifier.time_tolerance,
+                simpler_within=scale.simpler_within,
+            )
+            pitch = 12.0 * math.log2(freq_scale)
+            # The line turns about the query's centre: the offset follows the speed.
+            offset = fit.offset_frames + (fit.speed - speed) * query_frames / 2.0
+            candidate = dataclasses.replace(candidate, offset_frames=offset)
+            if scale.passes_hashes(fit):
+                answer = _first(ranked, candidate)
+                return speed, pitch, answer, candidate, fit.confidence, z_of, "hashes"
+            if not scale.candidates:
+                continue
+            scaled = scale_peaks(query_peaks, freq_scale=freq_scale, time_scale=speed)
+            check = verifier(
+                PeakSet.from_arrays(scaled.frame, scaled.bin),
+                stored,
+                song_id=fit.song_id,
+                offset_frames=offset,
+                query_frames=math.ceil(speed * query_frames),
+                frame_seconds=frame_s,
+                hash_confidence=fit.confidence,
+            )
+            z_of[fit.song_id] = check.z
+            if verifier.passes(check):
+                return speed, pitch, _first(ranked, candidate), candidate, check.z, z_of, "peaks"
+        return None
+
     def _tallest_windows(self, peak_sets: list[Peaks]) -> np.ndarray:
         """For each peak set, about the tallest window of any song (one lookup for all).
 
@@ -525,6 +617,11 @@ class Dejavu:
         ``djv.recognize(MicrophoneRecognizer, seconds=5)``.
         """
         return dict(recognizer(self).recognize(*args, **options))
+
+
+def _first(ranked: list[Candidate], best: Candidate) -> list[Candidate]:
+    """``ranked`` with ``best`` moved to the front."""
+    return [best, *(c for c in ranked if c.song_id != best.song_id)]
 
 
 class BaseRecognizer:

@@ -9,7 +9,10 @@ the usual laptop-mic channel (babble at 5 dB) without any change. Each clip
 holds ``seconds`` of audio after the change; its start is given in the
 reference's time.
 
-python experiments/speed_robust.py --size full --seed 0 --presets default speed
+python experiments/speed_robust.py --size full --seed 0 --presets default speed invariant
+
+Presets that store the same fingerprints share one database (``speed`` uses
+``default``'s, ``invariant-speed`` uses ``invariant``'s, with triplet hashes).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pandas as pd
 from _common import database, load_corpus, output_dir, parser, save
 from tqdm.auto import tqdm
 
-from dejavu_lab.core.presets import get_preset
+from dejavu_lab.core.presets import PRESETS, get_preset
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S, summarize_accuracy
 from dejavu_lab.studies.channel import CONDITIONS, Channel, Noise, change_speed
 
@@ -78,12 +81,22 @@ def make_clip(
     return out
 
 
-def build(corpus, seed: int, per_song: int, per_unseen: int) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Every clip of the plan (deterministic in ``seed``)."""
+def database_preset(preset: str) -> str:
+    """The first preset storing the same fingerprints as ``preset``: one database for both."""
+    wanted = get_preset(preset).reference_params()
+    return next(name for name in PRESETS if PRESETS[name].reference_params() == wanted)
+
+
+def build(  # type: ignore[no-untyped-def]
+    corpus, seed: int, per_song: int, per_unseen: int, conditions: list[str] | None = None
+) -> list[dict]:
+    """Every clip of the plan (deterministic in ``seed``), or of some of its conditions."""
     sample_rate = corpus.sample_rate
     clips = []
     sets = [("reference", corpus.reference, per_song), ("unseen", corpus.unseen, per_unseen)]
     for condition, lengths in PLAN.items():
+        if conditions and condition not in conditions:
+            continue
         channel = laptop_mic(5.0 if condition == "speed-1.0" else 10.0)
         for source, songs, repeats in sets:
             for song_index, (name, samples) in enumerate(songs.items()):
@@ -167,19 +180,22 @@ def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--per-song", type=int, default=1, help="clips per track, condition, length")
     p.add_argument("--per-unseen", type=int, default=4, help="clips per unseen track")
-    p.set_defaults(presets=["default", "speed"])
+    p.add_argument("--conditions", nargs="+", choices=list(PLAN), default=None, help="default: all")
+    p.set_defaults(presets=["default", "speed", "invariant"])
     args = p.parse_args()
     corpus, folder = load_corpus(args), output_dir(args)
     started = time.perf_counter()
-    clips = build(corpus, args.seed, args.per_song, args.per_unseen)
+    clips = build(corpus, args.seed, args.per_song, args.per_unseen, args.conditions)
     print(f"{len(clips)} clips built in {time.perf_counter() - started:.0f} s", flush=True)
     tables = []
     for preset in args.presets:
-        djv, _ = database(args, corpus, "default")
+        djv, _ = database(args, corpus, database_preset(preset))
         djv.pipeline = get_preset(preset)
         rows = evaluate(djv, clips, corpus.sample_rate, not args.quiet)
         rows.insert(0, "preset", preset)
         name = f"speed_robust_{preset}_seed{args.seed}"
+        if args.conditions:
+            name += "_" + "-".join(args.conditions)
         params = {**djv.pipeline.get_params(), "seed": args.seed, "plan": PLAN}
         save(rows, folder, f"{name}_clips", corpus, params)
         table = summarize(rows)

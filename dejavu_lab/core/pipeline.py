@@ -18,15 +18,26 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..exceptions import ParameterError
-from .hashing import MAX_BIN, Fingerprints, Hasher
+from .hashing import F1_BITS, MAX_BIN, Fingerprints, Hasher
+from .invariant import TripletHasher
 from .matching import Matcher
 from .params import check_known
 from .peaks import PeakPicker, Peaks
+from .scale_matching import ScaleMatcher
 from .spectrogram import LogSpectrogram, Spectrogram
 from .speed import SpeedSearch
 from .verify import Verifier
 
-STAGE_NAMES = ("spectrogram", "peaks", "hasher", "matcher", "verifier", "speed")
+STAGE_NAMES = (
+    "spectrogram",
+    "peaks",
+    "hasher",
+    "matcher",
+    "verifier",
+    "speed",
+    "triplets",
+    "scale",
+)
 
 
 class StageCache(Protocol):
@@ -46,7 +57,7 @@ def stage_key(stage: Any, *, query: bool) -> tuple[Any, ...]:
 
 
 #: Stages whose parameters decide the stored fingerprints.
-REFERENCE_STAGES = ("spectrogram", "peaks", "hasher")
+REFERENCE_STAGES = ("spectrogram", "peaks", "hasher", "triplets")
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,12 @@ class Pipeline:
     speed : SpeedSearch, optional
         Default off: queries that are no match at their own speed are not
         searched at other speeds and pitches (the ``"speed"`` preset searches).
+    triplets : TripletHasher, optional
+        Default off: no scale-invariant hashes are stored (the ``"invariant"``
+        preset stores them beside the landmarks).
+    scale : ScaleMatcher, optional
+        Default off: queries that are no match at their own speed are not
+        matched by triplet hashes (the ``"invariant"`` preset matches them).
     """
 
     spectrogram: Spectrogram
@@ -83,6 +100,8 @@ class Pipeline:
     matcher: Matcher
     verifier: Verifier = dataclasses.field(default_factory=lambda: Verifier(candidates=0))
     speed: SpeedSearch = dataclasses.field(default_factory=SpeedSearch)
+    triplets: TripletHasher = dataclasses.field(default_factory=TripletHasher)
+    scale: ScaleMatcher = dataclasses.field(default_factory=ScaleMatcher)
 
     def __post_init__(self) -> None:
         top_bin = self.spectrogram.window_size // 2
@@ -90,6 +109,11 @@ class Pipeline:
             raise ParameterError(
                 f"spectrogram__window_size={self.spectrogram.window_size} gives bins above "
                 f"{MAX_BIN}, which the 12-bit hash field cannot hold"
+            )
+        if self.triplets.enabled and top_bin >= 1 << (F1_BITS - 1):
+            raise ParameterError(
+                f"spectrogram__window_size={self.spectrogram.window_size} with triplet hashes: "
+                "landmark bins must stay below 2048, so that the tag bit tells the two apart"
             )
 
     @property
@@ -114,6 +138,8 @@ class Pipeline:
         params: dict[str, Any] = {}
         for name in REFERENCE_STAGES:
             stage = getattr(self, name)
+            if name == "triplets" and not stage.enabled:
+                continue  # an off stage stores nothing: databases built before it still open
             for field in dataclasses.fields(stage):
                 if not field.metadata.get("query_only", False):
                     params[f"{name}__{field.name}"] = getattr(stage, field.name)
@@ -187,8 +213,15 @@ class Pipeline:
     def fingerprint(
         self, samples: np.ndarray, *, cache: StageCache | None = None, key: str | None = None
     ) -> Fingerprints:
-        """Reference fingerprints of samples at ``spectrogram.sample_rate``."""
-        return self.hasher(self.find_peaks(samples, cache=cache, key=key))
+        """Reference fingerprints of samples at ``spectrogram.sample_rate``.
+
+        Landmark hashes, and the triplet hashes of the same peaks when the
+        ``triplets`` stage is on.
+        """
+        peaks = self.find_peaks(samples, cache=cache, key=key)
+        if not self.triplets.enabled:
+            return self.hasher(peaks)
+        return Fingerprints.concatenate([self.hasher(peaks), self.triplets(peaks)]).unique()
 
     def fingerprint_query(
         self, samples: np.ndarray, *, cache: StageCache | None = None, key: str | None = None

@@ -31,6 +31,17 @@
     that is no match at its own speed is searched over scale factors
     (:mod:`dejavu_lab.core.speed`, ``docs/speed.md``).
 
+``"invariant"``
+    ``"default"`` with scale-invariant triplet hashes stored beside the
+    landmarks (its own database): a query that is no match at its own speed
+    is matched by them, fitting speed and offset, then its pitch
+    (:mod:`dejavu_lab.core.invariant`, :mod:`dejavu_lab.core.scale_matching`,
+    ``docs/speed.md``).
+
+``"invariant-speed"``
+    ``"invariant"`` (same database) whose queries the triplets leave
+    unanswered are searched over scale factors as by ``"speed"``.
+
 Why each value, and what each preset measured: the documentation's presets
 page (``docs/presets.md``) and its studies page.
 """
@@ -117,6 +128,29 @@ PRESETS["speed"] = PRESETS["default"].with_params(
     speed__pitch=True,
     speed__coarse_step=0.006,
     speed__fan_value=15,
+)
+
+
+PRESETS["invariant"] = PRESETS["default"].with_params(
+    triplets__fan_value=5,
+    triplets__min_dt=4,
+    triplets__max_dt=63,
+    triplets__max_octaves=1.5,
+    triplets__ratio_levels=64,
+    triplets__octave_step=1.0 / 64.0,
+    triplets__query_fan_value=8,
+    triplets__query_margin=0.25,
+    triplets__query_peaks_per_second=80.0,
+    scale__max_change=0.07,
+    scale__max_postings=200,
+)
+
+PRESETS["invariant-speed"] = PRESETS["invariant"].with_params(
+    **{
+        name: value
+        for name, value in PRESETS["speed"].get_params().items()
+        if name.startswith("speed__")
+    }
 )
 
 
