@@ -110,6 +110,7 @@ PRESETS["default"] = PRESETS["hash-only"].with_params(
     verifier__supported_min_z=7.0,
     verifier__supported_min_frame_z=4.0,
     verifier__unsure_only=True,
+    verifier__max_false_match=1e-3,
 )
 
 PRESETS["speed"] = PRESETS["default"].with_params(
