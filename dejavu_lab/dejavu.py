@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -466,6 +467,9 @@ class Dejavu:
         """
         verifier, scales = self.pipeline.verifier, self.evidence_scales()
         limit = float(verifier.max_false_match or 0.0)
+        # The probability falls as the evidence grows: compare evidence with the
+        # threshold's, and read the probability once, for the answer.
+        needed = self.null_model.evidence_for(limit, query_s) if limit > 0 else math.inf
 
         def probability(r: float) -> float:
             return self.null_model.false_match_probability(r, query_s)
@@ -477,7 +481,7 @@ class Dejavu:
         }
         top = ranked[0]
         evidence = of_check[top.song_id]
-        if probability(evidence) <= limit and (verifier.unsure_only or not verifier.enabled):
+        if evidence >= needed and (verifier.unsure_only or not verifier.enabled):
             return top, evidence, probability(evidence), {}, "hashes", of_check
         if not verifier.enabled:
             return None, evidence, probability(evidence), {}, "hashes", of_check
@@ -485,7 +489,7 @@ class Dejavu:
         def passes(check: Verification) -> bool:
             candidate = next(c for c in ranked if c.song_id == check.song_id)
             r = max(
-                hash_evidence(candidate.confidence, candidate.aligned_hashes, scales),
+                of_check[candidate.song_id],
                 peak_evidence(
                     check.z,
                     check.frame_z,
@@ -496,11 +500,11 @@ class Dejavu:
                 ),
             )
             of_check[check.song_id] = r
-            return probability(r) <= limit
+            return r >= needed
 
         checks = self._verify(ranked, query_peaks, query_frames, passes=passes)
         z_of = {c.song_id: c.z for c in checks}
-        if checks and probability(of_check[checks[-1].song_id]) <= limit:
+        if checks and of_check[checks[-1].song_id] >= needed:
             chosen = next(c for c in ranked if c.song_id == checks[-1].song_id)
             r = of_check[chosen.song_id]
             return chosen, r, probability(r), z_of, "peaks", of_check
