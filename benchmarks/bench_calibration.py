@@ -74,10 +74,16 @@ def main() -> None:
     medians = frame.groupby(["seconds", "rule"]).ms.median().unstack()
     print((medians["calibrated"] / medians["thresholds"]).round(3).rename("ratio").to_string())
     same = (
-        frame[frame.rule == "calibrated"].answer.to_numpy()
-        == frame[frame.rule == "thresholds"].answer.to_numpy()
+        frame[frame.rule == "calibrated"].answer.fillna("(no match)").to_numpy()
+        == frame[frame.rule == "thresholds"].answer.fillna("(no match)").to_numpy()
     )
     print(f"same answer for {same.sum()} of {len(same)} clips; load average {os.getloadavg()}")
+    # The rule's own arithmetic, alone: the threshold's evidence and the answer's probability.
+    null, start = calibrated.null_model, time.perf_counter()
+    for i in range(2000):
+        null.evidence_for(1e-3, 1.0 + i % 10)
+        null.false_match_probability(1.5, 1.0 + i % 10)
+    print(f"rule arithmetic: {(time.perf_counter() - start) / 2000 * 1e6:.0f} us a query")
     calibrated.close()
 
 

@@ -45,7 +45,15 @@ EVIDENCE_COLUMNS = (
     "offset_s",
     "evidence",
     "correct",
+    "hash_answer",
+    "hash_offset_s",
+    "hash_confidence",
+    "hash_aligned",
+    "hash_correct",
 )
+
+#: Clips a worker recognises per batch at most.
+BATCH_SIZE = 64
 
 #: Predicted false-match rates at which :func:`reliability` compares.
 ALPHAS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)
@@ -78,6 +86,13 @@ def _row(query: Query, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         and offset is not None
         and abs(offset - query.start_s) <= OFFSET_TOLERANCE_S
     )
+    # Nothing accepted: the candidates keep the hash vote's order, the hash-only answer first.
+    top = candidates[0] if candidates else None
+    hash_correct = bool(
+        top is not None
+        and top["song_name"] == query.song_name
+        and abs(top["offset_seconds"] - query.start_s) <= OFFSET_TOLERANCE_S
+    )
     return {
         "query_id": query.query_id,
         "source": query.source,
@@ -90,6 +105,11 @@ def _row(query: Query, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         "offset_s": offset,
         "evidence": float(best["evidence"]) if best else 0.0,
         "correct": correct,
+        "hash_answer": top["song_name"] if top else None,
+        "hash_offset_s": top["offset_seconds"] if top else None,
+        "hash_confidence": top["confidence"] if top else 0.0,
+        "hash_aligned": top["aligned_hashes"] if top else 0,
+        "hash_correct": hash_correct,
     }
 
 
@@ -118,7 +138,9 @@ def evidence_rows(
     pandas.DataFrame
         Columns :data:`EVIDENCE_COLUMNS`: the query's truth, the candidate of
         largest evidence (``answer``, ``offset_s``), ``evidence``, and
-        ``correct`` (right song, offset within 0.1 s).
+        ``correct`` (right song, offset within 0.1 s); and the hash vote's
+        best candidate (``hash_*``: the ``hash-only`` preset's answer, its
+        confidence and aligned hashes, whether it is right).
     """
     pipeline = null_pipeline(djv.pipeline)
     if executor is None:
@@ -126,12 +148,13 @@ def evidence_rows(
         return pd.DataFrame(_evidence(probe, queries, progress), columns=list(EVIDENCE_COLUMNS))
     spec = store_spec(djv.db)
     width = executor_width(executor) or 1
-    size = max(1, -(-len(queries) // (4 * width)))
+    # Small batches, few in flight: the clips are sent to the workers, and memory is shared.
+    size = max(1, min(BATCH_SIZE, -(-len(queries) // (4 * width))))
     jobs = [(spec, pipeline, list(queries[i : i + size])) for i in range(0, len(queries), size)]
     rows = [
         row
         for batch, _ in tqdm(
-            ordered_results(executor, _evidence_batch, jobs, window=len(jobs)),
+            ordered_results(executor, _evidence_batch, jobs, window=2 * width),
             total=len(jobs),
             desc="evidence",
             unit="batch",
