@@ -33,6 +33,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sizes = "; ".join(
         f"{name}: {spec.n_reference} reference + {spec.n_unseen} unseen from "
         f"{' '.join(spec.packages)}"
+        + (
+            f", + {spec.unseen_per_package} unseen from each of {' '.join(spec.unseen_packages)}"
+            if spec.unseen_packages
+            else ""
+        )
         for name, spec in corpus.SIZES.items()
     )
     parser = argparse.ArgumentParser(

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +20,14 @@ import numpy as np
 
 from ._version import __version__
 from .core.audio import load_audio, resample
+from .core.calibration import (
+    DEFAULT_NULL,
+    EvidenceScales,
+    NullModel,
+    confidence_of,
+    hash_evidence,
+    peak_evidence,
+)
 from .core.invariant import landmarks_only
 from .core.matching import Candidate, Lookup, MatchResult
 from .core.peaks import Peaks
@@ -50,6 +58,7 @@ JSON_KEYS = (
     "match_time_s",
     "speed",
     "pitch_semitones",
+    "false_match_probability",
 )
 
 
@@ -64,12 +73,11 @@ class Recognition:
     offset_seconds : float or None
         Where in the song the query starts (s).
     confidence : float
-        The score the answer was decided on (``decided_by`` says which). From
-        the peak check (:mod:`dejavu_lab.core.verify`), the peak-alignment ``z`` of
-        the answer (or, for "no match", the best ``z`` checked): a match needs
-        ``verifier__min_z``. From the hashes, ``-log10`` of the chance
-        probability of the best aligned bin (see :mod:`dejavu_lab.core.matching`):
-        a match needs ``matcher__min_confidence``.
+        The answer's score. With the calibrated rule (``verifier__max_false_match``
+        set, the default preset): ``-log10(false_match_probability)``, one
+        scale whatever decided. Otherwise the score the answer was decided on:
+        the peak-alignment ``z`` (:mod:`dejavu_lab.core.verify`) or ``-log10``
+        of the hash vote's chance probability (:mod:`dejavu_lab.core.matching`).
     aligned_hashes, input_hashes : int
         Votes in the answer's (or the best candidate's) bin; hashes extracted
         from the query.
@@ -92,6 +100,14 @@ class Recognition:
         searched or not found.
     pitch_semitones : float
         Pitch of the query over the song's (semitones); 0.0 likewise.
+    false_match_probability : float or None
+        The chance that a query of music the database does not hold scores
+        this high (:mod:`dejavu_lab.core.calibration`); for "no match", that of
+        the best candidate. A match needs at most ``verifier__max_false_match``.
+        None without the calibrated rule.
+    evidence : float
+        The dimensionless evidence the probability was read from (``r``; 0
+        without the calibrated rule).
     """
 
     song_id: int | None
@@ -107,6 +123,8 @@ class Recognition:
     decided_by: str = "hashes"
     speed: float = 1.0
     pitch_semitones: float = 0.0
+    false_match_probability: float | None = None
+    evidence: float = 0.0
 
     @property
     def is_match(self) -> bool:
@@ -145,6 +163,10 @@ class Dejavu:
         one gets the ``"default"`` preset.
     store : Store, optional
         An already opened store (overrides ``config["database"]``).
+    null_model : NullModel, optional
+        The null distribution of the evidence for this database
+        (:func:`dejavu_lab.studies.calibration.calibrate`); default the one
+        fitted on the free-music corpus (:data:`~dejavu_lab.core.calibration.DEFAULT_NULL`).
 
     Raises
     ------
@@ -158,6 +180,7 @@ class Dejavu:
         *,
         pipeline: Pipeline | str | None = None,
         store: Any = None,
+        null_model: NullModel | None = None,
     ) -> None:
         config = dict(config or {})
         unknown = set(config) - set(CONFIG_KEYS)
@@ -182,6 +205,7 @@ class Dejavu:
         assert isinstance(chosen, Pipeline)
         check_compatible(stored, chosen.reference_params(), f"database {self.db!r}")
         self.pipeline: Pipeline = chosen
+        self.null_model: NullModel = null_model or DEFAULT_NULL
         self._song_table: tuple[np.ndarray, dict[int, str]] | None = None
         self._song_table_version: Any = None
 
@@ -338,15 +362,22 @@ class Dejavu:
             top_k=max(wanted, verifier.candidates),
         )
         ranked = list(result.candidates)
-        if verifier.enabled and not (verifier.unsure_only and result.best is not None):
+        query_s = len(samples) / self.pipeline.spectrogram.sample_rate
+        probability: float | None = None
+        evidence = 0.0
+        evidence_of: dict[int, float] = {}
+        if verifier.calibrated:
+            best, evidence, probability, z_of, decided_by, evidence_of = self._decide(
+                ranked, query_peaks, query_frames, query_s
+            )
+            score = confidence_of(probability)
+        elif verifier.enabled and not (verifier.unsure_only and result.best is not None):
             checks = self._verify(ranked, query_peaks, query_frames)
             # _verify stops at the first candidate that passes: it is the last check.
             passed = checks[-1] if checks and verifier.passes(checks[-1]) else None
-            best: Candidate | None = None
+            best = None
             if passed is not None:
                 best = next(c for c in ranked if c.song_id == passed.song_id)
-                ranked.remove(best)
-                ranked.insert(0, best)
             score = passed.z if passed else max((c.z for c in checks), default=0.0)
             z_of = {c.song_id: c.z for c in checks}
             decided_by = "peaks"
@@ -355,16 +386,40 @@ class Dejavu:
             score = ranked[0].confidence if ranked else 0.0
             z_of = {}
             decided_by = "hashes"
+        if best is not None:
+            ranked.remove(best)
+            ranked.insert(0, best)
         speed, pitch_semitones = 1.0, 0.0
         if best is None and self.pipeline.scale.enabled:
             by_scale = self._match_scale(query_peaks, query_frames, frames, wanted)
             if by_scale is not None:
                 speed, pitch_semitones, ranked, best, score, z_of, decided_by = by_scale
+                if verifier.calibrated:
+                    # The triplet matcher keeps its own rule; its score is put on
+                    # the evidence scale (r = 1 at its own thresholds).
+                    scale = self.pipeline.scale
+                    evidence = (
+                        score / scale.min_z
+                        if decided_by == "peaks"
+                        else score / max(scale.min_confidence or 1.0, 1e-6)
+                    )
+                    probability = self.null_model.false_match_probability(evidence, query_s)
+                    score = confidence_of(probability)
         if best is None and self.pipeline.speed.enabled:
             found = self._match_speed(query_peaks, query_frames, frames, wanted)
             if found is not None:
                 factor, ranked, best, score, z_of, decided_by = found
                 speed, pitch_semitones = factor.speed, factor.pitch_semitones
+                if verifier.calibrated:
+                    # The speed search keeps its own rule (stricter, corrected for
+                    # the factors tried); its score is put on the evidence scale.
+                    evidence = (
+                        score / self.pipeline.speed.min_z
+                        if decided_by == "peaks"
+                        else hash_evidence(score, best.aligned_hashes, self.evidence_scales())
+                    )
+                    probability = self.null_model.false_match_probability(evidence, query_s)
+                    score = confidence_of(probability)
         ranked = ranked[:wanted]
         elapsed = time.perf_counter() - start
         frame_s = self.pipeline.spectrogram.frame_seconds
@@ -376,6 +431,7 @@ class Dejavu:
                 "aligned_hashes": c.aligned_hashes,
                 "confidence": c.confidence,
                 "z": z_of.get(c.song_id),
+                "evidence": evidence_of.get(c.song_id),
             }
             for c in ranked
         ]
@@ -394,7 +450,84 @@ class Dejavu:
             decided_by=decided_by,
             speed=round(speed, 4),
             pitch_semitones=round(pitch_semitones, 3),
+            false_match_probability=None if probability is None else float(f"{probability:.4g}"),
+            evidence=round(evidence, 4),
         )
+
+    def evidence_scales(self) -> EvidenceScales:
+        """The shape of the evidence: the pipeline's old thresholds as ``r = 1``."""
+        matcher, verifier = self.pipeline.matcher, self.pipeline.verifier
+        return EvidenceScales(
+            hash_confidence=max(matcher.min_confidence, 1e-6),
+            hash_aligned=matcher.min_aligned,
+            z_scale=max(verifier.min_z, 1e-6),
+            frame_z_scale=max(verifier.min_frame_z, 1e-6),
+            fraction_scale=verifier.min_fraction,
+            support_confidence=verifier.support_confidence,
+            supported_z_scale=max(verifier.supported_min_z, 1e-6),
+            supported_frame_z_scale=max(verifier.supported_min_frame_z, 1e-6),
+        )
+
+    def _decide(
+        self,
+        ranked: list[Candidate],
+        query_peaks: Peaks,
+        query_frames: int,
+        query_s: float,
+    ) -> tuple[Candidate | None, float, float, dict[int, float], str, dict[int, float]]:
+        """The calibrated rule: the answer, its evidence and false-match probability
+        (then the peak-check ``z``, what decided and each candidate's evidence, by song).
+
+        The hashes' best candidate first: if its evidence alone is rare enough
+        under the null (and ``unsure_only``), it is the answer. Otherwise the
+        candidates are checked peak by peak, best first, until one is; for "no
+        match", every candidate was checked and the evidence is the largest.
+        """
+        verifier, scales = self.pipeline.verifier, self.evidence_scales()
+        limit = float(verifier.max_false_match or 0.0)
+        # The probability falls as the evidence grows: compare evidence with the
+        # threshold's, and read the probability once, for the answer.
+        needed = self.null_model.evidence_for(limit, query_s) if limit > 0 else math.inf
+
+        def probability(r: float) -> float:
+            return self.null_model.false_match_probability(r, query_s)
+
+        if not ranked:
+            return None, 0.0, 1.0, {}, "hashes", {}
+        of_check = {
+            c.song_id: hash_evidence(c.confidence, c.aligned_hashes, scales) for c in ranked
+        }
+        top = ranked[0]
+        evidence = of_check[top.song_id]
+        if evidence >= needed and (verifier.unsure_only or not verifier.enabled):
+            return top, evidence, probability(evidence), {}, "hashes", of_check
+        if not verifier.enabled:
+            return None, evidence, probability(evidence), {}, "hashes", of_check
+
+        def passes(check: Verification) -> bool:
+            candidate = next(c for c in ranked if c.song_id == check.song_id)
+            r = max(
+                of_check[candidate.song_id],
+                peak_evidence(
+                    check.z,
+                    check.frame_z,
+                    check.matched,
+                    check.reference_peaks,
+                    check.hash_confidence,
+                    scales,
+                ),
+            )
+            of_check[check.song_id] = r
+            return r >= needed
+
+        checks = self._verify(ranked, query_peaks, query_frames, passes=passes)
+        z_of = {c.song_id: c.z for c in checks}
+        if checks and of_check[checks[-1].song_id] >= needed:
+            chosen = next(c for c in ranked if c.song_id == checks[-1].song_id)
+            r = of_check[chosen.song_id]
+            return chosen, r, probability(r), z_of, "peaks", of_check
+        evidence = max(of_check.values())
+        return None, evidence, probability(evidence), z_of, "peaks", of_check
 
     def _lookup(
         self, hashes: np.ndarray, query_offsets: np.ndarray, song_frames: np.ndarray
@@ -423,9 +556,12 @@ class Dejavu:
         query_peaks: Peaks,
         query_frames: int,
         verifier: Verifier | None = None,
+        passes: Callable[[Verification], bool] | None = None,
     ) -> list[Verification]:
-        """Check candidates peak by peak, best first, until one passes."""
+        """Check candidates peak by peak, best first, until one passes
+        (``passes``, default the verifier's thresholds)."""
         verifier = verifier or self.pipeline.verifier
+        passes = passes or verifier.passes
         frame_s = self.pipeline.spectrogram.frame_seconds
         query = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
         reach_back = self.pipeline.hasher.max_dt
@@ -446,7 +582,7 @@ class Dejavu:
                 hash_confidence=float(candidate.confidence),
             )
             checks.append(check)
-            if verifier.passes(check):
+            if passes(check):
                 break
         return checks
 

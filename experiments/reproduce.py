@@ -12,7 +12,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STUDIES = ("accuracy.py", "matching_time.py", "storage.py", "sweep.py", "robustness.py")
+STUDIES = (
+    "accuracy.py",
+    "matching_time.py",
+    "storage.py",
+    "sweep.py",
+    "robustness.py",
+    "calibration.py",
+)
 
 
 def main() -> None:

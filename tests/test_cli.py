@@ -53,6 +53,7 @@ def test_fingerprint_recognize_stats_round_trip(tmp_path: Path) -> None:
     assert payload["song_name"] == "synth_002"
     assert abs(payload["offset_seconds"] - 6.0) < 0.05
     assert payload["speed"] == 1.0 and payload["pitch_semitones"] == 0.0
+    assert 0 < payload["false_match_probability"] <= 1e-3  # the default's threshold
 
     faster = tmp_path / "faster.wav"
     excerpt = synth_song(2, 20.0, SONG_RATE)[6 * SONG_RATE : 10 * SONG_RATE + SONG_RATE // 4]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -435,6 +436,49 @@ def test_build_is_idempotent_and_skips_short_tracks(
     stray.write_bytes(b"old")
     fifth = corpus.build_corpus(spec, out_dir=out, raw_dir=raw, jobs=1, progress=False)
     assert fifth.removed == ["reference/fake-music__old.mp3"] and not stray.exists()
+
+
+@needs_encoder
+def test_unseen_packages_widen_the_unseen_set_only(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    raw = tmp_path / "raw"
+    make_package_tree(raw, "fake-music", rng)
+    # A package shipping its music in a .pk3 (zip) archive, as Nexuiz and UFO:AI do.
+    archived = raw / "extracted" / "fake-archive"
+    staging = tmp_path / "staging"
+    for index in range(3):
+        write_tone(staging / "music" / f"theme{index}.flac", rng, seconds=61.0)
+    game = archived / "usr" / "share" / "games" / "fake-archive"
+    game.mkdir(parents=True)
+    with zipfile.ZipFile(game / "0music.pk3", "w") as bundle:
+        for path in sorted((staging / "music").iterdir()):
+            bundle.write(path, f"music/{path.name}")
+        bundle.writestr("maps/readme.txt", "not audio")
+    (archived / "usr" / "share" / "doc" / "fake-archive").mkdir(parents=True)
+    (archived / "usr" / "share" / "doc" / "fake-archive" / "copyright").write_text(GPL_TEXT)
+    corpus.mark_extracted(archived, deb_name="fake-archive_2.0_all.deb", version="2.0")
+
+    narrow = corpus.CorpusSpec(packages=("fake-music",), n_reference=1, n_unseen=1)
+    wide = corpus.CorpusSpec(
+        packages=("fake-music",),
+        n_reference=1,
+        n_unseen=1,
+        unseen_packages=("fake-archive",),
+        unseen_per_package=2,
+    )
+    corpus.build_corpus(narrow, out_dir=tmp_path / "narrow", raw_dir=raw, progress=False)
+    report = corpus.build_corpus(wide, out_dir=tmp_path / "wide", raw_dir=raw, progress=False)
+    before = {(t.set, t.path.name, t.sha1) for t in corpus.tracks(tmp_path / "narrow")}
+    after = {(t.set, t.path.name, t.sha1) for t in corpus.tracks(tmp_path / "wide")}
+    assert before < after  # the same reference and unseen tracks, and more unseen ones
+    added = sorted(name for set_name, name, _ in after - before if set_name == "unseen")
+    assert added == ["fake-archive__theme0.mp3", "fake-archive__theme2.mp3"]  # spread evenly
+    assert all(set_name == "unseen" for set_name, _, _ in after - before)
+    assert any("not picked" in s.reason for s in report.skipped)
+    assert (game / "0music.pk3.unpacked" / "music" / "theme1.flac").is_file()
+    with pytest.raises(ParameterError, match="both"):
+        corpus.CorpusSpec(packages=("a",), n_reference=1, n_unseen=1, unseen_packages=("a",))
 
 
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")

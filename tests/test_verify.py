@@ -216,15 +216,23 @@ def test_recognition_is_decided_by_verification(
     assert result.decided_by == "peaks"
     assert result.song_name == name
     assert result.offset_seconds == pytest.approx(11.5, abs=0.05)
-    assert result.confidence >= verified.pipeline.verifier.min_z
+    # The default's confidence is on the calibrated scale (-log10 of the false-match
+    # probability, issue 15), no longer the peak check's z: the answer's z is reported
+    # with its candidate, and its evidence is the one the probability was read from.
+    limit = verified.pipeline.verifier.max_false_match
+    assert limit is not None and result.false_match_probability is not None
+    assert result.false_match_probability <= limit
+    assert result.confidence == pytest.approx(-np.log10(result.false_match_probability), abs=2e-3)
     assert result.candidates[0]["song_name"] == name
-    assert result.candidates[0]["z"] == result.confidence
+    assert result.candidates[0]["z"] is not None
+    assert result.candidates[0]["evidence"] == pytest.approx(result.evidence, abs=1e-3)
     # Unseen music: candidates are checked and their z given.
     unseen = synth_song(UNSEEN_SEEDS[0], 3.0, SONG_RATE)
     answer = verified.match_samples(unseen, SONG_RATE, top_k=10)
     assert answer.decided_by == "peaks"
     assert any(c["z"] is not None for c in answer.candidates)
-    assert (answer.song_id is None) == (answer.confidence < verified.pipeline.verifier.min_z)
+    assert answer.false_match_probability is not None
+    assert (answer.song_id is None) == (answer.false_match_probability > limit)
 
 
 @pytest.mark.parametrize("seconds", [1.0, 1.5, 3.0])

@@ -8,17 +8,16 @@
     +-96 bins; queries use denser peaks, fan 30 and +-1 frame of ``dt``.
     Collections of 200 songs or more are matched in two stages.
 
-    The no-match rule, in two steps. A query whose hashes agree (5 aligned
-    hashes, confidence 4; :mod:`dejavu_lab.core.matching`) is answered from
-    them. Otherwise the 10 best hash candidates are checked peak by peak
-    (:mod:`dejavu_lab.core.verify`), best first: the first that meets 10 % of
-    the stored peaks under the query with ``z >= 8.5`` and ``frame_z >= 5``
-    (7 and 4 if its hash confidence reached 0.5) is the answer; else "no
-    match".
+    The no-match rule: one threshold on one scale. Each candidate's evidence
+    ``r`` is the larger of its hash vote's and its peak check's, each scaled so
+    that ``r = 1`` where the earlier rule accepted (:mod:`dejavu_lab.core.calibration`);
+    the null model of unseen music turns ``r`` into a false-match probability,
+    and a match needs it ``<= verifier__max_false_match`` (1e-3). The hashes'
+    best candidate is tried first; else the 10 best are checked peak by peak.
 
 ``"hash-only"``
-    ``"default"`` answering from the hashes alone, with confidence 3 (same
-    database, faster on 1-2 s queries, less accurate through a room).
+    ``"default"`` answering from the hashes alone, with hash confidence 3
+    (same database, faster on 1-2 s queries, less accurate through a room).
 
 ``"dejavu"``
     The classic Dejavu settings: 44.1 kHz, a 4096-sample Hann window with
@@ -121,6 +120,7 @@ PRESETS["default"] = PRESETS["hash-only"].with_params(
     verifier__supported_min_z=7.0,
     verifier__supported_min_frame_z=4.0,
     verifier__unsure_only=True,
+    verifier__max_false_match=1e-3,
 )
 
 PRESETS["speed"] = PRESETS["default"].with_params(

@@ -334,8 +334,14 @@ class Verifier:
     supported_min_z, supported_min_frame_z : float
         The thresholds for such a candidate (0-1000).
     unsure_only : bool
-        Check candidates only when the matcher's own rule finds no match, so
+        Check candidates only when the hashes alone name no song, so
         that a query whose hashes agree is answered at the hash matcher's speed.
+    max_false_match : float or None
+        The calibrated rule (:mod:`dejavu_lab.core.calibration`): a match
+        needs a false-match probability at most this (0-1). The thresholds
+        above (and the matcher's ``min_confidence``, ``min_aligned``) then only
+        shape the evidence, with ``r = 1`` where they would have accepted.
+        None: the thresholds decide, as listed.
     """
 
     candidates: int = 10
@@ -350,6 +356,7 @@ class Verifier:
     supported_min_z: float = 7.0
     supported_min_frame_z: float = 4.0
     unsure_only: bool = False
+    max_false_match: float | None = None
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "candidates": Constraint(int, 0, 1000),
@@ -364,10 +371,16 @@ class Verifier:
         "supported_min_z": Constraint(float, 0.0, 1000.0),
         "supported_min_frame_z": Constraint(float, 0.0, 1000.0),
         "unsure_only": Constraint(bool),
+        "max_false_match": Constraint(float, 0.0, 1.0, allow_none=True),
     }
 
     def __post_init__(self) -> None:
         validate_params(self)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the calibrated rule decides (``max_false_match`` is set)."""
+        return self.max_false_match is not None
 
     @property
     def enabled(self) -> bool:

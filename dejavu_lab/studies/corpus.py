@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -239,6 +240,13 @@ class CorpusSpec:
         Debian packages, in the order they are listed.
     n_reference, n_unseen : int
         Wanted set sizes; see :func:`split_tracks` for the rule.
+    unseen_packages : tuple of str
+        Packages whose music only widens the unseen set: split apart from
+        ``packages``, so adding one leaves the reference set and the unseen
+        tracks of ``packages`` unchanged.
+    unseen_per_package : int
+        Tracks taken from each of ``unseen_packages`` (evenly spread over the
+        package's sorted list; all of them if it has fewer).
     min_duration_s : float
         Shorter files (jingles, stingers, sound effects) are left out.
     """
@@ -246,12 +254,16 @@ class CorpusSpec:
     packages: tuple[str, ...]
     n_reference: int
     n_unseen: int
+    unseen_packages: tuple[str, ...] = ()
+    unseen_per_package: int = 0
     min_duration_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.packages:
             raise ParameterError("packages=(): name at least one Debian package")
-        for name in ("n_reference", "n_unseen"):
+        if set(self.packages) & set(self.unseen_packages):
+            raise ParameterError("a package cannot be in both packages and unseen_packages")
+        for name in ("n_reference", "n_unseen", "unseen_per_package"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ParameterError(f"{name}={value!r}: must be an int >= 0")
@@ -260,14 +272,24 @@ class CorpusSpec:
 
 
 _SMALL_PACKAGES = ("asc-music", "fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid")
+#: Soundtracks that only add unseen music to the full corpus (no reference track).
+WIDE_UNSEEN_PACKAGES = (
+    "hyperrogue-music",
+    "nexuiz-music",
+    "planetblupi-music-ogg",
+    "ufoai-music",
+)
 SIZES: dict[str, CorpusSpec] = {
     # 11 eligible tracks, ~70 MB of .deb: quick enough for CI.
     "small": CorpusSpec(packages=_SMALL_PACKAGES, n_reference=8, n_unseen=3),
-    # 57 eligible tracks: 45 reference like the Dejavu write-up, 12 unseen.
+    # 57 eligible tracks: 45 reference like the Dejavu write-up, 12 unseen; plus
+    # 8 unseen tracks from each of four more soundtracks, for false matches.
     "full": CorpusSpec(
         packages=(*_SMALL_PACKAGES, "singularity-music", "wesnoth-1.16-music"),
         n_reference=45,
         n_unseen=12,
+        unseen_packages=WIDE_UNSEEN_PACKAGES,
+        unseen_per_package=8,
     ),
 }
 
@@ -562,18 +584,50 @@ def read_package_license(extracted_dir: Path, package: str) -> str:
     return parse_license(path.read_text(errors="replace"))
 
 
+#: Suffix of the folder a game archive's audio members are unpacked into.
+ARCHIVE_DIR_SUFFIX = ".unpacked"
+
+
+def unpack_archives(extracted_dir: Path) -> list[Path]:
+    """Unpack the audio of game archives (``.pk3``: zip files) next to them, once.
+
+    Nexuiz and UFO:AI ship their music inside ``.pk3`` archives. Each archive's
+    audio members go to ``<archive>.unpacked/`` (written under a temporary
+    name, then renamed, so an interrupted run starts again).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The unpacked folders.
+    """
+    folders = []
+    for archive in sorted(extracted_dir.rglob("*.pk3")):
+        target = archive.with_name(archive.name + ARCHIVE_DIR_SUFFIX)
+        if not target.is_dir():
+            partial = archive.with_name(archive.name + ARCHIVE_DIR_SUFFIX + ".part")
+            shutil.rmtree(partial, ignore_errors=True)
+            with zipfile.ZipFile(archive) as bundle:
+                members = [m for m in bundle.namelist() if Path(m).suffix.lower() in AUDIO_SUFFIXES]
+                bundle.extractall(partial, members=members)
+            os.replace(partial, target)
+        folders.append(target)
+    return folders
+
+
 def scan_package(
     extracted_dir: Path, package: str, *, min_duration_s: float = 60.0
 ) -> tuple[list[SourceTrack], list[SkippedFile]]:
     """Find the music in an extracted package, sorted by original path.
 
-    Every audio file outside ``usr/share/doc`` is a candidate. A folder that
+    Every audio file outside ``usr/share/doc`` is a candidate, including those
+    of game archives (:func:`unpack_archives`). A folder that
     holds ``song.ogg`` is a Frets on Fire song: its stems (:data:`FOF_STEMS`)
     make one track and its other audio files are ignored. Tracks shorter than
     `min_duration_s` are skipped.
     """
     version = extracted_version(extracted_dir) or ""
     license_name = read_package_license(extracted_dir, package)
+    unpack_archives(extracted_dir)
     audio = sorted(
         p
         for p in extracted_dir.rglob("*")
@@ -859,15 +913,26 @@ def build_corpus(
         raise ParameterError(f"jobs={jobs!r}: must be >= 1")
     report = BuildReport(corpus_dir=out_dir)
     sources: list[SourceTrack] = []
-    for package in spec.packages:
+    wide: list[SourceTrack] = []
+    for package in (*spec.packages, *spec.unseen_packages):
         extracted_dir, actions = fetch_package(package, raw_dir)
         report.fetched += actions
         found, skipped = scan_package(extracted_dir, package, min_duration_s=spec.min_duration_s)
         if not found:
             logger.warning("%s: no music of %g s or more", package, spec.min_duration_s)
-        sources += found
+        if package in spec.unseen_packages:
+            picked = set(_spread(len(found), min(len(found), spec.unseen_per_package)))
+            wide += [s for i, s in enumerate(found) if i in picked]
+            skipped += [
+                SkippedFile(package, s.original_path, "not picked for the unseen set")
+                for i, s in enumerate(found)
+                if i not in picked
+            ]
+        else:
+            sources += found
         report.skipped += skipped
     split = split_tracks(sources, n_reference=spec.n_reference, n_unseen=spec.n_unseen)
+    split["unseen"] += wide
 
     old_rows = _old_rows(out_dir)
     planned = [(set_name, s) for set_name in SETS for s in split[set_name]]
