@@ -148,9 +148,27 @@ PLOT_NAMES = [
     "trials_accuracy",
     "robustness",
     "robustness_false_matches",
+    "reliability",
+    "operating_characteristic",
 ]
 #: Axes holding categories (names of kinds), which have no unit.
 CATEGORY_AXES = {("storage_bars", "x"), ("robustness_false_matches", "x")}
+RELIABILITY = pd.DataFrame(
+    {
+        "alpha": [0.001, 0.01, 0.1, 0.001, 0.01, 0.1],
+        "observed_rate": [0.0, 0.02, 0.09, 0.002, 0.01, 0.12],
+        "n": 500,
+        "seed": [0, 0, 0, 1, 1, 1],
+    }
+)
+OPERATING = pd.DataFrame(
+    {
+        "preset": ["default"] * 3 + ["dejavu"] * 3,
+        "threshold": [1.0, 3.0, 5.0, 0.0, 10.0, 20.0],
+        "accuracy_pct": [99.0, 95.0, 80.0, 100.0, 90.0, 60.0],
+        "false_match_pct": [5.0, 0.1, 0.0, 100.0, 20.0, 1.0],
+    }
+)
 ROBUSTNESS = pd.DataFrame(
     {
         "preset": ["default", "default", "dejavu", "dejavu"],
@@ -205,6 +223,10 @@ def calls(
         "peak_rates": lambda ax: plots.peak_rates(PEAK_RATES, ax=ax),
         "trials_accuracy": lambda ax: plots.trials_accuracy(trials, ax=ax),
         "robustness": lambda ax: plots.robustness(ROBUSTNESS, "speed", ax=ax),
+        "reliability": lambda ax: plots.reliability(RELIABILITY, ax=ax),
+        "operating_characteristic": lambda ax: plots.operating_characteristic(
+            OPERATING, marker=1e-3, ax=ax
+        ),
         "robustness_false_matches": lambda ax: plots.robustness_false_matches(
             false_match_summary(ROBUSTNESS), ax=ax
         ),
