@@ -390,36 +390,33 @@ class Dejavu:
             ranked.remove(best)
             ranked.insert(0, best)
         speed, pitch_semitones = 1.0, 0.0
+        searched: float | None = None  # the evidence of an answer found at another scale
         if best is None and self.pipeline.scale.enabled:
             by_scale = self._match_scale(query_peaks, query_frames, frames, wanted)
             if by_scale is not None:
                 speed, pitch_semitones, ranked, best, score, z_of, decided_by = by_scale
-                if verifier.calibrated:
-                    # The triplet matcher keeps its own rule; its score is put on
-                    # the evidence scale (r = 1 at its own thresholds).
-                    scale = self.pipeline.scale
-                    evidence = (
-                        score / scale.min_z
-                        if decided_by == "peaks"
-                        else score / max(scale.min_confidence or 1.0, 1e-6)
-                    )
-                    probability = self.null_model.false_match_probability(evidence, query_s)
-                    score = confidence_of(probability)
+                scale = self.pipeline.scale
+                searched = (
+                    score / scale.min_z
+                    if decided_by == "peaks"
+                    else score / max(scale.min_confidence or 1.0, 1e-6)
+                )
         if best is None and self.pipeline.speed.enabled:
             found = self._match_speed(query_peaks, query_frames, frames, wanted)
             if found is not None:
                 factor, ranked, best, score, z_of, decided_by = found
                 speed, pitch_semitones = factor.speed, factor.pitch_semitones
-                if verifier.calibrated:
-                    # The speed search keeps its own rule (stricter, corrected for
-                    # the factors tried); its score is put on the evidence scale.
-                    evidence = (
-                        score / self.pipeline.speed.min_z
-                        if decided_by == "peaks"
-                        else hash_evidence(score, best.aligned_hashes, self.evidence_scales())
-                    )
-                    probability = self.null_model.false_match_probability(evidence, query_s)
-                    score = confidence_of(probability)
+                searched = (
+                    score / self.pipeline.speed.min_z
+                    if decided_by == "peaks"
+                    else hash_evidence(score, best.aligned_hashes, self.evidence_scales())
+                )
+        if searched is not None and verifier.calibrated:
+            # The triplet matcher and the speed search keep their own rules (stricter);
+            # their answer's score, r = 1 at their own thresholds, is put on the one scale.
+            evidence = searched
+            probability = self.null_model.false_match_probability(evidence, query_s)
+            score = confidence_of(probability)
         ranked = ranked[:wanted]
         elapsed = time.perf_counter() - start
         frame_s = self.pipeline.spectrogram.frame_seconds
