@@ -38,7 +38,6 @@ driver's parameter escaping.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
@@ -49,33 +48,15 @@ import pymysql
 import pymysql.cursors
 
 from ..core._arrays import sorted_unique
-from ..core.hashing import Fingerprints
-from ..core.matching import Lookup
 from ..exceptions import StoreError
-from .base import (
-    SCHEMA_VERSION,
-    DuplicateSongError,
-    SongInfo,
-    SongRecord,
-    StoreStats,
-    frame_range,
-    params_to_json,
-)
-from .server import (
-    ServerConfig,
-    VoteSummary,
-    check_vote_params,
-    expand_lookup,
-    summary_from_rows,
-    vote_query_rows,
-)
+from .base import SCHEMA_VERSION, DuplicateSongError, SongInfo, params_to_json
+from .server import ServerConfig
+from .sql_store import Failure, ServerStore
 
 #: Rows per multi-row INSERT (about 30 bytes each: well under max_allowed_packet).
 INSERT_BATCH = 10_000
 #: Distinct hashes per lookup statement.
 LOOKUP_BATCH = 5_000
-#: Attempts of a song insert that meets a deadlock or lock-wait timeout.
-RETRIES = 5
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS meta (
@@ -183,7 +164,7 @@ def _rows_literal(*columns: np.ndarray) -> str:
     return (row * len(columns[0]))[:-1] % tuple(flat.tolist())
 
 
-class MySQLStore:
+class MySQLStore(ServerStore):
     """Fingerprints in a MySQL or MariaDB database.
 
     Parameters
@@ -201,6 +182,8 @@ class MySQLStore:
     -----
     One connection per store: use one store per thread or process.
     """
+
+    _driver_error = pymysql.MySQLError
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -233,29 +216,21 @@ class MySQLStore:
             self.con.close()
             raise
 
-    def __repr__(self) -> str:
-        return f"MySQLStore({self.config.describe()!r})"
-
-    def __enter__(self) -> MySQLStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- plumbing ---------------------------------------------------------
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn driver errors into a StoreError naming the database."""
-        try:
-            yield
-        except pymysql.MySQLError as error:
-            _, reason = _error_parts(error)
-            raise StoreError(f"{self.config.describe()}: {action} failed: {reason}") from error
+    @staticmethod
+    def _reason(error: BaseException) -> str:
+        return _error_parts(error)[1]
 
-    def _execute(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    def _classify(self, error: Exception) -> Failure:
+        code = _error_parts(error)[0]
+        if code == _ER_DUP_ENTRY:
+            return "duplicate"
+        return "retry" if code in (_ER_LOCK_DEADLOCK, _ER_LOCK_WAIT_TIMEOUT) else "fail"
+
+    def _execute(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
         with self.con.cursor() as cursor:
-            cursor.execute(sql, args)
+            cursor.execute(query, params)
             return list(cursor.fetchall())
 
     def _create_schema(self) -> None:
@@ -309,12 +284,8 @@ class MySQLStore:
 
     # -- parameters -------------------------------------------------------
 
-    def read_params(self) -> dict[str, Any] | None:
-        with self._errors("reading parameters"):
-            rows = dict(self._execute("SELECT `key`, value FROM meta"))
-        if "params" not in rows:
-            return None
-        return {"params": json.loads(rows["params"]), "version": rows.get("package_version")}
+    def _meta_rows(self) -> list[tuple[Any, ...]]:
+        return self._execute("SELECT `key`, value FROM meta")
 
     def write_params(self, params: Mapping[str, Any], version: str) -> None:
         # INSERT IGNORE: the first of several writers starting together wins,
@@ -327,31 +298,6 @@ class MySQLStore:
             )
 
     # -- songs --------------------------------------------------------------
-
-    def content_hashes(self) -> set[str]:
-        with self._errors("reading content hashes"):
-            return {row[0] for row in self._execute("SELECT content_hash FROM songs")}
-
-    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
-        hashes = np.asarray(fingerprints.hashes, dtype=np.uint32)
-        offsets = np.asarray(fingerprints.offsets, dtype=np.int32)
-        for attempt in range(RETRIES):
-            try:
-                return self._add_song_once(info, hashes, offsets)
-            except pymysql.err.IntegrityError as error:
-                if _error_parts(error)[0] != _ER_DUP_ENTRY:
-                    raise StoreError(f"{self!r}: storing {info.path} failed: {error}") from error
-                with self._errors("looking up a duplicate"):
-                    rows = self._execute(
-                        "SELECT song_id FROM songs WHERE content_hash = %s", [info.content_hash]
-                    )
-                raise DuplicateSongError(info.content_hash, rows[0][0] if rows else None) from None
-            except pymysql.MySQLError as error:
-                code, reason = _error_parts(error)
-                if code in (_ER_LOCK_DEADLOCK, _ER_LOCK_WAIT_TIMEOUT) and attempt + 1 < RETRIES:
-                    continue
-                raise StoreError(f"{self!r}: storing {info.path} failed: {reason}") from error
-        raise AssertionError("unreachable")
 
     def _add_song_once(self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray) -> int:
         with self._transaction() as cursor:
@@ -385,26 +331,13 @@ class MySQLStore:
                 )
         return song_id
 
-    def songs(self) -> list[SongRecord]:
-        with self._errors("reading songs"):
-            rows = self._execute(
-                "SELECT song_id, name, path, content_hash, duration_s, num_hashes, "
-                "fingerprinted_at FROM songs ORDER BY song_id"
-            )
-        return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
-
-    def song_fingerprints(
-        self, song_id: int, start: int | None = None, stop: int | None = None
-    ) -> Fingerprints:
-        lo, hi = frame_range(start, stop)
-        with self._errors(f"reading the hashes of song {song_id}"):
-            hashes, offsets = self._fetch_ints(
-                ["hash", "`offset`"],
-                "FROM fingerprints WHERE song_id = %s AND `offset` >= %s AND `offset` < %s",
-                [int(song_id), lo, hi],
-                order_by="`offset`, hash",
-            )
-        return Fingerprints(hashes.astype(np.uint32), offsets.astype(np.int32))
+    def _song_rows(self, song_id: int, lo: int, hi: int) -> list[np.ndarray]:
+        return self._fetch_ints(
+            ["hash", "`offset`"],
+            "FROM fingerprints WHERE song_id = %s AND `offset` >= %s AND `offset` < %s",
+            [song_id, lo, hi],
+            order_by="`offset`, hash",
+        )
 
     def _fetch_columns(self, sql: str, args: Any, ncols: int) -> list[np.ndarray]:
         rows = self._execute(sql, args)
@@ -443,130 +376,65 @@ class MySQLStore:
 
     # -- lookups ------------------------------------------------------------
 
-    def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
-        """:meth:`lookup` restricted to ``song_ids``, filtered by the server."""
-        if len(song_ids) == 0:
-            return Lookup.empty()
-        query = np.asarray(hashes, dtype=np.uint32)
-        songs = f" AND song_id IN ({_int_literals(np.unique(np.asarray(song_ids)))})"
-        return expand_lookup(query, *self._rows_of(query, songs))
-
-    def lookup(
-        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
-    ) -> Lookup:
-        """All rows of ``hashes``, fetched in batches of distinct hashes.
-
-        The stop-list (``max_postings``) is applied to the fetched rows
-        (:func:`~dejavu_lab.store.server.expand_lookup`): the same rows as
-        the DuckDB store's, but the server still sends those of common hashes.
-        So is a row budget (``max_rows``).
-        """
-        query = np.asarray(hashes, dtype=np.uint32)
-        return expand_lookup(
-            query, *self._rows_of(query), max_postings=max_postings, max_rows=max_rows
-        )
-
-    def _rows_of(self, query: np.ndarray, songs: str = "") -> list[np.ndarray]:
-        """Hashes, song ids and offsets of the stored rows of the distinct query
-        hashes, fetched in batches (``songs``: a further SQL condition)."""
+    def _rows_of(self, query: np.ndarray, songs: np.ndarray | None = None) -> list[np.ndarray]:
         distinct = sorted_unique(query)
+        where = "" if songs is None else f" AND song_id IN ({_int_literals(songs)})"
         parts = [[np.zeros(0, np.int64)] * 3]
-        with self._errors("looking hashes up"):
-            for start in range(0, len(distinct), LOOKUP_BATCH):
-                batch = _int_literals(distinct[start : start + LOOKUP_BATCH])
-                parts.append(
-                    self._fetch_ints(
-                        ["hash", "song_id", "`offset`"],
-                        f"FROM fingerprints WHERE hash IN ({batch}){songs}",
-                        None,
-                    )
+        for start in range(0, len(distinct), LOOKUP_BATCH):
+            batch = _int_literals(distinct[start : start + LOOKUP_BATCH])
+            parts.append(
+                self._fetch_ints(
+                    ["hash", "song_id", "`offset`"],
+                    f"FROM fingerprints WHERE hash IN ({batch}){where}",
+                    None,
                 )
+            )
         return [np.concatenate([part[k] for part in parts]) for k in range(3)]
 
-    def vote(
+    def _vote_rows(
         self,
-        query_hashes: np.ndarray,
-        query_offsets: np.ndarray,
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         *,
-        top_n: int = 50,
-        time_tolerance: int = 1,
-        distinct_hashes: bool = True,
-        variants: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> VoteSummary:
-        """The offset histogram counted in SQL; each song's top bins come back.
-
-        Equal to ``summarize_votes(count_votes(query_offsets, lookup, time_tolerance=...,
-        query_hashes=query_hashes if distinct_hashes else None), top_n=...,
-        time_tolerance=...)`` where ``lookup`` is ``self.lookup(query_hashes)``, or,
-        with ``variants``, ``self.lookup(variants[0])`` with its query indices
-        mapped through ``variants[1]``.
-
-        Parameters
-        ----------
-        query_hashes : np.ndarray, shape (n,), uint32
-        query_offsets : np.ndarray, shape (n,), int32
-            Frame of each query hash.
-        top_n : int
-            Bins returned per song (by votes in their window).
-        time_tolerance : int
-            Window half-width (frames) of ``windowed``.
-        distinct_hashes : bool
-            Count each distinct hash value once per bin and window (see ``count_votes``).
-        variants : (np.ndarray, np.ndarray), optional
-            Hashes to look up and the index of each one's original in
-            ``query_hashes`` (``Hasher.lookup_variants``).
-        """
-        check_vote_params(top_n, time_tolerance)
-        hashes, offsets, vote_hashes, weights = vote_query_rows(
-            query_hashes, query_offsets, variants
-        )
-        if len(hashes) == 0:
-            return summary_from_rows(*(np.zeros(0, np.int64) for _ in range(5)))
-        tol = int(time_tolerance)
+        top_n: int,
+        time_tolerance: int,
+        distinct_hashes: bool,
+    ) -> list[np.ndarray]:
+        # The query goes into a per-connection MEMORY table, joined in SQL.
+        hashes, offsets, vote_hashes, weights = rows
+        tol = time_tolerance
         if distinct_hashes:
             deltas = " UNION ALL ".join(
                 f"SELECT {delta} AS delta" if delta == -tol else f"SELECT {delta}"
                 for delta in range(-tol, tol + 1)
             )
-            sql = (_VOTE_DISTINCT + _VOTE_TOP).format(tol=tol, deltas=deltas)
+            statement = (_VOTE_DISTINCT + _VOTE_TOP).format(tol=tol, deltas=deltas)
         else:
-            sql = (_VOTE_ALL + _VOTE_TOP).format(tol=tol)
-        with self._errors("counting votes"):
-            if not self._query_table:
-                self._execute(_QUERY_TABLE)
-                self._query_table = True
-            self._execute("TRUNCATE TABLE vote_query")
-            for start in range(0, len(hashes), INSERT_BATCH):
-                block = slice(start, start + INSERT_BATCH)
-                values = _rows_literal(
-                    hashes[block], offsets[block], vote_hashes[block], weights[block]
-                )
-                self._execute(
-                    "INSERT INTO vote_query (hash, query_offset, vote_hash, weight) VALUES "
-                    + values
-                )
-            columns = self._fetch_columns(sql, [int(top_n)], 5)
-        return summary_from_rows(*columns)
+            statement = (_VOTE_ALL + _VOTE_TOP).format(tol=tol)
+        if not self._query_table:
+            self._execute(_QUERY_TABLE)
+            self._query_table = True
+        self._execute("TRUNCATE TABLE vote_query")
+        for start in range(0, len(hashes), INSERT_BATCH):
+            block = slice(start, start + INSERT_BATCH)
+            values = _rows_literal(
+                hashes[block], offsets[block], vote_hashes[block], weights[block]
+            )
+            self._execute(
+                "INSERT INTO vote_query (hash, query_offset, vote_hash, weight) VALUES " + values
+            )
+        return self._fetch_columns(statement, [top_n], 5)
 
     # -- size ---------------------------------------------------------------
 
-    def stats(self) -> StoreStats:
-        with self._errors("reading statistics"):
-            count, hashes, seconds = self._execute(
-                "SELECT COUNT(*), COALESCE(SUM(num_hashes), 0), COALESCE(SUM(duration_s), 0) "
-                "FROM songs"
-            )[0]
-            # InnoDB's own estimate, refreshed by its background statistics.
-            size = self._execute(
+    def _size_bytes(self) -> int:
+        # InnoDB's own estimate, refreshed by its background statistics.
+        return int(
+            self._execute(
                 "SELECT COALESCE(SUM(data_length + index_length), 0) "
                 "FROM information_schema.tables WHERE table_schema = DATABASE() "
                 "AND table_name IN ('meta', 'songs', 'fingerprints')"
             )[0][0]
-        return StoreStats(int(count), int(hashes), int(size), float(seconds))
-
-    def get_num_fingerprints(self) -> int:
-        """Number of stored hashes (Dejavu's name)."""
-        return self.stats().num_fingerprints
+        )
 
     def close(self) -> None:
         if self.con.open:

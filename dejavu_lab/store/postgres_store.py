@@ -30,9 +30,7 @@ Every value reaches the server as a bound parameter or through COPY.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -41,33 +39,15 @@ import psycopg
 from psycopg import errors, sql
 
 from ..core._arrays import sorted_unique
-from ..core.hashing import Fingerprints
-from ..core.matching import Lookup
 from ..exceptions import StoreError
-from .base import (
-    SCHEMA_VERSION,
-    DuplicateSongError,
-    SongInfo,
-    SongRecord,
-    StoreStats,
-    frame_range,
-    params_to_json,
-)
-from .server import (
-    ServerConfig,
-    VoteSummary,
-    check_vote_params,
-    expand_lookup,
-    summary_from_rows,
-    vote_query_rows,
-)
+from .base import SCHEMA_VERSION, DuplicateSongError, SongInfo, params_to_json
+from .server import ServerConfig
+from .sql_store import Failure, ServerStore
 
 #: Bytes per ``copy.write`` call.
 COPY_BLOCK_BYTES = 4 << 20
 #: Distinct hashes per lookup statement.
 LOOKUP_BATCH = 20_000
-#: Attempts of a song insert that meets a deadlock.
-RETRIES = 5
 #: Any constant: the advisory lock serialising schema creation.
 _SCHEMA_LOCK = 0x64656A61
 
@@ -170,7 +150,7 @@ def copy_rows(hashes: np.ndarray, song_id: int, offsets: np.ndarray) -> bytes:
     return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
-class PostgresStore:
+class PostgresStore(ServerStore):
     """Fingerprints in a PostgreSQL database.
 
     Parameters
@@ -188,6 +168,8 @@ class PostgresStore:
     -----
     One connection per store: use one store per thread or process.
     """
+
+    _driver_error = psycopg.Error
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -217,26 +199,19 @@ class PostgresStore:
             self.con.close()
             raise
 
-    def __repr__(self) -> str:
-        return f"PostgresStore({self.config.describe()!r})"
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- plumbing ---------------------------------------------------------
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn driver errors into a StoreError naming the database."""
-        try:
-            yield
-        except psycopg.Error as error:
-            raise StoreError(
-                f"{self.config.describe()}: {action} failed: {_reason(error)}"
-            ) from error
+    @staticmethod
+    def _reason(error: BaseException) -> str:
+        return _reason(error)
+
+    def _classify(self, error: Exception) -> Failure:
+        if isinstance(error, errors.UniqueViolation):
+            constraint = error.diag.constraint_name
+            return "duplicate" if constraint == "songs_content_hash_key" else "fail"
+        if isinstance(error, (errors.DeadlockDetected, errors.SerializationFailure)):
+            return "retry"
+        return "fail"
 
     def _execute(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
         with self.con.cursor() as cursor:
@@ -284,12 +259,8 @@ class PostgresStore:
 
     # -- parameters -------------------------------------------------------
 
-    def read_params(self) -> dict[str, Any] | None:
-        with self._errors("reading parameters"):
-            rows = dict(self._execute("SELECT key, value FROM meta"))
-        if "params" not in rows:
-            return None
-        return {"params": json.loads(rows["params"]), "version": rows.get("package_version")}
+    def _meta_rows(self) -> list[tuple[Any, ...]]:
+        return self._execute("SELECT key, value FROM meta")
 
     def write_params(self, params: Mapping[str, Any], version: str) -> None:
         # ON CONFLICT DO NOTHING: the first of several writers starting together
@@ -302,38 +273,6 @@ class PostgresStore:
             )
 
     # -- songs --------------------------------------------------------------
-
-    def content_hashes(self) -> set[str]:
-        with self._errors("reading content hashes"):
-            return {row[0] for row in self._execute("SELECT content_hash FROM songs")}
-
-    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
-        hashes = np.asarray(fingerprints.hashes, dtype=np.uint32)
-        offsets = np.asarray(fingerprints.offsets, dtype=np.int32)
-        for attempt in range(RETRIES):
-            try:
-                return self._add_song_once(info, hashes, offsets)
-            except errors.UniqueViolation as error:
-                if error.diag.constraint_name != "songs_content_hash_key":
-                    raise StoreError(
-                        f"{self!r}: storing {info.path} failed: {_reason(error)}"
-                    ) from error
-                with self._errors("looking up a duplicate"):
-                    rows = self._execute(
-                        "SELECT song_id FROM songs WHERE content_hash = %s", [info.content_hash]
-                    )
-                raise DuplicateSongError(info.content_hash, rows[0][0] if rows else None) from None
-            except (errors.DeadlockDetected, errors.SerializationFailure) as error:
-                if attempt + 1 < RETRIES:
-                    continue
-                raise StoreError(
-                    f"{self!r}: storing {info.path} failed: {_reason(error)}"
-                ) from error
-            except psycopg.Error as error:
-                raise StoreError(
-                    f"{self!r}: storing {info.path} failed: {_reason(error)}"
-                ) from error
-        raise AssertionError("unreachable")
 
     def _add_song_once(self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray) -> int:
         with self.con.transaction(), self.con.cursor() as cursor:
@@ -367,26 +306,13 @@ class PostgresStore:
                     copy.write(data[start : start + COPY_BLOCK_BYTES])
         return song_id
 
-    def songs(self) -> list[SongRecord]:
-        with self._errors("reading songs"):
-            rows = self._execute(
-                "SELECT song_id, name, path, content_hash, duration_s, num_hashes, "
-                "fingerprinted_at FROM songs ORDER BY song_id"
-            )
-        return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
-
-    def song_fingerprints(
-        self, song_id: int, start: int | None = None, stop: int | None = None
-    ) -> Fingerprints:
-        lo, hi = frame_range(start, stop)
-        with self._errors(f"reading the hashes of song {song_id}"):
-            hashes, offsets = self._arrays(
-                "SELECT coalesce(array_agg(hash ORDER BY \"offset\", hash), '{}'), "
-                'coalesce(array_agg("offset" ORDER BY "offset", hash), \'{}\') '
-                'FROM fingerprints WHERE song_id = %s AND "offset" >= %s AND "offset" < %s',
-                [int(song_id), lo, hi],
-            )
-        return Fingerprints(hashes.astype(np.uint32), offsets.astype(np.int32))
+    def _song_rows(self, song_id: int, lo: int, hi: int) -> list[np.ndarray]:
+        return self._arrays(
+            "SELECT coalesce(array_agg(hash ORDER BY \"offset\", hash), '{}'), "
+            'coalesce(array_agg("offset" ORDER BY "offset", hash), \'{}\') '
+            'FROM fingerprints WHERE song_id = %s AND "offset" >= %s AND "offset" < %s',
+            [song_id, lo, hi],
+        )
 
     def _arrays(self, query: str, params: Any) -> list[np.ndarray]:
         # One row of arrays: the driver parses them in C, with no Python object
@@ -399,124 +325,58 @@ class PostgresStore:
 
     # -- lookups ------------------------------------------------------------
 
-    def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
-        """:meth:`lookup` restricted to ``song_ids``, filtered by the server."""
-        if len(song_ids) == 0:
-            return Lookup.empty()
-        query = np.asarray(hashes, dtype=np.uint32)
-        songs = np.unique(song_ids).astype(np.int64).tolist()
-        return expand_lookup(query, *self._rows_of(query, songs))
-
-    def lookup(
-        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
-    ) -> Lookup:
-        """All rows of ``hashes``, fetched in batches of distinct hashes.
-
-        The stop-list (``max_postings``) is applied to the fetched rows
-        (:func:`~dejavu_lab.store.server.expand_lookup`): the same rows as
-        the DuckDB store's, but the server still sends those of common hashes.
-        So is a row budget (``max_rows``).
-        """
-        query = np.asarray(hashes, dtype=np.uint32)
-        return expand_lookup(
-            query, *self._rows_of(query), max_postings=max_postings, max_rows=max_rows
-        )
-
-    def _rows_of(self, query: np.ndarray, songs: list[int] | None = None) -> list[np.ndarray]:
-        """Hashes, song ids and offsets of the stored rows of the distinct query
-        hashes, fetched in batches (of ``songs`` only, if given)."""
+    def _rows_of(self, query: np.ndarray, songs: np.ndarray | None = None) -> list[np.ndarray]:
         distinct = sorted_unique(query)
         where = "hash = ANY(%s::bigint[])"
         if songs is not None:
             where += " AND song_id = ANY(%s::bigint[])"
         parts = [[np.zeros(0, np.int64)] * 3]
-        with self._errors("looking hashes up"):
-            for start in range(0, len(distinct), LOOKUP_BATCH):
-                batch = distinct[start : start + LOOKUP_BATCH].astype(np.int64).tolist()
-                parts.append(
-                    self._arrays(
-                        "SELECT coalesce(array_agg(hash), '{}'), "
-                        "coalesce(array_agg(song_id), '{}'), "
-                        "coalesce(array_agg(\"offset\"), '{}') "
-                        f"FROM fingerprints WHERE {where}",
-                        [batch] if songs is None else [batch, songs],
-                    )
+        for start in range(0, len(distinct), LOOKUP_BATCH):
+            batch = distinct[start : start + LOOKUP_BATCH].astype(np.int64).tolist()
+            parts.append(
+                self._arrays(
+                    "SELECT coalesce(array_agg(hash), '{}'), "
+                    "coalesce(array_agg(song_id), '{}'), "
+                    "coalesce(array_agg(\"offset\"), '{}') "
+                    f"FROM fingerprints WHERE {where}",
+                    [batch] if songs is None else [batch, songs.tolist()],
                 )
+            )
         return [np.concatenate([part[k] for part in parts]) for k in range(3)]
 
-    def vote(
+    def _vote_rows(
         self,
-        query_hashes: np.ndarray,
-        query_offsets: np.ndarray,
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         *,
-        top_n: int = 50,
-        time_tolerance: int = 1,
-        distinct_hashes: bool = True,
-        variants: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> VoteSummary:
-        """The offset histogram counted in SQL; each song's top bins come back.
-
-        Equal to ``summarize_votes(count_votes(query_offsets, lookup, time_tolerance=...,
-        query_hashes=query_hashes if distinct_hashes else None), top_n=...,
-        time_tolerance=...)`` where ``lookup`` is ``self.lookup(query_hashes)``, or,
-        with ``variants``, ``self.lookup(variants[0])`` with its query indices
-        mapped through ``variants[1]``.
-
-        Parameters
-        ----------
-        query_hashes : np.ndarray, shape (n,), uint32
-        query_offsets : np.ndarray, shape (n,), int32
-            Frame of each query hash.
-        top_n : int
-            Bins returned per song (by votes in their window).
-        time_tolerance : int
-            Window half-width (frames) of ``windowed``.
-        distinct_hashes : bool
-            Count each distinct hash value once per bin and window (see ``count_votes``).
-        variants : (np.ndarray, np.ndarray), optional
-            Hashes to look up and the index of each one's original in
-            ``query_hashes`` (``Hasher.lookup_variants``).
-        """
-        check_vote_params(top_n, time_tolerance)
-        hashes, offsets, vote_hashes, weights = vote_query_rows(
-            query_hashes, query_offsets, variants
-        )
-        if len(hashes) == 0:
-            return summary_from_rows(*(np.zeros(0, np.int64) for _ in range(5)))
+        top_n: int,
+        time_tolerance: int,
+        distinct_hashes: bool,
+    ) -> list[np.ndarray]:
+        hashes, offsets, vote_hashes, weights = rows
         middle = _VOTE_DISTINCT if distinct_hashes else _VOTE_ALL
-        query = (_VOTE_QUERY + middle + _VOTE_TOP).format(tol=int(time_tolerance))
-        with self._errors("counting votes"):
-            columns = self._arrays(
-                query,
-                {
-                    "hashes": hashes.astype(np.int64).tolist(),
-                    "offsets": offsets.astype(np.int64).tolist(),
-                    "vote_hashes": vote_hashes.astype(np.int64).tolist(),
-                    "weights": weights.tolist(),
-                    "top_n": int(top_n),
-                },
-            )
-        return summary_from_rows(*columns)
+        query = (_VOTE_QUERY + middle + _VOTE_TOP).format(tol=time_tolerance)
+        return self._arrays(
+            query,
+            {
+                "hashes": hashes.astype(np.int64).tolist(),
+                "offsets": offsets.astype(np.int64).tolist(),
+                "vote_hashes": vote_hashes.astype(np.int64).tolist(),
+                "weights": weights.tolist(),
+                "top_n": top_n,
+            },
+        )
 
     # -- size ---------------------------------------------------------------
 
-    def stats(self) -> StoreStats:
-        with self._errors("reading statistics"):
-            count, hashes, seconds = self._execute(
-                "SELECT count(*), coalesce(sum(num_hashes), 0), coalesce(sum(duration_s), 0) "
-                "FROM songs"
-            )[0]
-            size = self._execute(
+    def _size_bytes(self) -> int:
+        return int(
+            self._execute(
                 "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = current_schema() "
                 "AND c.relname IN ('meta', 'songs', 'fingerprints')"
             )[0][0]
-        return StoreStats(int(count), int(hashes), int(size), float(seconds))
-
-    def get_num_fingerprints(self) -> int:
-        """Number of stored hashes (Dejavu's name)."""
-        return self.stats().num_fingerprints
+        )
 
     def close(self) -> None:
         if not self.con.closed:

@@ -1,0 +1,279 @@
+"""What the server stores share: the store contract over a DB-API connection.
+
+:class:`ServerStore` holds everything that reads the same in every SQL dialect
+(errors named after the database, the song table, the insert's retry loop,
+lookups and the vote pushdown's arguments); a subclass supplies the connection
+and the few statements its dialect writes differently:
+
+========================  =================================================
+hook                      what it does
+========================  =================================================
+``_driver_error``         the driver's base exception class
+``_reason(error)``        the driver's message on one line
+``_classify(error)``      a failed insert: ``"duplicate"``, ``"retry"``, ``"fail"``
+``_add_song_once``        one transaction storing a song and its hashes
+``_meta_rows``            ``meta`` as ``(key, value)`` rows
+``_song_rows``            one song's hashes and offsets in a frame range
+``_rows_of``              rows of distinct query hashes (of some songs only)
+``_vote_rows``            the vote pushdown's SQL
+``_size_bytes``           the tables' size on disk
+========================  =================================================
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import numpy as np
+
+from ..core.hashing import Fingerprints
+from ..core.matching import Lookup
+from ..exceptions import StoreError
+from .base import DuplicateSongError, SongInfo, SongRecord, StoreStats, frame_range
+from .server import (
+    ServerConfig,
+    VoteSummary,
+    check_vote_params,
+    expand_lookup,
+    summary_from_rows,
+    vote_query_rows,
+)
+
+#: Attempts of a song insert that meets a deadlock or lock-wait timeout.
+RETRIES = 5
+
+Failure = Literal["duplicate", "retry", "fail"]
+
+
+class ServerStore(ABC):
+    """A fingerprint store in a server database; one connection per store.
+
+    Subclasses open ``self.con`` and set ``self.config`` in ``__init__``.
+    """
+
+    config: ServerConfig
+    #: The driver's base exception (``pymysql.MySQLError``, ``psycopg.Error``).
+    _driver_error: type[Exception] = Exception
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config.describe()!r})"
+
+    def __enter__(self) -> ServerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- hooks --------------------------------------------------------------
+
+    @staticmethod
+    @abstractmethod
+    def _reason(error: BaseException) -> str:
+        """The driver's message of ``error``, on one line."""
+
+    @abstractmethod
+    def _classify(self, error: Exception) -> Failure:
+        """What a driver error raised by :meth:`_add_song_once` means."""
+
+    @abstractmethod
+    def _execute(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
+        """Run one statement; its rows (none for a statement without a result)."""
+
+    @abstractmethod
+    def _add_song_once(self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray) -> int:
+        """Store a song and its hashes in one transaction; its new id."""
+
+    @abstractmethod
+    def _meta_rows(self) -> list[tuple[Any, ...]]:
+        """Every ``(key, value)`` row of the ``meta`` table."""
+
+    @abstractmethod
+    def _song_rows(self, song_id: int, lo: int, hi: int) -> list[np.ndarray]:
+        """Hashes and offsets of one song with ``lo <= offset < hi``, by offset then hash."""
+
+    @abstractmethod
+    def _rows_of(self, query: np.ndarray, songs: np.ndarray | None = None) -> list[np.ndarray]:
+        """Hashes, song ids and offsets of the stored rows of the distinct
+        ``query`` hashes (of ``songs`` only, if given: sorted, distinct)."""
+
+    @abstractmethod
+    def _vote_rows(
+        self,
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        *,
+        top_n: int,
+        time_tolerance: int,
+        distinct_hashes: bool,
+    ) -> list[np.ndarray]:
+        """The five columns of :func:`~dejavu_lab.store.server.summary_from_rows`,
+        counted by the server from :func:`~dejavu_lab.store.server.vote_query_rows`."""
+
+    @abstractmethod
+    def _size_bytes(self) -> int:
+        """Bytes the three tables take, as the server reports them."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+
+    # -- plumbing -----------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn driver errors into a StoreError naming the database."""
+        try:
+            yield
+        except self._driver_error as error:
+            raise StoreError(
+                f"{self.config.describe()}: {action} failed: {self._reason(error)}"
+            ) from error
+
+    # -- the store contract -------------------------------------------------
+
+    def read_params(self) -> dict[str, Any] | None:
+        with self._errors("reading parameters"):
+            rows = dict(self._meta_rows())
+        if "params" not in rows:
+            return None
+        return {"params": json.loads(rows["params"]), "version": rows.get("package_version")}
+
+    def content_hashes(self) -> set[str]:
+        with self._errors("reading content hashes"):
+            return {row[0] for row in self._execute("SELECT content_hash FROM songs")}
+
+    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
+        """Store a song; a deadlock or lock timeout is retried.
+
+        Raises
+        ------
+        DuplicateSongError
+            If a song of the same content hash is stored (by this or another process).
+        StoreError
+            If the server refuses the song.
+        """
+        hashes = np.asarray(fingerprints.hashes, dtype=np.uint32)
+        offsets = np.asarray(fingerprints.offsets, dtype=np.int32)
+        for attempt in range(RETRIES):
+            try:
+                return self._add_song_once(info, hashes, offsets)
+            except self._driver_error as error:
+                failure = self._classify(error)
+                if failure == "duplicate":
+                    with self._errors("looking up a duplicate"):
+                        rows = self._execute(
+                            "SELECT song_id FROM songs WHERE content_hash = %s",
+                            [info.content_hash],
+                        )
+                    raise DuplicateSongError(
+                        info.content_hash, rows[0][0] if rows else None
+                    ) from None
+                if failure == "retry" and attempt + 1 < RETRIES:
+                    continue
+                raise StoreError(
+                    f"{self!r}: storing {info.path} failed: {self._reason(error)}"
+                ) from error
+        raise AssertionError("unreachable")
+
+    def songs(self) -> list[SongRecord]:
+        with self._errors("reading songs"):
+            rows = self._execute(
+                "SELECT song_id, name, path, content_hash, duration_s, num_hashes, "
+                "fingerprinted_at FROM songs ORDER BY song_id"
+            )
+        return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
+
+    def song_fingerprints(
+        self, song_id: int, start: int | None = None, stop: int | None = None
+    ) -> Fingerprints:
+        lo, hi = frame_range(start, stop)
+        with self._errors(f"reading the hashes of song {song_id}"):
+            hashes, offsets = self._song_rows(int(song_id), lo, hi)
+        return Fingerprints(hashes.astype(np.uint32), offsets.astype(np.int32))
+
+    def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
+        """:meth:`lookup` restricted to ``song_ids``, filtered by the server."""
+        if len(song_ids) == 0:
+            return Lookup.empty()
+        query = np.asarray(hashes, dtype=np.uint32)
+        songs = np.unique(np.asarray(song_ids)).astype(np.int64)
+        with self._errors("looking hashes up"):
+            rows = self._rows_of(query, songs)
+        return expand_lookup(query, *rows)
+
+    def lookup(
+        self, hashes: np.ndarray, *, max_postings: int | None = None, max_rows: int | None = None
+    ) -> Lookup:
+        """All rows of ``hashes``, fetched in batches of distinct hashes.
+
+        The stop-list (``max_postings``) is applied to the fetched rows
+        (:func:`~dejavu_lab.store.server.expand_lookup`): the same rows as
+        the DuckDB store's, but the server still sends those of common hashes.
+        So is a row budget (``max_rows``).
+        """
+        query = np.asarray(hashes, dtype=np.uint32)
+        with self._errors("looking hashes up"):
+            rows = self._rows_of(query)
+        return expand_lookup(query, *rows, max_postings=max_postings, max_rows=max_rows)
+
+    def vote(
+        self,
+        query_hashes: np.ndarray,
+        query_offsets: np.ndarray,
+        *,
+        top_n: int = 50,
+        time_tolerance: int = 1,
+        distinct_hashes: bool = True,
+        variants: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> VoteSummary:
+        """The offset histogram counted in SQL; each song's top bins come back.
+
+        Equal to ``summarize_votes(count_votes(query_offsets, lookup, time_tolerance=...,
+        query_hashes=query_hashes if distinct_hashes else None), top_n=...,
+        time_tolerance=...)`` where ``lookup`` is ``self.lookup(query_hashes)``, or,
+        with ``variants``, ``self.lookup(variants[0])`` with its query indices
+        mapped through ``variants[1]``.
+
+        Parameters
+        ----------
+        query_hashes : np.ndarray, shape (n,), uint32
+        query_offsets : np.ndarray, shape (n,), int32
+            Frame of each query hash.
+        top_n : int
+            Bins returned per song (by votes in their window).
+        time_tolerance : int
+            Window half-width (frames) of ``windowed``.
+        distinct_hashes : bool
+            Count each distinct hash value once per bin and window (see ``count_votes``).
+        variants : (np.ndarray, np.ndarray), optional
+            Hashes to look up and the index of each one's original in
+            ``query_hashes`` (``Hasher.lookup_variants``).
+        """
+        check_vote_params(top_n, time_tolerance)
+        rows = vote_query_rows(query_hashes, query_offsets, variants)
+        if len(rows[0]) == 0:
+            return summary_from_rows(*(np.zeros(0, np.int64) for _ in range(5)))
+        with self._errors("counting votes"):
+            columns = self._vote_rows(
+                rows,
+                top_n=int(top_n),
+                time_tolerance=int(time_tolerance),
+                distinct_hashes=distinct_hashes,
+            )
+        return summary_from_rows(*columns)
+
+    def stats(self) -> StoreStats:
+        with self._errors("reading statistics"):
+            count, hashes, seconds = self._execute(
+                "SELECT COUNT(*), COALESCE(SUM(num_hashes), 0), COALESCE(SUM(duration_s), 0) "
+                "FROM songs"
+            )[0]
+            size = self._size_bytes()
+        return StoreStats(int(count), int(hashes), int(size), float(seconds))
+
+    def get_num_fingerprints(self) -> int:
+        """Number of stored hashes (Dejavu's name)."""
+        return self.stats().num_fingerprints
