@@ -39,7 +39,9 @@ def test_false_match_probability_is_monotone_in_the_evidence(model_seed: int) ->
         for alpha in (0.3, 0.1, 1e-3, 1e-6):
             r = null.evidence_for(alpha, length)
             assert null.false_match_probability(r, length) == pytest.approx(alpha, rel=1e-6)
-    assert DEFAULT_NULL.n_fitted == len(DEFAULT_NULL.seconds) * (len(LEVELS) + 1)
+    # Quantiles at each length, one tail scale for all of them.
+    assert len(set(DEFAULT_NULL.tail_scale)) == 1
+    assert DEFAULT_NULL.n_fitted == len(DEFAULT_NULL.seconds) * len(LEVELS) + 1
     assert NullModel.from_json(null.to_json()) == null
 
 
@@ -50,9 +52,49 @@ def test_fit_null_matches_the_empirical_survival_at_its_levels() -> None:
     for level in LEVELS:
         r = null.evidence_for(level, 3.0)
         assert np.mean(evidence >= r) == pytest.approx(level, rel=0.05)
-    # The exponential tail is extrapolated beyond the last level.
-    r = null.evidence_for(1e-3, 3.0)
-    assert np.mean(evidence >= r) == pytest.approx(1e-3, rel=0.35)
+    # The exponential tail is extrapolated beyond the last level: at its
+    # maximum-likelihood scale, as the survival; at the upper bound, no higher.
+    mean = fit_null(evidence, np.full(evidence.size, 3.0), tail_confidence=0.0)
+    assert np.mean(evidence >= mean.evidence_for(1e-3, 3.0)) == pytest.approx(1e-3, rel=0.35)
+    assert null.evidence_for(1e-3, 3.0) > mean.evidence_for(1e-3, 3.0)
+
+
+def test_tail_is_pooled_over_lengths_and_taken_at_its_upper_bound() -> None:
+    rng = np.random.default_rng(3)
+    seconds = np.repeat([1.0, 2.0, 3.0, 5.0, 10.0], 88)
+    evidence = rng.exponential(0.1, seconds.size)
+    mean = fit_null(evidence, seconds, tail_confidence=0.0)
+    bound = fit_null(evidence, seconds)
+    assert len(set(mean.tail_scale)) == len(set(bound.tail_scale)) == 1
+    assert mean.quantiles == bound.quantiles
+    assert bound.tail_scale[0] > mean.tail_scale[0]
+    # Maximum likelihood: the mean excess over each length's last quantile, pooled.
+    excess = np.concatenate(
+        [
+            evidence[seconds == s][evidence[seconds == s] > q[-1]] - q[-1]
+            for s, q in zip(mean.seconds, mean.quantiles, strict=True)
+        ]
+    )
+    assert mean.tail_scale[0] == pytest.approx(excess.mean(), abs=1e-5)
+    with pytest.raises(ValueError, match="tail_confidence"):
+        fit_null(evidence, seconds, tail_confidence=1.0)
+
+
+def test_conservative_tail_seldom_understates_a_small_false_match_probability() -> None:
+    """88 null clips a length, as the study fits: how often is ``S`` too light at 1e-3?"""
+    rng = np.random.default_rng(11)
+    seconds = np.repeat([1.0, 2.0, 3.0, 5.0, 10.0], 88)
+    true_r = 0.1 * math.log(1000.0)  # S(true_r) = 1e-3 for exponential(0.1) scores
+    light = {0.0: 0, 0.95: 0}
+    fits = 200
+    for _ in range(fits):
+        evidence = rng.exponential(0.1, seconds.size)
+        for confidence in light:
+            null = fit_null(evidence, seconds, tail_confidence=confidence)
+            light[confidence] += null.false_match_probability(true_r, 3.0) < 1e-3
+    # The mean excess understates the tail about half the time; its upper bound seldom.
+    assert light[0.0] / fits > 0.35
+    assert light[0.95] / fits < 0.2
 
 
 @pytest.fixture(scope="module")
