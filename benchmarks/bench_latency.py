@@ -6,7 +6,8 @@ loaded. Every query is timed as a whole and split into stages, by wrapping
 the functions doing them:
 
 - ``decode``: ``load_audio`` (WAV decode, resample to the pipeline's rate);
-- ``stft``: ``Spectrogram.__call__``; ``peaks``: ``PeakPicker.__call__``;
+- ``stft``: ``Spectrogram.__call__`` (or ``.power``); ``peaks``:
+  ``PeakPicker.__call__`` (or ``.from_power``, which takes the dB);
 - ``hashing``: ``Hasher.__call__`` and ``Hasher.lookup_variants``;
 - ``lookup``: the store's ``lookup`` and ``lookup_songs``;
 - ``vote``: ``Matcher.__call__`` and ``Matcher.shortlist`` (counting and ranking);
@@ -188,6 +189,11 @@ def serve(db: Path, queries: Path) -> None:
     clock.wrap(dejavu_module, "load_audio", "decode")
     clock.wrap(Spectrogram, "__call__", "stft")
     clock.wrap(PeakPicker, "__call__", "peaks")
+    # Peaks picked on the power spectrogram (the dB of their neighbourhoods only).
+    if hasattr(Spectrogram, "power"):
+        clock.wrap(Spectrogram, "power", "stft")
+    if hasattr(PeakPicker, "from_power"):
+        clock.wrap(PeakPicker, "from_power", "peaks")
     clock.wrap(Hasher, "__call__", "hashing")
     clock.wrap(Hasher, "lookup_variants", "hashing")
     clock.wrap(Matcher, "__call__", "vote")

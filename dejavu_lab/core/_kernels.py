@@ -28,6 +28,8 @@ from .hashing import F1_SHIFT, F2_SHIFT
 #: Bits of a hash id in a packed row (query hashes are fewer than 2**20).
 _ID_BITS = 20
 _ID_MASK = (1 << _ID_BITS) - 1
+#: Cells and rows past this are counted by the numpy version (int32 positions here).
+_INT32_LIMIT = (1 << 31) - 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -66,7 +68,7 @@ def dense_song_windows(
     time_tolerance : int
         Window half-width (frames).
     max_cells : int
-        Largest song x offset table allowed.
+        Largest song x offset table allowed (and below 2**31 cells and rows).
 
     Returns
     -------
@@ -116,7 +118,7 @@ def dense_song_windows(
     for s in range(n_songs):
         n_cells += high[s] - smallest + 1 + tolerance
     empty_i = np.zeros(0, np.int64)
-    if n_cells > max_cells:
+    if n_cells > max_cells or n_cells >= _INT32_LIMIT or n_rows >= _INT32_LIMIT:
         return empty_i, empty_i, empty_i, np.zeros(0), False
     # The rows grouped by song, read once in order (random reads of the rows
     # would miss the cache): each song's differences and hash ids contiguous.
@@ -139,11 +141,12 @@ def dense_song_windows(
     for s in range(n_songs):
         longest = max(longest, high[s] - low[s] + 1)
     # bounds[c] .. bounds[c + 1]: the rows of cell c, once placed.
-    bounds = np.zeros(longest + 1, np.int64)
-    count = np.zeros(longest, np.int64)
-    ids = np.empty(n_rows, np.int64)
-    cell_of = np.empty(n_rows, np.int64)
-    occupied = np.empty(n_rows, np.int64)
+    # int32 (checked above): half the memory traffic of the passes over the rows.
+    bounds = np.zeros(longest + 1, np.int32)
+    count = np.zeros(longest, np.int32)
+    ids = np.empty(n_rows, np.int32)
+    cell_of = np.empty(n_rows, np.int32)
+    occupied = np.empty(n_rows, np.int32)
     # A hash's stamp is the last cell (numbered across songs) that counted it.
     stamp = np.full(len(hash_id), -1, np.int64)
     window_stamp = np.full(len(hash_id), -1, np.int64)
