@@ -739,3 +739,99 @@ def landmark_hashes(
             same = offsets[begin] == offsets[begin - 1] and hashes[begin] <= hashes[begin - 1]
             ordered = ordered and not (earlier or same)
     return hashes[:found].copy(), offsets[:found].copy(), ordered
+
+
+@njit(cache=True, nogil=True)
+def key_buckets(keys: np.ndarray, shift: int) -> np.ndarray:
+    """Where each bucket of sorted hash keys starts: ``np.searchsorted(keys, b << shift)``.
+
+    Parameters
+    ----------
+    keys : np.ndarray, uint32, sorted ascending
+    shift : int
+        Bucket ``b`` holds the keys ``k`` with ``k >> shift == b`` (1-32).
+
+    Returns
+    -------
+    np.ndarray, int64, shape (2 ** (32 - shift) + 1,)
+        ``starts[b]`` .. ``starts[b + 1]``: the keys of bucket ``b``.
+    """
+    n_buckets = np.int64(1) << (32 - shift)
+    starts = np.empty(n_buckets + 1, np.int64)
+    b = np.int64(0)
+    for i in range(len(keys)):
+        bucket = np.int64(keys[i]) >> shift
+        while b <= bucket:
+            starts[b] = i
+            b += 1
+    while b <= n_buckets:
+        starts[b] = len(keys)
+        b += 1
+    return starts
+
+
+@njit(cache=True, nogil=True)
+def find_runs(
+    keys: np.ndarray,
+    starts: np.ndarray,
+    n_plain: int,
+    buckets: np.ndarray,
+    shift: int,
+    query: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last row of each query hash, through a bucket table.
+
+    ``keys[:n_plain]`` and ``keys[n_plain:]`` (the common hashes) are each
+    sorted; ``buckets`` (:func:`key_buckets` of the first segment) narrows
+    each search of it to one bucket, a few keys, instead of a binary search
+    of millions whose first steps miss the cache; the second, short segment is
+    searched whole.
+
+    Parameters
+    ----------
+    keys : np.ndarray, uint32
+    starts : np.ndarray, int
+        First row of each key's run, and one past the last (``len(keys) + 1``).
+    n_plain : int
+        Keys in the first segment.
+    buckets : np.ndarray, int64
+    shift : int
+        As given to :func:`key_buckets`.
+    query : np.ndarray, uint32
+
+    Returns
+    -------
+    first, last : np.ndarray, int64
+        Both 0 for a hash not stored.
+    """
+    n = len(query)
+    first = np.zeros(n, np.int64)
+    last = np.zeros(n, np.int64)
+    n_keys = len(keys)
+    for i in range(n):
+        value = query[i]
+        b = np.int64(value) >> shift
+        end = buckets[b + 1]
+        at = _lower_bound(keys, buckets[b], end, value)
+        if at == end or keys[at] != value:
+            if n_plain == n_keys:
+                continue
+            end = n_keys
+            at = _lower_bound(keys, n_plain, end, value)
+            if at == end or keys[at] != value:
+                continue
+        first[i] = starts[at]
+        last[i] = starts[at + 1]
+    return first, last
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lower_bound(keys: np.ndarray, lo: np.int64, hi: np.int64, value: np.uint32) -> np.int64:
+    """The first position in ``keys[lo:hi]`` (sorted) whose key is not below ``value``."""
+    while lo < hi:
+        middle = (lo + hi) >> 1
+        if keys[middle] < value:
+            lo = middle + 1
+        else:
+            hi = middle
+    return lo

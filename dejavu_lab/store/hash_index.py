@@ -61,6 +61,8 @@ _PAGE = mmap.PAGESIZE
 #: most of the 3.7 GB sidecar resident; with it, the resident share stays
 #: near this budget at the cost of refaulting pages from the page cache.
 RESIDENT_BUDGET: int | None = 768 << 20
+#: Largest bucket table of the keys (:meth:`HashIndex.ranges`): 2**22 buckets.
+_MAX_BUCKET_BITS = 22
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ class HashIndex:
         self.max_postings: int | None = None
         self.resident_budget = RESIDENT_BUDGET
         self._touched = 0
+        self._bucket_table: tuple[int, np.ndarray] | None = None
 
     @classmethod
     def _from_parts(
@@ -273,6 +276,38 @@ class HashIndex:
         posting-list length).
         """
         query = np.asarray(query_hashes, dtype=np.uint32)
+        n_keys, n_common = self.layout.n_keys, self.layout.n_common_keys
+        if n_keys and len(query):
+            from ..core._kernels import find_runs
+
+            shift, buckets = self._buckets()
+            return find_runs(  # type: ignore[no-any-return]
+                np.asarray(self.keys),
+                np.asarray(self.starts),
+                n_keys - n_common,
+                buckets,
+                shift,
+                query,
+            )
+        return self._searched_ranges(query)
+
+    def _buckets(self) -> tuple[int, np.ndarray]:
+        """The bucket table of the keys' first segment (built on first use), and its shift.
+
+        About one bucket a key, at most 2**22 (32 MB): a lookup's search of
+        the keys starts in its hash's bucket (:func:`~dejavu_lab.core._kernels.find_runs`).
+        """
+        if self._bucket_table is None:
+            from ..core._kernels import key_buckets
+
+            n_plain = self.layout.n_keys - self.layout.n_common_keys
+            bits = min(_MAX_BUCKET_BITS, max(1, n_plain.bit_length()))
+            shift = 32 - bits
+            self._bucket_table = (shift, key_buckets(np.asarray(self.keys[:n_plain]), shift))
+        return self._bucket_table
+
+    def _searched_ranges(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`ranges` by binary searches of each segment (the reference of the buckets)."""
         first = np.zeros(len(query), np.int64)
         last = np.zeros(len(query), np.int64)
         n_keys, n_common = self.layout.n_keys, self.layout.n_common_keys
