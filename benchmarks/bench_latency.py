@@ -21,10 +21,10 @@ costs cache misses), so the two sides' CPU medians are the steadier ratio.
 
 The collections are those of ``bench_scale.py`` (45 real tracks plus
 distractors; ``--workdir`` and ``--keep`` as there: a kept collection is
-reused, a missing one built). The queries are its 186 clips of 5 s (45 clean
-and 45 laptop-mic clips of the reference tracks, 96 of unseen tracks) and,
-for the short-query target, 93 laptop-mic clips of 1 s (45 reference, 48
-unseen).
+reused, a missing one built). The queries are its clips of 5 s (45 clean
+and 45 laptop-mic clips of the reference tracks, 8 of each unseen track:
+442 with the corpus's 44 unseen tracks) and, for the short-query target,
+laptop-mic clips of 1 s (45 reference, 4 of each unseen track: 221).
 
 With ``--baseline DIR`` (a checkout of another commit, e.g. a ``git
 worktree``), each size runs two query processes at once, this code and the

@@ -23,8 +23,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .hashing import F1_SHIFT, F2_SHIFT
-
 #: Bits of a hash id in a packed row (query hashes are fewer than 2**20).
 _ID_BITS = 20
 _ID_MASK = (1 << _ID_BITS) - 1
@@ -674,6 +672,8 @@ def landmark_hashes(
     min_dt: int,
     max_dt: int,
     max_df: int,
+    f1_shift: int,
+    f2_shift: int,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Pair each peak with the next ``fan_value`` of its target zone and pack the pairs.
 
@@ -693,6 +693,8 @@ def landmark_hashes(
         As :class:`~dejavu_lab.core.hashing.Hasher` (``max_dt`` at most 255).
     max_df : int
         Largest bin distance; negative: any.
+    f1_shift, f2_shift : int
+        Where the anchor's and the target's bins go in a hash (``dt`` in the low bits).
 
     Returns
     -------
@@ -722,7 +724,7 @@ def landmark_hashes(
             if max_df >= 0 and abs(np.int64(bin_[j]) - np.int64(bin_[i])) > max_df:
                 continue
             value = np.uint32(
-                (np.int64(bin_[i]) << F1_SHIFT) | (np.int64(bin_[j]) << F2_SHIFT) | dt
+                (np.int64(bin_[i]) << f1_shift) | (np.int64(bin_[j]) << f2_shift) | dt
             )
             k = found
             while k > begin and hashes[k - 1] > value:

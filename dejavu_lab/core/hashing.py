@@ -214,7 +214,7 @@ def hash_peaks(
     from ._kernels import landmark_hashes
 
     hashes, offsets, ordered = landmark_hashes(
-        frame, bin_, fan_value, min_dt, max_dt, -1 if max_df is None else max_df
+        frame, bin_, fan_value, min_dt, max_dt, -1 if max_df is None else max_df, F1_SHIFT, F2_SHIFT
     )
     fingerprints = Fingerprints(hashes, offsets)
     return fingerprints if ordered else fingerprints.unique()
