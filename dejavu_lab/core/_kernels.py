@@ -631,8 +631,8 @@ def distinct_peaks(
         t = np.int64(offsets[i]) - low
         starts[t + 1] += 1
         starts[t + (h & dt_mask) + 1] += 1
-    for t in range(span):
-        starts[t + 1] += starts[t]
+    for f in range(span):
+        starts[f + 1] += starts[f]
     fill = starts[:-1].copy()
     bins = np.empty(2 * n, np.int64)
     for i in range(n):
@@ -647,19 +647,19 @@ def distinct_peaks(
     frame = np.empty(2 * n, np.int64)
     bin_ = np.empty(2 * n, np.int64)
     found = 0
-    for t in range(span):
+    for f in range(span):
         begin = found
-        for j in range(starts[t], starts[t + 1]):
+        for j in range(starts[f], starts[f + 1]):
             b = bins[j]
-            if stamp[b] != t:
-                stamp[b] = t
+            if stamp[b] != f:
+                stamp[b] = f
                 # Insertion into the frame's sorted bins (a frame has a few).
                 k = found
                 while k > begin and bin_[k - 1] > b:
                     bin_[k] = bin_[k - 1]
                     k -= 1
                 bin_[k] = b
-                frame[found] = t + low
+                frame[found] = f + low
                 found += 1
     return frame[:found].copy(), bin_[:found].copy()
 
@@ -828,7 +828,7 @@ def find_runs(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lower_bound(keys: np.ndarray, lo: np.int64, hi: np.int64, value: np.uint32) -> np.int64:
+def _lower_bound(keys: np.ndarray, lo: int, hi: int, value: np.uint32) -> int:
     """The first position in ``keys[lo:hi]`` (sorted) whose key is not below ``value``."""
     while lo < hi:
         middle = (lo + hi) >> 1
