@@ -6,7 +6,8 @@ loaded. Every query is timed as a whole and split into stages, by wrapping
 the functions doing them:
 
 - ``decode``: ``load_audio`` (WAV decode, resample to the pipeline's rate);
-- ``stft``: ``Spectrogram.__call__``; ``peaks``: ``PeakPicker.__call__``;
+- ``stft``: ``Spectrogram.__call__`` (or ``.power``); ``peaks``:
+  ``PeakPicker.__call__`` (or ``.from_power``, which takes the dB);
 - ``hashing``: ``Hasher.__call__`` and ``Hasher.lookup_variants``;
 - ``lookup``: the store's ``lookup`` and ``lookup_songs``;
 - ``vote``: ``Matcher.__call__`` and ``Matcher.shortlist`` (counting and ranking);
@@ -20,10 +21,10 @@ costs cache misses), so the two sides' CPU medians are the steadier ratio.
 
 The collections are those of ``bench_scale.py`` (45 real tracks plus
 distractors; ``--workdir`` and ``--keep`` as there: a kept collection is
-reused, a missing one built). The queries are its 186 clips of 5 s (45 clean
-and 45 laptop-mic clips of the reference tracks, 96 of unseen tracks) and,
-for the short-query target, 93 laptop-mic clips of 1 s (45 reference, 48
-unseen).
+reused, a missing one built). The queries are its clips of 5 s (45 clean
+and 45 laptop-mic clips of the reference tracks, 8 of each unseen track:
+442 with the corpus's 44 unseen tracks) and, for the short-query target,
+laptop-mic clips of 1 s (45 reference, 4 of each unseen track: 221).
 
 With ``--baseline DIR`` (a checkout of another commit, e.g. a ``git
 worktree``), each size runs two query processes at once, this code and the
@@ -188,6 +189,11 @@ def serve(db: Path, queries: Path) -> None:
     clock.wrap(dejavu_module, "load_audio", "decode")
     clock.wrap(Spectrogram, "__call__", "stft")
     clock.wrap(PeakPicker, "__call__", "peaks")
+    # Peaks picked on the power spectrogram (the dB of their neighbourhoods only).
+    if hasattr(Spectrogram, "power"):
+        clock.wrap(Spectrogram, "power", "stft")
+    if hasattr(PeakPicker, "from_power"):
+        clock.wrap(PeakPicker, "from_power", "peaks")
     clock.wrap(Hasher, "__call__", "hashing")
     clock.wrap(Hasher, "lookup_variants", "hashing")
     clock.wrap(Matcher, "__call__", "vote")

@@ -399,3 +399,30 @@ def test_resident_budget_drops_mapped_pages_and_keeps_answers(tmp_path: Path) ->
     # most its budget and the pages of the last gather (read ahead 64 kB).
     assert _mapped_kb(unbounded.postings[0]) > 7 * 1024
     assert _mapped_kb(bounded.postings[0]) <= 1024 + 8 * 1024 // 20 + 2 * 64
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bucket_search_finds_the_runs_of_the_binary_search(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 20000))
+    # Hashes spread over all 32 bits, or packed into a few buckets; some common.
+    high = 1 << 32 if seed % 2 else int(rng.integers(1, 5000))
+    hashes = rng.integers(0, high, n, dtype=np.uint64).astype(np.uint32)
+    hashes[: n // 4] = hashes[0]  # one very common hash
+    index = HashIndex(
+        hashes,
+        rng.integers(0, 300, n).astype(np.int32),
+        rng.integers(0, 9000, n).astype(np.int32),
+        common_postings=int(rng.integers(0, 6)) if seed % 3 else None,
+    )
+    query = np.concatenate(
+        [
+            rng.choice(hashes, 3000),  # stored
+            rng.integers(0, 1 << 32, 3000, dtype=np.uint64).astype(np.uint32),  # mostly not
+            np.array([0, 0xFFFFFFFF, hashes.min(), hashes.max()], np.uint32),
+        ]
+    )
+    for got, want in zip(index.ranges(query), index._searched_ranges(query), strict=True):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert index.layout.n_common_keys > 0 or seed % 3 == 0 or n < 8

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_votes_prefilter import assert_same_windows, random_votes
 
-from dejavu_lab.core import matching, verify
+from dejavu_lab.core import hashing, matching, verify
 from dejavu_lab.core._kernels import (
     gather_runs,
     join_sorted,
@@ -15,7 +15,9 @@ from dejavu_lab.core._kernels import (
     rows_of_songs,
     stable_order,
 )
+from dejavu_lab.core.hashing import MAX_BIN, MAX_DT, Fingerprints, pack_hashes
 from dejavu_lab.core.matching import Lookup
+from dejavu_lab.core.peaks import Peaks
 from dejavu_lab.core.verify import PeakSet
 
 
@@ -177,3 +179,53 @@ def test_stable_order_equals_a_stable_argsort(seed: int) -> None:
     order = stable_order(keys, n_keys)
     assert order.dtype == np.int64
     np.testing.assert_array_equal(order, np.argsort(keys, kind="stable"))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_peaks_from_fingerprints_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 5000))
+    # Few peaks, each in many hashes (as a song's are), or all distinct.
+    n_peaks = int(rng.integers(1, 400)) if seed % 2 else 4 * n + 1
+    frames = np.sort(rng.integers(int(rng.integers(0, 9000)), 12000, n_peaks))
+    bins = rng.integers(0, MAX_BIN + 1 if seed % 4 == 3 else 300, n_peaks)
+    anchor = rng.integers(0, n_peaks, n)
+    dt = rng.integers(0, MAX_DT + 1, n)
+    f2 = rng.integers(0, MAX_BIN + 1 if seed % 4 == 3 else 300, n)
+    order = np.lexsort((dt, anchor))
+    fingerprints = Fingerprints(
+        pack_hashes(bins[anchor][order], f2[order], dt[order]),
+        frames[anchor][order].astype(np.int32),
+    )
+    got = verify.peaks_from_fingerprints(fingerprints)
+    want = verify._numpy_peaks_from_fingerprints(fingerprints)
+    for name in ("frame", "bin"):
+        assert getattr(got, name).dtype == getattr(want, name).dtype
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    if seed == 0:
+        empty = verify.peaks_from_fingerprints(Fingerprints.empty())
+        assert len(empty) == 0 and empty.frame.dtype == np.int64
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_landmark_hashes_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 1500))
+    frames = np.sort(rng.integers(0, int(rng.integers(1, 3000)), n)).astype(np.int32)
+    bins = rng.integers(0, MAX_BIN + 1 if seed % 3 else 40, n).astype(np.int32)
+    if seed % 2:  # sorted by frame then bin, distinct: as find_peaks gives them
+        key = np.unique((frames.astype(np.int64) << 32) | bins)
+        frames, bins = (key >> 32).astype(np.int32), (key & 0xFFFFFFFF).astype(np.int32)
+    elif seed % 4 == 2 and n:  # repeated peaks
+        frames, bins = np.repeat(frames, 2), np.repeat(bins, 2)
+    peaks = Peaks(frames, bins, np.zeros(len(frames), np.float32), 0.02, 3000)
+    fan = int(rng.integers(1, 40))
+    min_dt = int(rng.integers(0, 10))
+    max_dt = int(rng.integers(min_dt, MAX_DT + 1))
+    for max_df in (None, int(rng.integers(1, 200))):
+        options = {"fan_value": fan, "min_dt": min_dt, "max_dt": max_dt, "max_df": max_df}
+        got = hashing.hash_peaks(peaks, **options)  # type: ignore[arg-type]
+        want = hashing._numpy_hash_peaks(peaks, **options)  # type: ignore[arg-type]
+        for name in ("hashes", "offsets"):
+            assert getattr(got, name).dtype == getattr(want, name).dtype
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))

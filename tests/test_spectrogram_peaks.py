@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
 import pytest
 import scipy.ndimage
 
-from dejavu_lab.core.peaks import PeakPicker, find_peaks
-from dejavu_lab.core.spectrogram import LogSpectrogram, Spectrogram, frame_count, log_spectrogram
+from dejavu_lab.core.peaks import PeakPicker, find_peaks, find_peaks_in_power
+from dejavu_lab.core.spectrogram import (
+    FLOOR_DB,
+    LogSpectrogram,
+    Spectrogram,
+    frame_count,
+    log_spectrogram,
+    power_spectrogram,
+    power_to_db,
+)
 from dejavu_lab.exceptions import ParameterError
 from dejavu_lab.studies.synth import synth_song
 
@@ -161,3 +170,93 @@ def test_bad_parameters_are_refused_by_name(stage: type) -> None:
 def test_hop_longer_than_window_is_refused() -> None:
     with pytest.raises(ParameterError, match="hop_length"):
         Spectrogram(window_size=512, hop_length=1024)
+
+
+def test_db_never_decreases_as_the_power_grows() -> None:
+    # find_peaks_in_power rests on it. Runs of consecutive float32 powers
+    # (every representable value there) at random places, and a sorted sample
+    # of the whole positive range; the full sweep of all 2**31 took 30 s.
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, 0x7F800000 - (1 << 16), 64)
+    runs = [np.arange(s, s + (1 << 16), dtype=np.uint32) for s in starts]
+    spread = np.sort(rng.integers(0, 0x7F800000, 1 << 20).astype(np.uint32))
+    for bits in [*runs, spread, np.arange(0, 1 << 16, dtype=np.uint32)]:
+        db = power_to_db(bits.view(np.float32))
+        assert np.all(np.diff(db) >= 0)
+    assert power_to_db(np.zeros(1, np.float32))[0] == FLOOR_DB
+
+
+@pytest.mark.parametrize(
+    ("neighborhood_freq", "neighborhood_time", "footprint", "density", "levels"),
+    [
+        (5, 5, "rect", 160.0, None),
+        (1, 2, "rect", None, None),
+        (12, 8, "diamond", None, None),
+        (4, 3, "rect", 30.0, 7),  # powers on a coarse grid: many exact ties
+        (3, 6, "diamond", None, 5),
+    ],
+)
+def test_peaks_from_the_power_are_those_from_the_db(
+    neighborhood_freq: int,
+    neighborhood_time: int,
+    footprint: str,
+    density: float | None,
+    levels: int | None,
+) -> None:
+    samples = synth_song(11, 6.0, 11025)
+    samples[11025:22050] = 0.0  # a second of silence: the floor
+    power = power_spectrogram(
+        samples,
+        sample_rate=11025,
+        window_size=2048,
+        hop_length=256,
+        fmin_hz=150.0,
+        fmax_hz=5000.0,
+    )
+    if levels is not None:
+        # Few distinct values, then a factor of at most 1 + 2**-20 for some of
+        # them: points a float32 step or two apart in power, often equal in dB.
+        by_frame = np.ascontiguousarray(power.power.T)
+        rounded = np.exp2(np.round(np.log2(by_frame + 1e-30) * levels / 8) * 8 / levels)
+        rng = np.random.default_rng(1)
+        nudge = 1 + rng.integers(0, 3, by_frame.shape) * np.float32(2**-22)
+        by_frame = (rounded * nudge).astype(np.float32)
+        by_frame[:, 200:220] = 0.0
+        power = dataclasses.replace(power, power=by_frame.T)
+    spec = LogSpectrogram(
+        power_to_db(power.power.T).T,
+        power.sample_rate,
+        power.hop_length,
+        power.window_size,
+        power.first_bin,
+    )
+    for amp_min_db in (-100.0, -20.0, 40.0):
+        options = {
+            "neighborhood_freq": neighborhood_freq,
+            "neighborhood_time": neighborhood_time,
+            "amp_min_db": amp_min_db,
+            "footprint": footprint,
+            "peaks_per_second": density,
+        }
+        expected = find_peaks(spec, **options)  # type: ignore[arg-type]
+        found = find_peaks_in_power(power, **options)  # type: ignore[arg-type]
+        assert len(expected) > 0
+        for name in ("frame", "bin", "amp_db"):
+            np.testing.assert_array_equal(getattr(found, name), getattr(expected, name))
+            assert getattr(found, name).dtype == getattr(expected, name).dtype
+        assert (found.n_frames, found.frame_seconds) == (expected.n_frames, expected.frame_seconds)
+
+
+def test_log_spectrogram_is_the_db_of_the_power_spectrogram() -> None:
+    samples = synth_song(4, 3.0, 11025)
+    stage = Spectrogram(window_size=2048, hop_length=256, fmin_hz=150.0, fmax_hz=5000.0)
+    spec, power = stage(samples), stage.power(samples)
+    np.testing.assert_array_equal(spec.values_db, power_to_db(power.power))
+    assert (spec.first_bin, spec.n_frames) == (power.first_bin, power.n_frames)
+    picker = PeakPicker(neighborhood_freq=5, neighborhood_time=5, amp_min_db=-20.0)
+    for query in (False, True):
+        np.testing.assert_array_equal(
+            picker(spec, query=query).frame, picker.from_power(power, query=query).frame
+        )
+    empty = stage.power(np.zeros(100, np.float32))
+    assert empty.power.shape == stage(np.zeros(100, np.float32)).values_db.shape

@@ -26,6 +26,8 @@ from numba import njit
 #: Bits of a hash id in a packed row (query hashes are fewer than 2**20).
 _ID_BITS = 20
 _ID_MASK = (1 << _ID_BITS) - 1
+#: Cells and rows past this are counted by the numpy version (int32 positions here).
+_INT32_LIMIT = (1 << 31) - 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -64,7 +66,7 @@ def dense_song_windows(
     time_tolerance : int
         Window half-width (frames).
     max_cells : int
-        Largest song x offset table allowed.
+        Largest song x offset table allowed (and below 2**31 cells and rows).
 
     Returns
     -------
@@ -114,7 +116,7 @@ def dense_song_windows(
     for s in range(n_songs):
         n_cells += high[s] - smallest + 1 + tolerance
     empty_i = np.zeros(0, np.int64)
-    if n_cells > max_cells:
+    if n_cells > max_cells or n_cells >= _INT32_LIMIT or n_rows >= _INT32_LIMIT:
         return empty_i, empty_i, empty_i, np.zeros(0), False
     # The rows grouped by song, read once in order (random reads of the rows
     # would miss the cache): each song's differences and hash ids contiguous.
@@ -137,11 +139,12 @@ def dense_song_windows(
     for s in range(n_songs):
         longest = max(longest, high[s] - low[s] + 1)
     # bounds[c] .. bounds[c + 1]: the rows of cell c, once placed.
-    bounds = np.zeros(longest + 1, np.int64)
-    count = np.zeros(longest, np.int64)
-    ids = np.empty(n_rows, np.int64)
-    cell_of = np.empty(n_rows, np.int64)
-    occupied = np.empty(n_rows, np.int64)
+    # int32 (checked above): half the memory traffic of the passes over the rows.
+    bounds = np.zeros(longest + 1, np.int32)
+    count = np.zeros(longest, np.int32)
+    ids = np.empty(n_rows, np.int32)
+    cell_of = np.empty(n_rows, np.int32)
+    occupied = np.empty(n_rows, np.int32)
     # A hash's stamp is the last cell (numbered across songs) that counted it.
     stamp = np.full(len(hash_id), -1, np.int64)
     window_stamp = np.full(len(hash_id), -1, np.int64)
@@ -465,11 +468,12 @@ def alignment_counts(
 
     At offset ``o`` a stored peak ``(t, b)`` is under the query when
     ``0 <= t - o < query_frames``, and meets it when the query has a peak
-    within ``time_tolerance`` frames of ``t - o`` and ``freq_tolerance`` bins
-    of ``b``: the query's peaks are spread over that neighbourhood once, on a
-    grid of ``query_frames`` x bins, and each stored peak probes it at each
-    offset it is under. A stored frame is under (meets) the query when one of
-    its peaks is (does).
+    within ``time_tolerance`` frames of ``t - o`` (that position itself
+    inside the query) and ``freq_tolerance`` bins of ``b``. The query's peaks
+    are grouped by bin once; each stored peak visits the query peaks of its
+    bins, and marks the offsets at which one of them meets it (once each).
+    The peaks under each offset are counted by differences. A stored frame is
+    under (meets) the query when one of its peaks is (does).
 
     Parameters
     ----------
@@ -486,51 +490,77 @@ def alignment_counts(
     matched, total, frames_matched, frames_total : np.ndarray, int64, shape (n_offsets,)
     """
     matched = np.zeros(n_offsets, np.int64)
-    total = np.zeros(n_offsets, np.int64)
+    total = np.zeros(n_offsets + 1, np.int64)
     frames_matched = np.zeros(n_offsets, np.int64)
-    frames_total = np.zeros(n_offsets, np.int64)
-    n_bins = np.int64(0)
-    for i in range(len(query_bin)):
-        n_bins = max(n_bins, np.int64(query_bin[i]) + freq_tolerance + 1)
+    frames_total = np.zeros(n_offsets + 1, np.int64)
     width = max(np.int64(query_frames), np.int64(0))
-    grid = np.zeros(width * n_bins, np.bool_)
-    for i in range(len(query_frame)):
-        for dt in range(-time_tolerance, time_tolerance + 1):
-            position = np.int64(query_frame[i]) - dt
-            if position < 0 or position >= width:
-                continue
-            for df in range(-freq_tolerance, freq_tolerance + 1):
-                b = np.int64(query_bin[i]) + df
-                if 0 <= b < n_bins:
-                    grid[position * n_bins + b] = True
-    # Per offset, whether the current stored frame already counted there.
-    frame_met = np.zeros(n_offsets, np.bool_)
-    r = 0
+    # The query's peaks grouped by bin (counting sort), bins low .. high.
+    n_query = len(query_bin)
+    low = np.int64(0)
+    high = np.int64(-1)
+    if n_query:
+        low = np.int64(query_bin[0])
+        high = low
+        for i in range(n_query):
+            low = min(low, np.int64(query_bin[i]))
+            high = max(high, np.int64(query_bin[i]))
+    # Stored bins the query's grid spans: 0 .. (largest query bin + tolerance).
+    n_bins = high + freq_tolerance + 1 if n_query else np.int64(0)
+    starts = np.zeros(high - low + 2, np.int64)
+    for i in range(n_query):
+        starts[query_bin[i] - low + 1] += 1
+    for j in range(1, len(starts)):
+        starts[j] += starts[j - 1]
+    fill = starts[:-1].copy()
+    frames_by_bin = np.empty(n_query, np.int64)
+    for i in range(n_query):
+        j = query_bin[i] - low
+        frames_by_bin[fill[j]] = query_frame[i]
+        fill[j] += 1
+    # The last stored peak (frame) that met the query at each offset.
+    peak_met = np.full(n_offsets, -1, np.int64)
+    frame_met = np.full(n_offsets, -1, np.int64)
+    frame_id = np.int64(-1)  # the stored frame's number, counting distinct frames
     n_ref = len(ref_frame)
-    while r < n_ref:
+    for r in range(n_ref):
         t = np.int64(ref_frame[r])
-        end = r
-        while end < n_ref and ref_frame[end] == t:
-            end += 1
+        b = np.int64(ref_bin[r])
+        new_frame = r == 0 or t != ref_frame[r - 1]
+        if new_frame:
+            frame_id += 1
         # Offsets o with 0 <= t - o < query_frames, within the tried ones.
         lo = max(t - width + 1, np.int64(first)) - first
         hi = min(t, np.int64(first) + n_offsets - 1) - first
-        for k in range(lo, hi + 1):
-            frames_total[k] += 1
-            frame_met[k] = False
-        for i in range(r, end):
-            b = np.int64(ref_bin[i])
-            inside = 0 <= b < n_bins
-            for k in range(lo, hi + 1):
-                total[k] += 1
-                if inside and grid[(t - first - k) * n_bins + b]:
+        if lo > hi:
+            continue
+        total[lo] += 1
+        total[hi + 1] -= 1
+        if new_frame:
+            frames_total[lo] += 1
+            frames_total[hi + 1] -= 1
+        if b < 0 or b >= n_bins:
+            continue
+        for df in range(-freq_tolerance, freq_tolerance + 1):
+            q = b - df
+            if q < low or q > high:
+                continue
+            for i in range(starts[q - low], starts[q - low + 1]):
+                for dt in range(-time_tolerance, time_tolerance + 1):
+                    position = frames_by_bin[i] - dt
+                    if position < 0 or position >= width:
+                        continue
+                    k = t - position - first
+                    if k < lo or k > hi or peak_met[k] == r:
+                        continue
+                    peak_met[k] = r
                     matched[k] += 1
-                    frame_met[k] = True
-        for k in range(lo, hi + 1):
-            if frame_met[k]:
-                frames_matched[k] += 1
-        r = end
-    return matched, total, frames_matched, frames_total
+                    if frame_met[k] != frame_id:
+                        frame_met[k] = frame_id
+                        frames_matched[k] += 1
+    for k in range(1, n_offsets):
+        total[k] += total[k - 1]
+        frames_total[k] += frames_total[k - 1]
+    return matched, total[:n_offsets].copy(), frames_matched, frames_total[:n_offsets].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -557,3 +587,253 @@ def stable_order(keys: np.ndarray, n_keys: int) -> np.ndarray:
         order[start[keys[i]]] = i
         start[keys[i]] += 1
     return order
+
+
+@njit(cache=True, nogil=True)
+def distinct_peaks(
+    hashes: np.ndarray, offsets: np.ndarray, dt_shift: int, bin_shift: int, bin_mask: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct peaks ``(offset, f1)`` and ``(offset + dt, f2)`` of packed hashes.
+
+    Each peak of a song stands in tens of its hashes (as anchor and as
+    target): the peaks are grouped by frame with a counting sort, and each
+    frame's few distinct bins are kept with a stamp per bin and sorted.
+
+    Parameters
+    ----------
+    hashes : np.ndarray, uint32
+        Packed hashes, ``f1 << bin_shift + dt_shift | f2 << dt_shift | dt``.
+    offsets : np.ndarray, int
+        Frame of each hash (its anchor's).
+    dt_shift, bin_shift, bin_mask : int
+        The layout: ``dt`` is ``hashes & ((1 << dt_shift) - 1)``, ``f2`` is
+        ``(hashes >> dt_shift) & bin_mask``, ``f1`` is
+        ``(hashes >> (dt_shift + bin_shift)) & bin_mask``.
+
+    Returns
+    -------
+    frame, bin : np.ndarray, int64
+        The distinct peaks, sorted by frame then bin.
+    """
+    n = len(hashes)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    dt_mask = (np.int64(1) << dt_shift) - 1
+    low = np.int64(offsets[0])
+    high = np.int64(offsets[0])
+    for i in range(n):
+        low = min(low, np.int64(offsets[i]))
+        high = max(high, np.int64(offsets[i]) + (np.int64(hashes[i]) & dt_mask))
+    span = high - low + 1
+    starts = np.zeros(span + 1, np.int64)
+    for i in range(n):
+        h = np.int64(hashes[i])
+        t = np.int64(offsets[i]) - low
+        starts[t + 1] += 1
+        starts[t + (h & dt_mask) + 1] += 1
+    for f in range(span):
+        starts[f + 1] += starts[f]
+    fill = starts[:-1].copy()
+    bins = np.empty(2 * n, np.int64)
+    for i in range(n):
+        h = np.int64(hashes[i])
+        t = np.int64(offsets[i]) - low
+        bins[fill[t]] = (h >> (dt_shift + bin_shift)) & bin_mask
+        fill[t] += 1
+        target = t + (h & dt_mask)
+        bins[fill[target]] = (h >> dt_shift) & bin_mask
+        fill[target] += 1
+    stamp = np.full(bin_mask + 1, -1, np.int64)
+    frame = np.empty(2 * n, np.int64)
+    bin_ = np.empty(2 * n, np.int64)
+    found = 0
+    for f in range(span):
+        begin = found
+        for j in range(starts[f], starts[f + 1]):
+            b = bins[j]
+            if stamp[b] != f:
+                stamp[b] = f
+                # Insertion into the frame's sorted bins (a frame has a few).
+                k = found
+                while k > begin and bin_[k - 1] > b:
+                    bin_[k] = bin_[k - 1]
+                    k -= 1
+                bin_[k] = b
+                frame[found] = f + low
+                found += 1
+    return frame[:found].copy(), bin_[:found].copy()
+
+
+@njit(cache=True, nogil=True)
+def landmark_hashes(
+    frame: np.ndarray,
+    bin_: np.ndarray,
+    fan_value: int,
+    min_dt: int,
+    max_dt: int,
+    max_df: int,
+    f1_shift: int,
+    f2_shift: int,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Pair each peak with the next ``fan_value`` of its target zone and pack the pairs.
+
+    The pairs of :func:`dejavu_lab.core.hashing.peak_pairs`, packed as
+    :func:`~dejavu_lab.core.hashing.pack_hashes` does, in one pass: the zone
+    of an anchor starts at the first peak ``min_dt`` frames later (and after
+    the anchor); a target more than ``max_dt`` frames on ends it, as every
+    later one is farther still. Each anchor's hashes are sorted (a fan holds
+    a few tens), so peaks sorted by frame then bin give hashes sorted by
+    offset then hash.
+
+    Parameters
+    ----------
+    frame, bin_ : np.ndarray, int
+        The peaks, sorted by frame; bins in [0, 4095].
+    fan_value, min_dt, max_dt : int
+        As :class:`~dejavu_lab.core.hashing.Hasher` (``max_dt`` at most 255).
+    max_df : int
+        Largest bin distance; negative: any.
+    f1_shift, f2_shift : int
+        Where the anchor's and the target's bins go in a hash (``dt`` in the low bits).
+
+    Returns
+    -------
+    hashes : np.ndarray, uint32
+    offsets : np.ndarray, int32
+        The anchor's frame of each hash.
+    ordered : bool
+        Whether ``(offset, hash)`` strictly increase: then they are already
+        what :meth:`~dejavu_lab.core.hashing.Fingerprints.unique` returns.
+    """
+    n = len(frame)
+    hashes = np.empty(n * max(fan_value, 0), np.uint32)
+    offsets = np.empty(n * max(fan_value, 0), np.int32)
+    found = 0
+    zone = 0
+    ordered = True
+    for i in range(n):
+        # First peak at least min_dt frames on (np.searchsorted, side="left").
+        while zone < n and frame[zone] < frame[i] + min_dt:
+            zone += 1
+        start = max(i + 1, zone)
+        begin = found
+        for j in range(start, min(n, start + fan_value)):
+            dt = np.int64(frame[j]) - np.int64(frame[i])
+            if dt > max_dt:
+                break
+            if max_df >= 0 and abs(np.int64(bin_[j]) - np.int64(bin_[i])) > max_df:
+                continue
+            value = np.uint32(
+                (np.int64(bin_[i]) << f1_shift) | (np.int64(bin_[j]) << f2_shift) | dt
+            )
+            k = found
+            while k > begin and hashes[k - 1] > value:
+                hashes[k] = hashes[k - 1]
+                k -= 1
+            hashes[k] = value
+            if k > begin and hashes[k - 1] == value:
+                ordered = False  # a repeated peak: Fingerprints.unique drops the repeat
+            offsets[found] = frame[i]
+            found += 1
+        # This anchor's first hash must follow the last one before it.
+        if found > begin and begin > 0:
+            earlier = offsets[begin] < offsets[begin - 1]
+            same = offsets[begin] == offsets[begin - 1] and hashes[begin] <= hashes[begin - 1]
+            ordered = ordered and not (earlier or same)
+    return hashes[:found].copy(), offsets[:found].copy(), ordered
+
+
+@njit(cache=True, nogil=True)
+def key_buckets(keys: np.ndarray, shift: int) -> np.ndarray:
+    """Where each bucket of sorted hash keys starts: ``np.searchsorted(keys, b << shift)``.
+
+    Parameters
+    ----------
+    keys : np.ndarray, uint32, sorted ascending
+    shift : int
+        Bucket ``b`` holds the keys ``k`` with ``k >> shift == b`` (1-32).
+
+    Returns
+    -------
+    np.ndarray, int64, shape (2 ** (32 - shift) + 1,)
+        ``starts[b]`` .. ``starts[b + 1]``: the keys of bucket ``b``.
+    """
+    n_buckets = np.int64(1) << (32 - shift)
+    starts = np.empty(n_buckets + 1, np.int64)
+    b = np.int64(0)
+    for i in range(len(keys)):
+        bucket = np.int64(keys[i]) >> shift
+        while b <= bucket:
+            starts[b] = i
+            b += 1
+    while b <= n_buckets:
+        starts[b] = len(keys)
+        b += 1
+    return starts
+
+
+@njit(cache=True, nogil=True)
+def find_runs(
+    keys: np.ndarray,
+    starts: np.ndarray,
+    n_plain: int,
+    buckets: np.ndarray,
+    shift: int,
+    query: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last row of each query hash, through a bucket table.
+
+    ``keys[:n_plain]`` and ``keys[n_plain:]`` (the common hashes) are each
+    sorted; ``buckets`` (:func:`key_buckets` of the first segment) narrows
+    each search of it to one bucket, a few keys, instead of a binary search
+    of millions whose first steps miss the cache; the second, short segment is
+    searched whole.
+
+    Parameters
+    ----------
+    keys : np.ndarray, uint32
+    starts : np.ndarray, int
+        First row of each key's run, and one past the last (``len(keys) + 1``).
+    n_plain : int
+        Keys in the first segment.
+    buckets : np.ndarray, int64
+    shift : int
+        As given to :func:`key_buckets`.
+    query : np.ndarray, uint32
+
+    Returns
+    -------
+    first, last : np.ndarray, int64
+        Both 0 for a hash not stored.
+    """
+    n = len(query)
+    first = np.zeros(n, np.int64)
+    last = np.zeros(n, np.int64)
+    n_keys = len(keys)
+    for i in range(n):
+        value = query[i]
+        b = np.int64(value) >> shift
+        end = buckets[b + 1]
+        at = _lower_bound(keys, buckets[b], end, value)
+        if at == end or keys[at] != value:
+            if n_plain == n_keys:
+                continue
+            end = n_keys
+            at = _lower_bound(keys, n_plain, end, value)
+            if at == end or keys[at] != value:
+                continue
+        first[i] = starts[at]
+        last[i] = starts[at + 1]
+    return first, last
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lower_bound(keys: np.ndarray, lo: int, hi: int, value: np.uint32) -> int:
+    """The first position in ``keys[lo:hi]`` (sorted) whose key is not below ``value``."""
+    while lo < hi:
+        middle = (lo + hi) >> 1
+        if keys[middle] < value:
+            lo = middle + 1
+        else:
+            hi = middle
+    return lo

@@ -201,6 +201,29 @@ def hash_peaks(
     Fingerprints
         Unique (hash, offset) pairs.
     """
+    frame, bin_ = peaks.frame, peaks.bin
+    compiled = (
+        (len(frame) == 0 or (int(bin_.min()) >= 0 and int(bin_.max()) <= MAX_BIN))
+        and max_dt <= MAX_DT
+        and bool(np.all(frame[1:] >= frame[:-1]))
+    )
+    if not compiled:  # the numpy version, which raises on fields out of range
+        return _numpy_hash_peaks(
+            peaks, fan_value=fan_value, min_dt=min_dt, max_dt=max_dt, max_df=max_df
+        )
+    from ._kernels import landmark_hashes
+
+    hashes, offsets, ordered = landmark_hashes(
+        frame, bin_, fan_value, min_dt, max_dt, -1 if max_df is None else max_df, F1_SHIFT, F2_SHIFT
+    )
+    fingerprints = Fingerprints(hashes, offsets)
+    return fingerprints if ordered else fingerprints.unique()
+
+
+def _numpy_hash_peaks(
+    peaks: Peaks, *, fan_value: int, min_dt: int, max_dt: int, max_df: int | None
+) -> Fingerprints:
+    """:func:`hash_peaks` in numpy: the compiled kernel's reference."""
     anchor, target = peak_pairs(
         peaks.frame, peaks.bin, fan_value=fan_value, min_dt=min_dt, max_dt=max_dt, max_df=max_df
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.ndimage
 
 from .params import Constraint, validate_params
-from .spectrogram import LogSpectrogram
+from .spectrogram import LogSpectrogram, PowerSpectrogram, power_to_db
 
 FOOTPRINTS = ("rect", "diamond")
 
@@ -116,6 +116,22 @@ def _rect_maxima_mask(by_frame: np.ndarray, half_bins: int, half_frames: int) ->
     Returns
     -------
     np.ndarray, shape (n_frames, n_bins), bool
+    """
+    return np.asarray(_rect_maximum_filter(by_frame, half_bins, half_frames) == by_frame)
+
+
+def _rect_maximum_filter(by_frame: np.ndarray, half_bins: int, half_frames: int) -> np.ndarray:
+    """The maximum of each point's ``±half_bins x ±half_frames`` rectangle (-inf beyond the edges).
+
+    Parameters
+    ----------
+    by_frame : np.ndarray, shape (n_frames, n_bins), C-contiguous
+    half_bins, half_frames : int
+        Half-sizes of the rectangle (bins, frames).
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames, n_bins), the dtype of ``by_frame``
 
     Notes
     -----
@@ -125,9 +141,9 @@ def _rect_maxima_mask(by_frame: np.ndarray, half_bins: int, half_frames: int) ->
     passes are about five times slower, as every pass goes through main memory.
     """
     n_frames, n_bins = by_frame.shape
-    mask = np.empty((n_frames, n_bins), dtype=bool)
-    if mask.size == 0:
-        return mask
+    out = np.empty((n_frames, n_bins), dtype=by_frame.dtype)
+    if out.size == 0:
+        return out
     block = min(_BLOCK_FRAMES, n_frames)
     padded = np.full(
         (block + 2 * half_frames, n_bins + 2 * half_bins), -np.inf, dtype=by_frame.dtype
@@ -144,9 +160,8 @@ def _rect_maxima_mask(by_frame: np.ndarray, half_bins: int, half_frames: int) ->
         inner[offset : offset + last - first] = by_frame[first:last]
         inner[offset + last - first : rows] = -np.inf
         maxima = _running_max(padded[:rows], half_bins, n_bins, axis=1)
-        maxima = _running_max(maxima, half_frames, stop - start, axis=0)
-        np.equal(maxima, by_frame[start:stop], out=mask[start:stop])
-    return mask
+        out[start:stop] = _running_max(maxima, half_frames, stop - start, axis=0)
+    return out
 
 
 def _running_max(padded: np.ndarray, half_width: int, n: int, *, axis: int) -> np.ndarray:
@@ -212,6 +227,60 @@ def find_peaks(
     above = amp > amp_min_db
     maxima, amp = maxima[above], amp[above]
     frame, row = np.divmod(maxima, values.shape[0])
+    if peaks_per_second is not None and len(frame):
+        frame, row, amp = _keep_strongest(
+            frame, row, amp, per_block=peaks_per_second, frame_seconds=spec.frame_seconds
+        )
+    return Peaks(
+        frame=frame.astype(np.int32),
+        bin=(row + spec.first_bin).astype(np.int32),
+        amp_db=amp.astype(np.float32),
+        frame_seconds=spec.frame_seconds,
+        n_frames=spec.n_frames,
+    )
+
+
+def find_peaks_in_power(
+    spec: PowerSpectrogram,
+    *,
+    neighborhood_freq: int,
+    neighborhood_time: int,
+    amp_min_db: float,
+    footprint: str = "rect",
+    peaks_per_second: float | None = None,
+) -> Peaks:
+    """:func:`find_peaks` of the spectrogram whose dB is ``power_to_db(spec.power)``.
+
+    The same peaks, value for value, with the log taken of a few points only.
+    The dB of :func:`~dejavu_lab.core.spectrogram.power_to_db` never decreases
+    as the power grows (checked over every float32 power,
+    ``tests/test_spectrogram_peaks.py``), so the largest dB of a neighbourhood
+    is the dB of its largest power, and a point is a maximum in dB exactly when
+    its dB equals that of its neighbourhood's largest power. Equal dB of two
+    powers a factor of two apart would need both at the floor, which no peak
+    is (``amp_min_db >= FLOOR_DB``, and a peak exceeds it): only points of at
+    least half their neighbourhood's largest power are compared in dB.
+
+    Parameters as :func:`find_peaks`; ``amp_min_db`` at least
+    :data:`~dejavu_lab.core.spectrogram.FLOOR_DB` (-100 dB).
+    """
+    power = spec.power
+    by_frame = np.ascontiguousarray(power.T)  # no copy for power_spectrogram's
+    if footprint == "rect":
+        largest = _rect_maximum_filter(by_frame, neighborhood_freq, neighborhood_time)
+    else:
+        largest = scipy.ndimage.maximum_filter(
+            by_frame,
+            footprint=_diamond(neighborhood_freq, neighborhood_time).T,
+            mode="constant",
+            cval=-np.inf,
+        )
+    # Flat indices into (frames, bins) come frame first, so peaks come time-sorted.
+    near = np.flatnonzero(by_frame >= largest * np.float32(0.5))
+    amp = power_to_db(by_frame.ravel()[near])
+    keep = (amp == power_to_db(largest.ravel()[near])) & (amp > amp_min_db)
+    maxima, amp = near[keep], amp[keep]
+    frame, row = np.divmod(maxima, by_frame.shape[1])
     if peaks_per_second is not None and len(frame):
         frame, row, amp = _keep_strongest(
             frame, row, amp, per_block=peaks_per_second, frame_seconds=spec.frame_seconds
@@ -293,7 +362,7 @@ class PeakPicker:
     def __post_init__(self) -> None:
         validate_params(self)
 
-    def __call__(self, spec: LogSpectrogram, *, query: bool = False) -> Peaks:
+    def _settings(self, query: bool) -> dict[str, Any]:
         density = self.peaks_per_second
         neighborhood_freq, neighborhood_time = self.neighborhood_freq, self.neighborhood_time
         if query:
@@ -301,11 +370,17 @@ class PeakPicker:
                 density *= self.query_density
             neighborhood_freq = self.query_neighborhood_freq or neighborhood_freq
             neighborhood_time = self.query_neighborhood_time or neighborhood_time
-        return find_peaks(
-            spec,
-            neighborhood_freq=neighborhood_freq,
-            neighborhood_time=neighborhood_time,
-            amp_min_db=self.amp_min_db,
-            footprint=self.footprint,
-            peaks_per_second=density,
-        )
+        return {
+            "neighborhood_freq": neighborhood_freq,
+            "neighborhood_time": neighborhood_time,
+            "amp_min_db": self.amp_min_db,
+            "footprint": self.footprint,
+            "peaks_per_second": density,
+        }
+
+    def __call__(self, spec: LogSpectrogram, *, query: bool = False) -> Peaks:
+        return find_peaks(spec, **self._settings(query))
+
+    def from_power(self, spec: PowerSpectrogram, *, query: bool = False) -> Peaks:
+        """The peaks :meth:`__call__` finds in the dB of ``spec`` (:func:`find_peaks_in_power`)."""
+        return find_peaks_in_power(spec, **self._settings(query))

@@ -196,7 +196,8 @@ class Pipeline:
     ) -> Peaks:
         """Spectrogram then peaks, through ``cache`` when given with a ``key`` naming the audio."""
         if cache is None or key is None:
-            return self.peaks(self.spectrogram(samples), query=query)
+            # The same peaks as from the dB spectrogram, with the log of a few points only.
+            return self.peaks.from_power(self.spectrogram.power(samples), query=query)
         spec_key = stage_key(self.spectrogram, query=False)
         peaks_key = (spec_key, stage_key(self.peaks, query=query))
         return cache.get_or_compute(

@@ -119,6 +119,94 @@ def log_spectrogram(
     LogSpectrogram
         ``values_db`` has shape (n_bins kept, n_frames).
     """
+    power = power_spectrogram(
+        samples,
+        sample_rate=sample_rate,
+        window_size=window_size,
+        hop_length=hop_length,
+        window=window,
+        fmin_hz=fmin_hz,
+        fmax_hz=fmax_hz,
+    )
+    # (frames, bins) is computed; exposed as (bins, frames), as librosa does.
+    values_db = power_to_db(power.power.T)
+    return LogSpectrogram(values_db.T, sample_rate, hop_length, window_size, power.first_bin)
+
+
+@dataclass(frozen=True)
+class PowerSpectrogram:
+    """A spectrogram before its log: what :func:`log_spectrogram` takes the dB of.
+
+    Attributes
+    ----------
+    power : np.ndarray, shape (n_bins, n_frames), float32
+        Power spectral density (int16 units^2 / Hz) of frequency bins
+        ``first_bin .. first_bin + n_bins - 1``; a transposed view of a
+        C-contiguous (n_frames, n_bins) array. :func:`power_to_db` of it is
+        :class:`LogSpectrogram`'s ``values_db``, value for value.
+    sample_rate, hop_length, window_size, first_bin : int
+        As :class:`LogSpectrogram`.
+    """
+
+    power: np.ndarray
+    sample_rate: int
+    hop_length: int
+    window_size: int
+    first_bin: int = 0
+
+    @property
+    def n_frames(self) -> int:
+        """Number of time frames."""
+        return int(self.power.shape[1])
+
+    @property
+    def frame_seconds(self) -> float:
+        """Duration of one hop (s)."""
+        return self.hop_length / self.sample_rate
+
+
+def power_to_db(power: np.ndarray) -> np.ndarray:
+    """``10 * log10(power)`` in float32, floored at :data:`FLOOR_DB` (dB).
+
+    Parameters
+    ----------
+    power : np.ndarray, float32
+        Power spectral density (int16 units^2 / Hz), any shape.
+
+    Returns
+    -------
+    np.ndarray, float32, the shape of ``power``
+        The spectrogram's values (dB). A non-decreasing function of the power:
+        peak picking can compare powers and take the log of its peaks only
+        (:func:`dejavu_lab.core.peaks.find_peaks_in_power`).
+    """
+    out = np.empty(power.shape, dtype=np.float32)
+    with np.errstate(divide="ignore"):
+        np.log10(power, out=out)
+    out *= np.float32(10.0)
+    np.maximum(out, np.float32(FLOOR_DB), out=out)
+    return out
+
+
+def power_spectrogram(
+    samples: np.ndarray,
+    *,
+    sample_rate: int,
+    window_size: int,
+    hop_length: int,
+    window: str = "hann",
+    fmin_hz: float = 0.0,
+    fmax_hz: float | None = None,
+) -> PowerSpectrogram:
+    """The power spectral density of :func:`log_spectrogram`, before its log.
+
+    Parameters as :func:`log_spectrogram`.
+
+    Returns
+    -------
+    PowerSpectrogram
+        ``power`` has shape (n_bins kept, n_frames), float32 (int16 units^2 / Hz).
+    """
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     n_frames = frame_count(len(samples), window_size=window_size, hop_length=hop_length)
     n_total_bins = window_size // 2 + 1
@@ -128,8 +216,8 @@ def log_spectrogram(
         last_bin = min(last_bin, int(np.floor(fmax_hz * window_size / sample_rate)))
     n_bins = max(0, last_bin - first_bin + 1)
     if n_frames == 0 or n_bins == 0:
-        empty = np.full((n_bins, n_frames), FLOOR_DB, dtype=np.float32)
-        return LogSpectrogram(empty, sample_rate, hop_length, window_size, first_bin)
+        empty = np.zeros((n_frames, n_bins), dtype=np.float32)
+        return PowerSpectrogram(empty.T, sample_rate, hop_length, window_size, first_bin)
     frames = np.lib.stride_tricks.as_strided(
         samples,
         shape=(n_frames, window_size),
@@ -141,21 +229,20 @@ def log_spectrogram(
     scale = 2.0 * INT16_SCALE**2 / (sample_rate * float(np.sum(win.astype(np.float64) ** 2)))
     halve_first = first_bin == 0
     halve_last = last_bin == window_size // 2 and window_size % 2 == 0
-    # (frames, bins) is computed; exposed as (bins, frames), as librosa does.
-    values_db = np.empty((n_frames, n_bins), dtype=np.float32)
+    power = np.empty((n_frames, n_bins), dtype=np.float32)
     block = max(1, _BLOCK_SAMPLES // window_size)
     windowed = np.empty((min(block, n_frames), window_size), dtype=np.float32)
     for start in range(0, n_frames, block):
         stop = min(n_frames, start + block)
         np.multiply(frames[start:stop], win, out=windowed[: stop - start])
-        _power_db(
+        _power(
             scipy.fft.rfft(windowed[: stop - start], axis=1)[:, first_bin : last_bin + 1],
             scale=scale,
             halve_first=halve_first,
             halve_last=halve_last,
-            out=values_db[start:stop],
+            out=power[start:stop],
         )
-    return LogSpectrogram(values_db.T, sample_rate, hop_length, window_size, first_bin)
+    return PowerSpectrogram(power.T, sample_rate, hop_length, window_size, first_bin)
 
 
 #: Samples windowed and transformed at a time by :func:`log_spectrogram`: a
@@ -164,10 +251,10 @@ def log_spectrogram(
 _BLOCK_SAMPLES = 1 << 17
 
 
-def _power_db(
+def _power(
     spectrum: np.ndarray, *, scale: float, halve_first: bool, halve_last: bool, out: np.ndarray
 ) -> None:
-    """Write ``10 * log10(scale * |spectrum|**2)``, floored at :data:`FLOOR_DB`, into ``out``.
+    """Write ``scale * |spectrum|**2`` into ``out`` (float32).
 
     Parameters
     ----------
@@ -178,18 +265,15 @@ def _power_db(
     halve_first, halve_last : bool
         Halve the first / last column (DC and Nyquist are not doubled one-sided).
     out : np.ndarray, shape (n_frames, n_bins), float32
-        Receives the values (dB).
+        Receives the values (int16 units^2 / Hz).
     """
-    power = spectrum.real**2 + spectrum.imag**2
-    power *= np.float32(scale)
+    np.multiply(spectrum.real, spectrum.real, out=out)
+    out += spectrum.imag**2
+    out *= np.float32(scale)
     if halve_first:
-        power[:, 0] *= 0.5
+        out[:, 0] *= 0.5
     if halve_last:
-        power[:, -1] *= 0.5
-    with np.errstate(divide="ignore"):
-        np.log10(power, out=out)
-    out *= np.float32(10.0)
-    np.maximum(out, np.float32(FLOOR_DB), out=out)
+        out[:, -1] *= 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +343,18 @@ class Spectrogram:
 
     def __call__(self, samples: np.ndarray) -> LogSpectrogram:
         return log_spectrogram(
+            samples,
+            sample_rate=self.sample_rate,
+            window_size=self.window_size,
+            hop_length=self.hop_length,
+            window=self.window,
+            fmin_hz=self.fmin_hz,
+            fmax_hz=self.fmax_hz,
+        )
+
+    def power(self, samples: np.ndarray) -> PowerSpectrogram:
+        """The power spectrogram whose dB :meth:`__call__` returns (:func:`power_spectrogram`)."""
+        return power_spectrogram(
             samples,
             sample_rate=self.sample_rate,
             window_size=self.window_size,

@@ -45,7 +45,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._arrays import sorted_unique
-from .hashing import Fingerprints, unpack_hashes
+from .hashing import F1_SHIFT, F2_SHIFT, MAX_BIN, Fingerprints, unpack_hashes
 from .params import Constraint, validate_params
 
 _KEY_SHIFT = np.int64(32)
@@ -83,6 +83,20 @@ def peaks_from_fingerprints(fingerprints: Fingerprints) -> PeakSet:
     A hash ``(f1, f2, dt)`` at offset ``t`` stands for the peaks ``(t, f1)``
     and ``(t + dt, f2)``; a peak paired with anything is recovered.
     """
+    from ._kernels import distinct_peaks
+
+    frame, bin_ = distinct_peaks(
+        np.asarray(fingerprints.hashes, dtype=np.uint32),
+        np.asarray(fingerprints.offsets),
+        F2_SHIFT,
+        F1_SHIFT - F2_SHIFT,
+        MAX_BIN,
+    )
+    return PeakSet(frame, bin_)
+
+
+def _numpy_peaks_from_fingerprints(fingerprints: Fingerprints) -> PeakSet:
+    """:func:`peaks_from_fingerprints` in numpy: the compiled kernel's reference."""
     f1, f2, dt = unpack_hashes(fingerprints.hashes)
     offsets = fingerprints.offsets.astype(np.int64)
     return PeakSet.from_arrays(
