@@ -11,18 +11,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dejavu_lab import Dejavu, ParameterError
+from dejavu_lab.core.audio import resample
 from dejavu_lab.core.hashing import Hasher
-from dejavu_lab.core.matching import Candidate, MatchResult
+from dejavu_lab.core.matching import Candidate, Lookup, MatchResult
 from dejavu_lab.core.peaks import Peaks
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.speed import (
     Factor,
     SpeedSearch,
     corrected,
+    distinct_keys,
     factor_grid,
     hash_sets,
     scale_peaks,
+    scaled_hashes,
     tallest_windows,
+    window_heights,
 )
 from dejavu_lab.studies.channel import change_speed
 from dejavu_lab.studies.synth import synth_song
@@ -161,6 +165,112 @@ def test_hash_sets_equals_hashing_each_set(rng: np.random.Generator) -> None:
         assert sorted(zip(joined.hashes[mine], joined.offsets[mine], strict=True)) == sorted(
             zip(alone.hashes, alone.offsets, strict=True)
         )
+
+
+def _distinct_points(rng: np.random.Generator, n: int, n_frames: int, span: int) -> Peaks:
+    """``n`` peaks, at least 2 frames or 2 bins apart (as local maxima are), sorted by frame."""
+    cells = rng.choice((n_frames // 2) * (span // 2), size=n, replace=False)
+    frame, bin_ = 2 * (cells // (span // 2)), 28 + 2 * (cells % (span // 2))
+    order = np.lexsort((bin_, frame))
+    return _peaks(frame[order].tolist(), bin_[order].tolist())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_scaled_hashes_equal_hashing_each_scaled_set(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    peaks = _distinct_points(rng, int(rng.integers(0, 400)), 500, 900)
+    hasher = Hasher(
+        fan_value=int(rng.integers(1, 20)),
+        min_dt=int(rng.integers(0, 10)),
+        max_dt=int(rng.integers(10, 64)),
+        max_df=None if seed % 4 == 0 else int(rng.integers(20, 200)),
+    )
+    factors = SpeedSearch(max_change=0.06, coarse_step=0.006, pitch=True).coarse_factors()
+    factors += [Factor("pitch", 0.2)]  # bins beyond the hash's range are dropped
+    joined, owner = scaled_hashes(peaks, factors, hasher)
+    reference, reference_owner = hash_sets(
+        [scale_peaks(peaks, **_scales(f)) for f in factors], hasher
+    )
+    assert np.all(np.diff(owner) >= 0)  # grouped by factor
+    assert sorted(zip(owner, joined.hashes, joined.offsets, strict=True)) == sorted(
+        zip(reference_owner, reference.hashes, reference.offsets, strict=True)
+    )
+
+
+def _scales(factor: Factor) -> dict[str, float]:
+    return {"freq_scale": factor.freq_scale, "time_scale": factor.time_scale}
+
+
+def test_scaled_hashes_of_a_song_clip_equal_hashing_each_set(
+    speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    # Real query peaks (denser than the stored ones), not only random points.
+    samples = next(iter(song_samples.values()))
+    rate = speed_djv.pipeline.spectrogram.sample_rate
+    clip = resample(_played_at(samples, 4.0, 3.0, 1.03), SONG_RATE, rate)
+    _, peaks = speed_djv.pipeline.analyse_query(clip)
+    hasher = speed_djv.pipeline.hasher
+    factors = speed_djv.pipeline.speed.coarse_factors()
+    joined, owner = scaled_hashes(peaks, factors, hasher)
+    reference, reference_owner = hash_sets(
+        [scale_peaks(peaks, **_scales(f)) for f in factors], hasher
+    )
+    assert len(joined) > 1000
+    assert sorted(zip(owner, joined.hashes, joined.offsets, strict=True)) == sorted(
+        zip(reference_owner, reference.hashes, reference.offsets, strict=True)
+    )
+
+
+def test_distinct_keys_find_each_value_once(rng: np.random.Generator) -> None:
+    hashes = rng.integers(0, 300, 2000).astype(np.uint32) * np.uint32(7919)
+    keys, key_of = distinct_keys(hashes)
+    assert sorted(keys.tolist()) == sorted(set(hashes.tolist()))
+    assert np.array_equal(keys[key_of], hashes)
+    empty, none = distinct_keys(np.zeros(0, np.uint32))
+    assert len(empty) == 0 and len(none) == 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_window_heights_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_sets, n_hashes = int(rng.integers(1, 8)), int(rng.integers(0, 400))
+    owner = np.sort(rng.integers(0, n_sets, n_hashes))
+    if seed % 2:
+        owner = rng.permutation(owner)  # any order
+    query_offsets = rng.integers(0, 200, n_hashes)
+    hashes = rng.integers(0, 60, n_hashes).astype(np.uint32)
+    keys, key_of = distinct_keys(hashes)
+    # Each distinct value's rows: a few songs, some aligned with the query.
+    index, song, offset = [], [], []
+    for k in range(len(keys)):
+        for _ in range(int(rng.integers(0, 6))):
+            index.append(k)
+            song.append(int(rng.integers(1, 5)))
+            offset.append(int(rng.integers(0, 40)) + (300 if rng.random() < 0.5 else 0))
+    found = Lookup(
+        np.asarray(index, np.int64), np.asarray(song, np.int32), np.asarray(offset, np.int32)
+    )
+    if seed % 3 == 2:  # rows in any order
+        order = rng.permutation(len(found))
+        found = Lookup(found.query_index[order], found.song_id[order], found.offset[order])
+    # The reference counts each (query hash, row of its value) pair.
+    pairs = [
+        (q, r) for q in range(n_hashes) for r in np.flatnonzero(found.query_index == key_of[q])
+    ]
+    q = np.array([p[0] for p in pairs], np.int64)
+    r = np.array([p[1] for p in pairs], np.int64)
+    for tolerance in (0, 1, 3):
+        reference = tallest_windows(
+            owner[q] if len(q) else np.zeros(0, np.int64),
+            found.song_id[r] if len(r) else np.zeros(0, np.int32),
+            (found.offset[r] - query_offsets[q]) if len(q) else np.zeros(0, np.int64),
+            n_sets=n_sets,
+            time_tolerance=tolerance,
+        )
+        compiled = window_heights(
+            owner, query_offsets, key_of, found, n_sets=n_sets, time_tolerance=tolerance
+        )
+        assert compiled.tolist() == reference.tolist()
 
 
 def test_tallest_windows_counts_the_aligned_votes() -> None:

@@ -32,7 +32,7 @@ from typing import ClassVar
 import numpy as np
 
 from .hashing import MAX_BIN, Fingerprints, Hasher
-from .matching import MatchResult
+from .matching import Lookup, MatchResult
 from .params import Constraint, validate_params
 from .peaks import Peaks
 from .verify import Verifier
@@ -146,6 +146,49 @@ def hash_sets(peak_sets: list[Peaks], hasher: Hasher) -> tuple[Fingerprints, np.
     return Fingerprints(hashed.hashes, offsets), owner
 
 
+def scaled_hashes(
+    peaks: Peaks, factors: list[Factor], hasher: Hasher
+) -> tuple[Fingerprints, np.ndarray]:
+    """Query hashes of ``peaks`` mapped back under each factor, in one compiled pass.
+
+    The hashes of ``hash_sets([scale_peaks(peaks, ...) for each factor], hasher)``
+    (:func:`scale_peaks`, :func:`hash_sets`), grouped by factor rather than
+    sorted, without the peak sets being built: the frames and bins of every
+    set are scaled at once and each set paired on its own
+    (:func:`~dejavu_lab.core._speed_kernels.scaled_set_hashes`). Repeated
+    (hash, offset) pairs, which :func:`hash_sets` drops, need two peaks on
+    one scaled (frame, bin): peaks dominating a neighbourhood of a bin and a
+    frame or more never do at these factors.
+
+    Returns
+    -------
+    Fingerprints
+        Every set's hashes, offsets in its own (the stored song's) frames.
+    owner : np.ndarray, int64
+        Which factor each hash belongs to.
+    """
+    from ._speed_kernels import scaled_set_hashes
+
+    if not factors or not len(peaks):
+        return Fingerprints.empty(), np.zeros(0, np.int64)
+    freq = np.array([f.freq_scale for f in factors])[:, None]
+    time = np.array([f.time_scale for f in factors])[:, None]
+    bins = np.rint(peaks.bin[None, :] / freq).astype(np.int64)
+    frames = np.rint(peaks.frame[None, :] * time).astype(np.int64)
+    keep = (bins >= 0) & (bins <= MAX_BIN)
+    fan = hasher.query_fan_value if hasher.query_fan_value is not None else hasher.fan_value
+    hashes, offsets, owner = scaled_set_hashes(
+        frames,
+        bins,
+        keep,
+        fan,
+        hasher.min_dt,
+        hasher.max_dt,
+        -1 if hasher.max_df is None else hasher.max_df,
+    )
+    return Fingerprints(hashes, offsets), owner
+
+
 #: Buckets a peak set of :func:`tallest_windows` (a power of 2).
 SET_BUCKETS = 1 << 15
 #: Odd multiplier spreading songs over the buckets.
@@ -191,6 +234,87 @@ def tallest_windows(
         if delta:
             windowed += wide[:, time_tolerance + delta : time_tolerance + delta + SET_BUCKETS]
     return np.asarray(windowed.max(axis=1), dtype=np.int64)
+
+
+def distinct_keys(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct hashes (in order of first occurrence), and which one each hash is.
+
+    Returns
+    -------
+    keys : np.ndarray, uint32
+    key_of : np.ndarray, int64
+        ``keys[key_of]`` equals ``hashes``.
+    """
+    from ._speed_kernels import distinct_keys as compiled
+
+    hashes = np.asarray(hashes, dtype=np.uint32)
+    if not len(hashes):
+        return hashes, np.zeros(0, np.int64)
+    keys, key_of = compiled(hashes)
+    return np.asarray(keys, dtype=np.uint32), np.asarray(key_of, dtype=np.int64)
+
+
+def window_heights(
+    owner: np.ndarray,
+    query_offsets: np.ndarray,
+    key_of: np.ndarray,
+    found: Lookup,
+    *,
+    n_sets: int,
+    time_tolerance: int,
+) -> np.ndarray:
+    """:func:`tallest_windows` of several sets' hashes, from the rows of their distinct values.
+
+    Parameters
+    ----------
+    owner : np.ndarray, int, one per query hash
+        The peak set of each query hash (0 .. n_sets - 1).
+    query_offsets : np.ndarray, int, one per query hash
+        Frame of each query hash.
+    key_of : np.ndarray, int, one per query hash
+        Which distinct value it has (see
+        :func:`~dejavu_lab.core._speed_kernels.distinct_keys`).
+    found : Lookup
+        The rows of the distinct values (``query_index`` refers to them).
+    n_sets, time_tolerance : int
+        As :func:`tallest_windows`.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sets,), int64
+        Equal to ``tallest_windows(owner[q], song_id, offset - query_offsets[q], ...)``
+        over every (query hash ``q``, row of its value) pair.
+    """
+    from ._speed_kernels import set_window_heights
+
+    owner = np.asarray(owner, dtype=np.int64)
+    query_offsets = np.asarray(query_offsets)
+    key_of = np.asarray(key_of, dtype=np.int64)
+    if len(owner) > 1 and np.any(owner[1:] < owner[:-1]):
+        order = np.argsort(owner, kind="stable")
+        owner, query_offsets, key_of = owner[order], query_offsets[order], key_of[order]
+    set_start = np.searchsorted(owner, np.arange(n_sets + 1, dtype=np.int64))
+    index, song_id, offset = found.query_index, found.song_id, found.offset
+    if len(index) > 1 and np.any(index[1:] < index[:-1]):
+        order = np.argsort(index, kind="stable")
+        index, song_id, offset = index[order], song_id[order], offset[order]
+    n_keys = int(key_of.max()) + 1 if len(key_of) else 0
+    row_start = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(index, minlength=n_keys)[:n_keys], out=row_start[1:])
+    return np.asarray(
+        set_window_heights(
+            set_start,
+            query_offsets,
+            key_of,
+            row_start,
+            song_id,
+            offset,
+            time_tolerance,
+            SET_BUCKETS,
+            _SONG_STRIDE,
+        ),
+        dtype=np.int64,
+    )
 
 
 def factor_grid(*, low: float, high: float, step: float, skip_near_one: float) -> np.ndarray:
@@ -344,7 +468,7 @@ class SpeedSearch:
         self,
         peaks: Peaks,
         *,
-        count: Callable[[list[Peaks]], np.ndarray],
+        count: Callable[[Peaks, list[Factor]], np.ndarray],
         match: Callable[[Peaks, Factor], MatchResult],
     ) -> SpeedMatch:
         """Rank coarse factors, then fine ones around the best; match at the best of each kind.
@@ -354,14 +478,14 @@ class SpeedSearch:
         peaks : Peaks
             The query's peaks.
         count : callable
-            ``count(scaled_peaks_list)``: for each peak set (already in the
-            stored song's frames and bins), the tallest window of any song,
-            with the sparser hashes of ``fan_value`` (int array).
+            ``count(peaks, factors)``: for each factor, the tallest window of
+            any song of the query's peaks mapped back under it, with the
+            sparser hashes of ``fan_value`` (int array).
         match : callable
             ``match(scaled_peaks, factor)``: the full match of one peak set.
         """
         factors = self.coarse_factors()
-        heights = list(count([self.scaled(peaks, f) for f in factors]))
+        heights = list(count(peaks, factors))
         fine: list[Factor] = []
         for kind in self.kinds():
             mine = [i for i, f in enumerate(factors) if f.kind == kind]
@@ -370,7 +494,7 @@ class SpeedSearch:
                 fine += self.fine_factors(factors[i])
         if fine:
             factors += fine
-            heights += list(count([self.scaled(peaks, f) for f in fine]))
+            heights += list(count(peaks, fine))
         # The best factor of each kind is matched in full, and the better match wins:
         # sustained notes hardly tell a tempo change from none in the coarse counts.
         finals = []
