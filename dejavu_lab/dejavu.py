@@ -36,6 +36,7 @@ from .core.presets import PRESETS, get_preset
 from .core.scale_matching import ScaleRows, choose_scales
 from .core.speed import (
     Factor,
+    SpeedMatch,
     corrected,
     distinct_keys,
     scale_peaks,
@@ -612,13 +613,21 @@ class Dejavu:
                 top_k=max(top_k, search.candidates),
             )
 
-        outcome = search.search(query_peaks, count=self._tallest_windows, match=match)
-        result = corrected(
-            outcome.result,
-            tests=outcome.factors_tried,
-            min_aligned=matcher.min_aligned,
-            min_confidence=matcher.min_confidence,
+        def rule(found: SpeedMatch) -> MatchResult:
+            return corrected(
+                found.result,
+                tests=found.factors_tried,
+                min_aligned=matcher.min_aligned,
+                min_confidence=matcher.min_confidence,
+            )
+
+        outcome = search.search(
+            query_peaks,
+            count=self._tallest_windows,
+            match=match,
+            accept=(lambda found: rule(found).is_match) if search.first_match else None,
         )
+        result = rule(outcome)
         ranked = list(result.candidates)
         if result.best is not None:
             return outcome.factor, ranked, result.best, result.best.confidence, {}, "hashes"

@@ -282,6 +282,58 @@ def test_tallest_windows_counts_the_aligned_votes() -> None:
     assert tallest_windows(owner, song, diff, n_sets=3, time_tolerance=0).tolist() == [5, 1, 0]
 
 
+def _fake_result(song_id: int, confidence: float) -> MatchResult:
+    best = Candidate(
+        song_id=song_id,
+        offset_frames=0.0,
+        aligned_hashes=20,
+        song_votes=40,
+        runner_up_aligned=2,
+        confidence=confidence,
+    )
+    return MatchResult((best,), 100, True)
+
+
+@pytest.mark.parametrize("first_match", [False, True])
+def test_finalists_are_matched_tallest_first_and_the_first_match_can_end_the_search(
+    first_match: bool,
+) -> None:
+    search = SpeedSearch(max_change=0.05, coarse_step=0.01, fine_step=0.002, pitch=True)
+    peaks = _peaks([0, 10, 20], [100, 200, 300])
+    # Heights peak at pitch 1.03 (tallest) and speed 0.97.
+    tallest = {"pitch": (1.03, 50), "speed": (0.97, 30)}
+
+    def count(_: Peaks, factors: list[Factor]) -> np.ndarray:
+        return np.array(
+            [
+                round(
+                    tallest[f.kind][1] * math.exp(-abs(math.log(f.value / tallest[f.kind][0])) * 50)
+                )
+                for f in factors
+            ]
+        )
+
+    matched: list[Factor] = []
+
+    def match(_: Peaks, factor: Factor) -> MatchResult:
+        matched.append(factor)
+        # The speed hypothesis is the stronger match, though its heights are lower.
+        return _fake_result(1, 9.0 if factor.kind == "speed" else 6.0)
+
+    found = search.search(
+        peaks,
+        count=count,
+        match=match,
+        accept=(lambda f: f.result.candidates[0].confidence >= 5.0) if first_match else None,
+    )
+    assert matched[0].kind == "pitch" and matched[0].value == pytest.approx(1.03, rel=2e-3)
+    if first_match:
+        assert len(matched) == 1 and found.factor == matched[0]
+    else:
+        assert len(matched) == 2 and found.factor.kind == "speed"
+        assert found.factor.value == pytest.approx(0.97, rel=2e-3)
+
+
 def test_corrected_lowers_confidence_by_the_factors_tried() -> None:
     best = Candidate(
         song_id=1,

@@ -381,6 +381,10 @@ class SpeedSearch:
         query's own: one lookup and one vote count for every factor at once).
     finals : int
         Best-ranked factors of each kind matched in full; the best match wins.
+    first_match : bool
+        Match the finalists tallest first and stop at the first that is a
+        match by the hashes (after the correction for the factors tried),
+        instead of matching them all and keeping the strongest.
     candidates : int
         Candidates of the best factor checked peak by peak (0: the hashes
         alone decide).
@@ -397,6 +401,7 @@ class SpeedSearch:
     pitch: bool = False
     fan_value: int = 8
     finals: int = 1
+    first_match: bool = False
     candidates: int = 3
     min_z: float = 8.5
     min_frame_z: float = 5.0
@@ -411,6 +416,7 @@ class SpeedSearch:
         "pitch": Constraint(bool),
         "fan_value": Constraint(int, 1, 100),
         "finals": Constraint(int, 1, 20),
+        "first_match": Constraint(bool),
         "candidates": Constraint(int, 0, 100),
         "min_z": Constraint(float, 0.0, 1000.0),
         "min_frame_z": Constraint(float, 0.0, 1000.0),
@@ -470,6 +476,7 @@ class SpeedSearch:
         *,
         count: Callable[[Peaks, list[Factor]], np.ndarray],
         match: Callable[[Peaks, Factor], MatchResult],
+        accept: Callable[[SpeedMatch], bool] | None = None,
     ) -> SpeedMatch:
         """Rank coarse factors, then fine ones around the best; match at the best of each kind.
 
@@ -483,6 +490,10 @@ class SpeedSearch:
             sparser hashes of ``fan_value`` (int array).
         match : callable
             ``match(scaled_peaks, factor)``: the full match of one peak set.
+        accept : callable, optional
+            ``accept(found)``: whether a finalist's match is an answer without
+            matching the others (finalists are matched tallest first). None:
+            every finalist is matched and the strongest wins.
         """
         factors = self.coarse_factors()
         heights = list(count(peaks, factors))
@@ -497,20 +508,32 @@ class SpeedSearch:
             heights += list(count(peaks, fine))
         # The best factor of each kind is matched in full, and the better match wins:
         # sustained notes hardly tell a tempo change from none in the coarse counts.
-        finals = []
+        # With ``accept``, finalists are matched from the tallest down, and one it takes
+        # ends the search.
+        finalists: list[tuple[int, Factor]] = []
         for kind in self.kinds():
             mine = [i for i, f in enumerate(factors) if f.kind == kind]
             mine.sort(key=lambda i: heights[i], reverse=True)
-            chosen: list[Factor] = []
+            chosen: list[int] = []
             for i in mine:
                 # Finalists apart by more than a fine step: not the same peak twice.
-                if all(abs(factors[i].value / f.value - 1) > 1.5 * self.fine_step for f in chosen):
-                    chosen.append(factors[i])
+                if all(
+                    abs(factors[i].value / factors[j].value - 1) > 1.5 * self.fine_step
+                    for j in chosen
+                ):
+                    chosen.append(i)
                 if len(chosen) == self.finals:
                     break
-            for factor in chosen:
-                scaled = self.scaled(peaks, factor)
-                finals.append(SpeedMatch(factor, match(scaled, factor), scaled, len(factors)))
+            finalists += [(int(heights[i]), factors[i]) for i in chosen]
+        if accept is not None:
+            finalists.sort(key=lambda pair: pair[0], reverse=True)
+        finals = []
+        for _, factor in finalists:
+            scaled = self.scaled(peaks, factor)
+            found = SpeedMatch(factor, match(scaled, factor), scaled, len(factors))
+            if accept is not None and accept(found):
+                return found
+            finals.append(found)
         return max(finals, key=_strength)
 
 
