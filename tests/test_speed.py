@@ -295,7 +295,7 @@ def _fake_result(song_id: int, confidence: float) -> MatchResult:
 
 
 @pytest.mark.parametrize("first_match", [False, True])
-def test_finalists_are_matched_tallest_first_and_the_first_match_can_end_the_search(
+def test_the_first_match_of_the_tallest_finalist_can_end_the_search(
     first_match: bool,
 ) -> None:
     search = SpeedSearch(max_change=0.05, coarse_step=0.01, fine_step=0.002, pitch=True)
@@ -326,10 +326,10 @@ def test_finalists_are_matched_tallest_first_and_the_first_match_can_end_the_sea
         match=match,
         accept=(lambda f: f.result.candidates[0].confidence >= 5.0) if first_match else None,
     )
-    assert matched[0].kind == "pitch" and matched[0].value == pytest.approx(1.03, rel=2e-3)
-    if first_match:
+    if first_match:  # the tallest finalist first, and it is taken
         assert len(matched) == 1 and found.factor == matched[0]
-    else:
+        assert matched[0].kind == "pitch" and matched[0].value == pytest.approx(1.03, rel=2e-3)
+    else:  # both kinds matched, the stronger match wins
         assert len(matched) == 2 and found.factor.kind == "speed"
         assert found.factor.value == pytest.approx(0.97, rel=2e-3)
 
