@@ -409,7 +409,7 @@ class Dejavu:
                     if decided_by == "peaks"
                     else score / max(scale.min_confidence or 1.0, 1e-6)
                 )
-        if best is None and self.pipeline.speed.enabled:
+        if best is None and self.pipeline.speed.searches(query_s):
             found = self._match_speed(query_peaks, query_frames, frames, wanted)
             if found is not None:
                 factor, ranked, best, score, z_of, decided_by = found

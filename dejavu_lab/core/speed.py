@@ -369,6 +369,10 @@ class SpeedSearch:
     min_change : float
         Factors within this relative change of 1 are not searched (the match
         at speed 1.0 covers them).
+    min_seconds : float
+        Shorter queries are not searched (s): each factor tried is another
+        chance for unseen music, and a second of it gives the peak check
+        little to tell a song from chance by.
     coarse_step, fine_step : float
         Relative spacing of the coarse grid and of the fine grid around the
         best coarse factors.
@@ -395,6 +399,7 @@ class SpeedSearch:
 
     max_change: float = 0.0
     min_change: float = 0.005
+    min_seconds: float = 0.0
     coarse_step: float = 0.01
     fine_step: float = 0.002
     keep: int = 2
@@ -410,6 +415,7 @@ class SpeedSearch:
     _constraints: ClassVar[dict[str, Constraint]] = {
         "max_change": Constraint(float, 0.0, 0.5),
         "min_change": Constraint(float, 0.0, 0.5),
+        "min_seconds": Constraint(float, 0.0, 3600.0),
         "coarse_step": Constraint(float, 0.0005, 0.2),
         "fine_step": Constraint(float, 0.0001, 0.2),
         "keep": Constraint(int, 1, 100),
@@ -430,6 +436,10 @@ class SpeedSearch:
     def enabled(self) -> bool:
         """Whether queries are searched over factors at all."""
         return self.max_change > 0
+
+    def searches(self, query_seconds: float) -> bool:
+        """Whether a query of ``query_seconds`` (s) that is no match is searched."""
+        return self.enabled and query_seconds + 1e-9 >= self.min_seconds
 
     def verifier(self, base: Verifier) -> Verifier:
         """``base`` with this search's thresholds (and no support rule)."""
