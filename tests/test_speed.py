@@ -61,6 +61,20 @@ def test_resampled_excerpts_name_song_offset_and_speed(
         assert result.pitch_semitones == pytest.approx(12 * math.log2(result.speed), abs=1e-3)
 
 
+def test_queries_shorter_than_min_seconds_are_not_searched(
+    speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    search = get_preset("speed").speed
+    assert search.min_seconds == 2.0
+    assert search.searches(2.0) and not search.searches(1.99)
+    assert not SpeedSearch(max_change=0.0).searches(10.0)
+    name, samples = next(iter(song_samples.items()))
+    clip = _played_at(samples, 5.0, 3.0, 1.04)
+    assert speed_djv.match_samples(clip, SONG_RATE).song_name == name
+    short = speed_djv.match_samples(clip[: round(1.5 * SONG_RATE)], SONG_RATE)
+    assert short.speed == 1.0 and short.pitch_semitones == 0.0
+
+
 def test_the_default_does_not_search(
     fingerprinted: Dejavu, song_samples: dict[str, np.ndarray]
 ) -> None:
