@@ -34,7 +34,15 @@ from .core.peaks import Peaks
 from .core.pipeline import Pipeline, StageCache
 from .core.presets import PRESETS, get_preset
 from .core.scale_matching import ScaleRows, choose_scales
-from .core.speed import Factor, corrected, hash_sets, scale_peaks, tallest_windows
+from .core.speed import (
+    Factor,
+    SpeedMatch,
+    corrected,
+    distinct_keys,
+    scale_peaks,
+    scaled_hashes,
+    window_heights,
+)
 from .core.verify import PeakSet, Verification, Verifier, peaks_from_fingerprints
 from .exceptions import ParameterError
 from .fingerprinting import (
@@ -401,7 +409,7 @@ class Dejavu:
                     if decided_by == "peaks"
                     else score / max(scale.min_confidence or 1.0, 1e-6)
                 )
-        if best is None and self.pipeline.speed.enabled:
+        if best is None and self.pipeline.speed.searches(query_s):
             found = self._match_speed(query_peaks, query_frames, frames, wanted)
             if found is not None:
                 factor, ranked, best, score, z_of, decided_by = found
@@ -605,13 +613,21 @@ class Dejavu:
                 top_k=max(top_k, search.candidates),
             )
 
-        outcome = search.search(query_peaks, count=self._tallest_windows, match=match)
-        result = corrected(
-            outcome.result,
-            tests=outcome.factors_tried,
-            min_aligned=matcher.min_aligned,
-            min_confidence=matcher.min_confidence,
+        def rule(found: SpeedMatch) -> MatchResult:
+            return corrected(
+                found.result,
+                tests=found.factors_tried,
+                min_aligned=matcher.min_aligned,
+                min_confidence=matcher.min_confidence,
+            )
+
+        outcome = search.search(
+            query_peaks,
+            count=self._tallest_windows,
+            match=match,
+            accept=(lambda found: rule(found).is_match) if search.first_match else None,
         )
+        result = rule(outcome)
         ranked = list(result.candidates)
         if result.best is not None:
             return outcome.factor, ranked, result.best, result.best.confidence, {}, "hashes"
@@ -710,29 +726,28 @@ class Dejavu:
                 return speed, pitch, _first(ranked, candidate), candidate, check.z, z_of, "peaks"
         return None
 
-    def _tallest_windows(self, peak_sets: list[Peaks]) -> np.ndarray:
-        """For each peak set, about the tallest window of any song (one lookup for all).
+    def _tallest_windows(self, peaks: Peaks, factors: list[Factor]) -> np.ndarray:
+        """For each factor, about the tallest window of any song (one lookup for all).
 
-        The sets are hashed together with the speed search's sparser fan and no
-        ``dt`` variants (:func:`~dejavu_lab.core.speed.hash_sets`), looked up at
-        once (no shortlist: every row of every song), and their votes counted
-        together (:func:`~dejavu_lab.core.speed.tallest_windows`).
+        The query's peaks mapped back under every factor are hashed with the
+        speed search's sparser fan and no ``dt`` variants
+        (:func:`~dejavu_lab.core.speed.scaled_hashes`), looked up at once (no
+        shortlist: every row of every song), and their votes counted together
+        (:func:`~dejavu_lab.core.speed.window_heights`).
         """
         hasher = dataclasses.replace(
             self.pipeline.hasher,
             query_fan_value=self.pipeline.speed.fan_value,
             query_dt_tolerance=0,
         )
-        hashed, owner = hash_sets(peak_sets, hasher)
-        found = self.db.lookup(hashed.hashes)
-        if not len(found):
-            return np.zeros(len(peak_sets), dtype=np.int64)
-        diff = found.offset - hashed.offsets[found.query_index].astype(np.int64)
-        return tallest_windows(
-            owner[found.query_index],
-            found.song_id,
-            diff,
-            n_sets=len(peak_sets),
+        hashed, owner = scaled_hashes(peaks, factors, hasher)
+        keys, key_of = distinct_keys(hashed.hashes)
+        return window_heights(
+            owner,
+            hashed.offsets,
+            key_of,
+            self.db.lookup(keys),
+            n_sets=len(factors),
             time_tolerance=self.pipeline.matcher.time_tolerance,
         )
 

@@ -11,18 +11,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dejavu_lab import Dejavu, ParameterError
+from dejavu_lab.core.audio import resample
 from dejavu_lab.core.hashing import Hasher
-from dejavu_lab.core.matching import Candidate, MatchResult
+from dejavu_lab.core.matching import Candidate, Lookup, MatchResult
 from dejavu_lab.core.peaks import Peaks
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.speed import (
     Factor,
     SpeedSearch,
     corrected,
+    distinct_keys,
     factor_grid,
     hash_sets,
     scale_peaks,
+    scaled_hashes,
     tallest_windows,
+    window_heights,
 )
 from dejavu_lab.studies.channel import change_speed
 from dejavu_lab.studies.synth import synth_song
@@ -55,6 +59,20 @@ def test_resampled_excerpts_name_song_offset_and_speed(
         assert abs(result.offset_seconds - start_s) <= 0.1, (factor, start_s, result)
         assert abs(result.speed - factor) <= 0.005, (factor, result.speed)
         assert result.pitch_semitones == pytest.approx(12 * math.log2(result.speed), abs=1e-3)
+
+
+def test_queries_shorter_than_min_seconds_are_not_searched(
+    speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    search = get_preset("speed").speed
+    assert search.min_seconds == 2.0
+    assert search.searches(2.0) and not search.searches(1.99)
+    assert not SpeedSearch(max_change=0.0).searches(10.0)
+    name, samples = next(iter(song_samples.items()))
+    clip = _played_at(samples, 5.0, 3.0, 1.04)
+    assert speed_djv.match_samples(clip, SONG_RATE).song_name == name
+    short = speed_djv.match_samples(clip[: round(1.5 * SONG_RATE)], SONG_RATE)
+    assert short.speed == 1.0 and short.pitch_semitones == 0.0
 
 
 def test_the_default_does_not_search(
@@ -163,6 +181,112 @@ def test_hash_sets_equals_hashing_each_set(rng: np.random.Generator) -> None:
         )
 
 
+def _distinct_points(rng: np.random.Generator, n: int, n_frames: int, span: int) -> Peaks:
+    """``n`` peaks, at least 2 frames or 2 bins apart (as local maxima are), sorted by frame."""
+    cells = rng.choice((n_frames // 2) * (span // 2), size=n, replace=False)
+    frame, bin_ = 2 * (cells // (span // 2)), 28 + 2 * (cells % (span // 2))
+    order = np.lexsort((bin_, frame))
+    return _peaks(frame[order].tolist(), bin_[order].tolist())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_scaled_hashes_equal_hashing_each_scaled_set(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    peaks = _distinct_points(rng, int(rng.integers(0, 400)), 500, 900)
+    hasher = Hasher(
+        fan_value=int(rng.integers(1, 20)),
+        min_dt=int(rng.integers(0, 10)),
+        max_dt=int(rng.integers(10, 64)),
+        max_df=None if seed % 4 == 0 else int(rng.integers(20, 200)),
+    )
+    factors = SpeedSearch(max_change=0.06, coarse_step=0.006, pitch=True).coarse_factors()
+    factors += [Factor("pitch", 0.2)]  # bins beyond the hash's range are dropped
+    joined, owner = scaled_hashes(peaks, factors, hasher)
+    reference, reference_owner = hash_sets(
+        [scale_peaks(peaks, **_scales(f)) for f in factors], hasher
+    )
+    assert np.all(np.diff(owner) >= 0)  # grouped by factor
+    assert sorted(zip(owner, joined.hashes, joined.offsets, strict=True)) == sorted(
+        zip(reference_owner, reference.hashes, reference.offsets, strict=True)
+    )
+
+
+def _scales(factor: Factor) -> dict[str, float]:
+    return {"freq_scale": factor.freq_scale, "time_scale": factor.time_scale}
+
+
+def test_scaled_hashes_of_a_song_clip_equal_hashing_each_set(
+    speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    # Real query peaks (denser than the stored ones), not only random points.
+    samples = next(iter(song_samples.values()))
+    rate = speed_djv.pipeline.spectrogram.sample_rate
+    clip = resample(_played_at(samples, 4.0, 3.0, 1.03), SONG_RATE, rate)
+    _, peaks = speed_djv.pipeline.analyse_query(clip)
+    hasher = speed_djv.pipeline.hasher
+    factors = speed_djv.pipeline.speed.coarse_factors()
+    joined, owner = scaled_hashes(peaks, factors, hasher)
+    reference, reference_owner = hash_sets(
+        [scale_peaks(peaks, **_scales(f)) for f in factors], hasher
+    )
+    assert len(joined) > 1000
+    assert sorted(zip(owner, joined.hashes, joined.offsets, strict=True)) == sorted(
+        zip(reference_owner, reference.hashes, reference.offsets, strict=True)
+    )
+
+
+def test_distinct_keys_find_each_value_once(rng: np.random.Generator) -> None:
+    hashes = rng.integers(0, 300, 2000).astype(np.uint32) * np.uint32(7919)
+    keys, key_of = distinct_keys(hashes)
+    assert sorted(keys.tolist()) == sorted(set(hashes.tolist()))
+    assert np.array_equal(keys[key_of], hashes)
+    empty, none = distinct_keys(np.zeros(0, np.uint32))
+    assert len(empty) == 0 and len(none) == 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_window_heights_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_sets, n_hashes = int(rng.integers(1, 8)), int(rng.integers(0, 400))
+    owner = np.sort(rng.integers(0, n_sets, n_hashes))
+    if seed % 2:
+        owner = rng.permutation(owner)  # any order
+    query_offsets = rng.integers(0, 200, n_hashes)
+    hashes = rng.integers(0, 60, n_hashes).astype(np.uint32)
+    keys, key_of = distinct_keys(hashes)
+    # Each distinct value's rows: a few songs, some aligned with the query.
+    index, song, offset = [], [], []
+    for k in range(len(keys)):
+        for _ in range(int(rng.integers(0, 6))):
+            index.append(k)
+            song.append(int(rng.integers(1, 5)))
+            offset.append(int(rng.integers(0, 40)) + (300 if rng.random() < 0.5 else 0))
+    found = Lookup(
+        np.asarray(index, np.int64), np.asarray(song, np.int32), np.asarray(offset, np.int32)
+    )
+    if seed % 3 == 2:  # rows in any order
+        order = rng.permutation(len(found))
+        found = Lookup(found.query_index[order], found.song_id[order], found.offset[order])
+    # The reference counts each (query hash, row of its value) pair.
+    pairs = [
+        (q, r) for q in range(n_hashes) for r in np.flatnonzero(found.query_index == key_of[q])
+    ]
+    q = np.array([p[0] for p in pairs], np.int64)
+    r = np.array([p[1] for p in pairs], np.int64)
+    for tolerance in (0, 1, 3):
+        reference = tallest_windows(
+            owner[q] if len(q) else np.zeros(0, np.int64),
+            found.song_id[r] if len(r) else np.zeros(0, np.int32),
+            (found.offset[r] - query_offsets[q]) if len(q) else np.zeros(0, np.int64),
+            n_sets=n_sets,
+            time_tolerance=tolerance,
+        )
+        compiled = window_heights(
+            owner, query_offsets, key_of, found, n_sets=n_sets, time_tolerance=tolerance
+        )
+        assert compiled.tolist() == reference.tolist()
+
+
 def test_tallest_windows_counts_the_aligned_votes() -> None:
     # Set 0: song 3 has 5 votes at diff 7 and 2 at diff 8 (a window of 7); set 1: scattered.
     owner = np.array([0] * 7 + [1] * 4)
@@ -170,6 +294,58 @@ def test_tallest_windows_counts_the_aligned_votes() -> None:
     diff = np.array([7] * 5 + [8, 8] + [0, 50, 100, 150])
     assert tallest_windows(owner, song, diff, n_sets=2, time_tolerance=1).tolist() == [7, 1]
     assert tallest_windows(owner, song, diff, n_sets=3, time_tolerance=0).tolist() == [5, 1, 0]
+
+
+def _fake_result(song_id: int, confidence: float) -> MatchResult:
+    best = Candidate(
+        song_id=song_id,
+        offset_frames=0.0,
+        aligned_hashes=20,
+        song_votes=40,
+        runner_up_aligned=2,
+        confidence=confidence,
+    )
+    return MatchResult((best,), 100, True)
+
+
+@pytest.mark.parametrize("first_match", [False, True])
+def test_the_first_match_of_the_tallest_finalist_can_end_the_search(
+    first_match: bool,
+) -> None:
+    search = SpeedSearch(max_change=0.05, coarse_step=0.01, fine_step=0.002, pitch=True)
+    peaks = _peaks([0, 10, 20], [100, 200, 300])
+    # Heights peak at pitch 1.03 (tallest) and speed 0.97.
+    tallest = {"pitch": (1.03, 50), "speed": (0.97, 30)}
+
+    def count(_: Peaks, factors: list[Factor]) -> np.ndarray:
+        return np.array(
+            [
+                round(
+                    tallest[f.kind][1] * math.exp(-abs(math.log(f.value / tallest[f.kind][0])) * 50)
+                )
+                for f in factors
+            ]
+        )
+
+    matched: list[Factor] = []
+
+    def match(_: Peaks, factor: Factor) -> MatchResult:
+        matched.append(factor)
+        # The speed hypothesis is the stronger match, though its heights are lower.
+        return _fake_result(1, 9.0 if factor.kind == "speed" else 6.0)
+
+    found = search.search(
+        peaks,
+        count=count,
+        match=match,
+        accept=(lambda f: f.result.candidates[0].confidence >= 5.0) if first_match else None,
+    )
+    if first_match:  # the tallest finalist first, and it is taken
+        assert len(matched) == 1 and found.factor == matched[0]
+        assert matched[0].kind == "pitch" and matched[0].value == pytest.approx(1.03, rel=2e-3)
+    else:  # both kinds matched, the stronger match wins
+        assert len(matched) == 2 and found.factor.kind == "speed"
+        assert found.factor.value == pytest.approx(0.97, rel=2e-3)
 
 
 def test_corrected_lowers_confidence_by_the_factors_tried() -> None:

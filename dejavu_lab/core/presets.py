@@ -128,6 +128,8 @@ PRESETS["speed"] = PRESETS["default"].with_params(
     speed__pitch=True,
     speed__coarse_step=0.006,
     speed__fan_value=15,
+    speed__keep=3,
+    speed__min_seconds=2.0,
 )
 
 

@@ -32,7 +32,7 @@ from typing import ClassVar
 import numpy as np
 
 from .hashing import MAX_BIN, Fingerprints, Hasher
-from .matching import MatchResult
+from .matching import Lookup, MatchResult
 from .params import Constraint, validate_params
 from .peaks import Peaks
 from .verify import Verifier
@@ -146,6 +146,49 @@ def hash_sets(peak_sets: list[Peaks], hasher: Hasher) -> tuple[Fingerprints, np.
     return Fingerprints(hashed.hashes, offsets), owner
 
 
+def scaled_hashes(
+    peaks: Peaks, factors: list[Factor], hasher: Hasher
+) -> tuple[Fingerprints, np.ndarray]:
+    """Query hashes of ``peaks`` mapped back under each factor, in one compiled pass.
+
+    The hashes of ``hash_sets([scale_peaks(peaks, ...) for each factor], hasher)``
+    (:func:`scale_peaks`, :func:`hash_sets`), grouped by factor rather than
+    sorted, without the peak sets being built: the frames and bins of every
+    set are scaled at once and each set paired on its own
+    (:func:`~dejavu_lab.core._speed_kernels.scaled_set_hashes`). Repeated
+    (hash, offset) pairs, which :func:`hash_sets` drops, need two peaks on
+    one scaled (frame, bin): peaks dominating a neighbourhood of a bin and a
+    frame or more never do at these factors.
+
+    Returns
+    -------
+    Fingerprints
+        Every set's hashes, offsets in its own (the stored song's) frames.
+    owner : np.ndarray, int64
+        Which factor each hash belongs to.
+    """
+    from ._speed_kernels import scaled_set_hashes
+
+    if not factors or not len(peaks):
+        return Fingerprints.empty(), np.zeros(0, np.int64)
+    freq = np.array([f.freq_scale for f in factors])[:, None]
+    time = np.array([f.time_scale for f in factors])[:, None]
+    bins = np.rint(peaks.bin[None, :] / freq).astype(np.int64)
+    frames = np.rint(peaks.frame[None, :] * time).astype(np.int64)
+    keep = (bins >= 0) & (bins <= MAX_BIN)
+    fan = hasher.query_fan_value if hasher.query_fan_value is not None else hasher.fan_value
+    hashes, offsets, owner = scaled_set_hashes(
+        frames,
+        bins,
+        keep,
+        fan,
+        hasher.min_dt,
+        hasher.max_dt,
+        -1 if hasher.max_df is None else hasher.max_df,
+    )
+    return Fingerprints(hashes, offsets), owner
+
+
 #: Buckets a peak set of :func:`tallest_windows` (a power of 2).
 SET_BUCKETS = 1 << 15
 #: Odd multiplier spreading songs over the buckets.
@@ -191,6 +234,87 @@ def tallest_windows(
         if delta:
             windowed += wide[:, time_tolerance + delta : time_tolerance + delta + SET_BUCKETS]
     return np.asarray(windowed.max(axis=1), dtype=np.int64)
+
+
+def distinct_keys(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct hashes (in order of first occurrence), and which one each hash is.
+
+    Returns
+    -------
+    keys : np.ndarray, uint32
+    key_of : np.ndarray, int64
+        ``keys[key_of]`` equals ``hashes``.
+    """
+    from ._speed_kernels import distinct_keys as compiled
+
+    hashes = np.asarray(hashes, dtype=np.uint32)
+    if not len(hashes):
+        return hashes, np.zeros(0, np.int64)
+    keys, key_of = compiled(hashes)
+    return np.asarray(keys, dtype=np.uint32), np.asarray(key_of, dtype=np.int64)
+
+
+def window_heights(
+    owner: np.ndarray,
+    query_offsets: np.ndarray,
+    key_of: np.ndarray,
+    found: Lookup,
+    *,
+    n_sets: int,
+    time_tolerance: int,
+) -> np.ndarray:
+    """:func:`tallest_windows` of several sets' hashes, from the rows of their distinct values.
+
+    Parameters
+    ----------
+    owner : np.ndarray, int, one per query hash
+        The peak set of each query hash (0 .. n_sets - 1).
+    query_offsets : np.ndarray, int, one per query hash
+        Frame of each query hash.
+    key_of : np.ndarray, int, one per query hash
+        Which distinct value it has (see
+        :func:`~dejavu_lab.core._speed_kernels.distinct_keys`).
+    found : Lookup
+        The rows of the distinct values (``query_index`` refers to them).
+    n_sets, time_tolerance : int
+        As :func:`tallest_windows`.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sets,), int64
+        Equal to ``tallest_windows(owner[q], song_id, offset - query_offsets[q], ...)``
+        over every (query hash ``q``, row of its value) pair.
+    """
+    from ._speed_kernels import set_window_heights
+
+    owner = np.asarray(owner, dtype=np.int64)
+    query_offsets = np.asarray(query_offsets)
+    key_of = np.asarray(key_of, dtype=np.int64)
+    if len(owner) > 1 and np.any(owner[1:] < owner[:-1]):
+        order = np.argsort(owner, kind="stable")
+        owner, query_offsets, key_of = owner[order], query_offsets[order], key_of[order]
+    set_start = np.searchsorted(owner, np.arange(n_sets + 1, dtype=np.int64))
+    index, song_id, offset = found.query_index, found.song_id, found.offset
+    if len(index) > 1 and np.any(index[1:] < index[:-1]):
+        order = np.argsort(index, kind="stable")
+        index, song_id, offset = index[order], song_id[order], offset[order]
+    n_keys = int(key_of.max()) + 1 if len(key_of) else 0
+    row_start = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(index, minlength=n_keys)[:n_keys], out=row_start[1:])
+    return np.asarray(
+        set_window_heights(
+            set_start,
+            query_offsets,
+            key_of,
+            row_start,
+            song_id,
+            offset,
+            time_tolerance,
+            SET_BUCKETS,
+            _SONG_STRIDE,
+        ),
+        dtype=np.int64,
+    )
 
 
 def factor_grid(*, low: float, high: float, step: float, skip_near_one: float) -> np.ndarray:
@@ -245,6 +369,10 @@ class SpeedSearch:
     min_change : float
         Factors within this relative change of 1 are not searched (the match
         at speed 1.0 covers them).
+    min_seconds : float
+        Shorter queries are not searched (s): each factor tried is another
+        chance for unseen music, and a second of it gives the peak check
+        little to tell a song from chance by.
     coarse_step, fine_step : float
         Relative spacing of the coarse grid and of the fine grid around the
         best coarse factors.
@@ -257,6 +385,10 @@ class SpeedSearch:
         query's own: one lookup and one vote count for every factor at once).
     finals : int
         Best-ranked factors of each kind matched in full; the best match wins.
+    first_match : bool
+        Match the finalists tallest first and stop at the first that is a
+        match by the hashes (after the correction for the factors tried),
+        instead of matching them all and keeping the strongest.
     candidates : int
         Candidates of the best factor checked peak by peak (0: the hashes
         alone decide).
@@ -267,12 +399,14 @@ class SpeedSearch:
 
     max_change: float = 0.0
     min_change: float = 0.005
+    min_seconds: float = 0.0
     coarse_step: float = 0.01
     fine_step: float = 0.002
     keep: int = 2
     pitch: bool = False
     fan_value: int = 8
     finals: int = 1
+    first_match: bool = False
     candidates: int = 3
     min_z: float = 8.5
     min_frame_z: float = 5.0
@@ -281,12 +415,14 @@ class SpeedSearch:
     _constraints: ClassVar[dict[str, Constraint]] = {
         "max_change": Constraint(float, 0.0, 0.5),
         "min_change": Constraint(float, 0.0, 0.5),
+        "min_seconds": Constraint(float, 0.0, 3600.0),
         "coarse_step": Constraint(float, 0.0005, 0.2),
         "fine_step": Constraint(float, 0.0001, 0.2),
         "keep": Constraint(int, 1, 100),
         "pitch": Constraint(bool),
         "fan_value": Constraint(int, 1, 100),
         "finals": Constraint(int, 1, 20),
+        "first_match": Constraint(bool),
         "candidates": Constraint(int, 0, 100),
         "min_z": Constraint(float, 0.0, 1000.0),
         "min_frame_z": Constraint(float, 0.0, 1000.0),
@@ -300,6 +436,10 @@ class SpeedSearch:
     def enabled(self) -> bool:
         """Whether queries are searched over factors at all."""
         return self.max_change > 0
+
+    def searches(self, query_seconds: float) -> bool:
+        """Whether a query of ``query_seconds`` (s) that is no match is searched."""
+        return self.enabled and query_seconds + 1e-9 >= self.min_seconds
 
     def verifier(self, base: Verifier) -> Verifier:
         """``base`` with this search's thresholds (and no support rule)."""
@@ -344,8 +484,9 @@ class SpeedSearch:
         self,
         peaks: Peaks,
         *,
-        count: Callable[[list[Peaks]], np.ndarray],
+        count: Callable[[Peaks, list[Factor]], np.ndarray],
         match: Callable[[Peaks, Factor], MatchResult],
+        accept: Callable[[SpeedMatch], bool] | None = None,
     ) -> SpeedMatch:
         """Rank coarse factors, then fine ones around the best; match at the best of each kind.
 
@@ -354,14 +495,18 @@ class SpeedSearch:
         peaks : Peaks
             The query's peaks.
         count : callable
-            ``count(scaled_peaks_list)``: for each peak set (already in the
-            stored song's frames and bins), the tallest window of any song,
-            with the sparser hashes of ``fan_value`` (int array).
+            ``count(peaks, factors)``: for each factor, the tallest window of
+            any song of the query's peaks mapped back under it, with the
+            sparser hashes of ``fan_value`` (int array).
         match : callable
             ``match(scaled_peaks, factor)``: the full match of one peak set.
+        accept : callable, optional
+            ``accept(found)``: whether a finalist's match is an answer without
+            matching the others (finalists are matched tallest first). None:
+            every finalist is matched and the strongest wins.
         """
         factors = self.coarse_factors()
-        heights = list(count([self.scaled(peaks, f) for f in factors]))
+        heights = list(count(peaks, factors))
         fine: list[Factor] = []
         for kind in self.kinds():
             mine = [i for i, f in enumerate(factors) if f.kind == kind]
@@ -370,23 +515,35 @@ class SpeedSearch:
                 fine += self.fine_factors(factors[i])
         if fine:
             factors += fine
-            heights += list(count([self.scaled(peaks, f) for f in fine]))
+            heights += list(count(peaks, fine))
         # The best factor of each kind is matched in full, and the better match wins:
         # sustained notes hardly tell a tempo change from none in the coarse counts.
-        finals = []
+        # With ``accept``, finalists are matched from the tallest down, and one it takes
+        # ends the search.
+        finalists: list[tuple[int, Factor]] = []
         for kind in self.kinds():
             mine = [i for i, f in enumerate(factors) if f.kind == kind]
             mine.sort(key=lambda i: heights[i], reverse=True)
-            chosen: list[Factor] = []
+            chosen: list[int] = []
             for i in mine:
                 # Finalists apart by more than a fine step: not the same peak twice.
-                if all(abs(factors[i].value / f.value - 1) > 1.5 * self.fine_step for f in chosen):
-                    chosen.append(factors[i])
+                if all(
+                    abs(factors[i].value / factors[j].value - 1) > 1.5 * self.fine_step
+                    for j in chosen
+                ):
+                    chosen.append(i)
                 if len(chosen) == self.finals:
                     break
-            for factor in chosen:
-                scaled = self.scaled(peaks, factor)
-                finals.append(SpeedMatch(factor, match(scaled, factor), scaled, len(factors)))
+            finalists += [(int(heights[i]), factors[i]) for i in chosen]
+        if accept is not None:
+            finalists.sort(key=lambda pair: pair[0], reverse=True)
+        finals = []
+        for _, factor in finalists:
+            scaled = self.scaled(peaks, factor)
+            found = SpeedMatch(factor, match(scaled, factor), scaled, len(factors))
+            if accept is not None and accept(found):
+                return found
+            finals.append(found)
         return max(finals, key=_strength)
 
 
