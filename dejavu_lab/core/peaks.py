@@ -225,18 +225,8 @@ def find_peaks(
     maxima = np.flatnonzero(mask.T)
     amp = np.ravel(values.T)[maxima]
     above = amp > amp_min_db
-    maxima, amp = maxima[above], amp[above]
-    frame, row = np.divmod(maxima, values.shape[0])
-    if peaks_per_second is not None and len(frame):
-        frame, row, amp = _keep_strongest(
-            frame, row, amp, per_block=peaks_per_second, frame_seconds=spec.frame_seconds
-        )
-    return Peaks(
-        frame=frame.astype(np.int32),
-        bin=(row + spec.first_bin).astype(np.int32),
-        amp_db=amp.astype(np.float32),
-        frame_seconds=spec.frame_seconds,
-        n_frames=spec.n_frames,
+    return _peaks_at(
+        maxima[above], amp[above], values.shape[0], spec, peaks_per_second=peaks_per_second
     )
 
 
@@ -279,8 +269,22 @@ def find_peaks_in_power(
     near = np.flatnonzero(by_frame >= largest * np.float32(0.5))
     amp = power_to_db(by_frame.ravel()[near])
     keep = (amp == power_to_db(largest.ravel()[near])) & (amp > amp_min_db)
-    maxima, amp = near[keep], amp[keep]
-    frame, row = np.divmod(maxima, by_frame.shape[1])
+    return _peaks_at(
+        near[keep], amp[keep], by_frame.shape[1], spec, peaks_per_second=peaks_per_second
+    )
+
+
+def _peaks_at(
+    maxima: np.ndarray,
+    amp: np.ndarray,
+    n_bins: int,
+    spec: LogSpectrogram | PowerSpectrogram,
+    *,
+    peaks_per_second: float | None,
+) -> Peaks:
+    """Peaks of the frame-major flat indices ``maxima`` (time-sorted) with dB ``amp``,
+    the strongest ``peaks_per_second`` kept if given."""
+    frame, row = np.divmod(maxima, n_bins)
     if peaks_per_second is not None and len(frame):
         frame, row, amp = _keep_strongest(
             frame, row, amp, per_block=peaks_per_second, frame_seconds=spec.frame_seconds
