@@ -43,19 +43,21 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 #: (stage, sub-step of, (file suffix, function name)): what each stage is.
 STAGES: tuple[tuple[str, str, tuple[str, str]], ...] = (
-    ("content hash (SHA-1)", "", ("dejavu_lab/audio.py", "content_hash")),
+    ("content hash (SHA-1)", "", ("dejavu_lab/core/audio.py", "content_hash")),
     ("header probe (sf.info)", "", ("soundfile.py", "info")),
-    ("decode (libsndfile/mpg123)", "", ("dejavu_lab/audio.py", "_decode_soundfile")),
+    ("decode (libsndfile/mpg123)", "", ("dejavu_lab/core/audio.py", "_decode_soundfile")),
     ("resample (soxr)", "", ("soxr/__init__.py", "resample")),
-    ("mix to mono", "", ("dejavu_lab/audio.py", "to_mono")),
-    ("spectrogram (STFT, dB)", "", ("dejavu_lab/spectrogram.py", "log_spectrogram")),
-    ("peaks", "", ("dejavu_lab/peaks.py", "find_peaks")),
-    ("  maximum filter", "peaks", ("dejavu_lab/peaks.py", "local_maxima_mask")),
-    ("  strongest per second", "peaks", ("dejavu_lab/peaks.py", "_keep_strongest")),
-    ("hashing", "", ("dejavu_lab/hashing.py", "hash_peaks")),
-    ("  pairing", "hashing", ("dejavu_lab/hashing.py", "peak_pairs")),
-    ("  pack", "hashing", ("dejavu_lab/hashing.py", "pack_hashes")),
-    ("  unique (hash, offset)", "hashing", ("dejavu_lab/hashing.py", "unique")),
+    ("mix to mono", "", ("dejavu_lab/core/audio.py", "to_mono")),
+    ("spectrogram (STFT, power)", "", ("dejavu_lab/core/spectrogram.py", "power_spectrogram")),
+    ("peaks", "", ("dejavu_lab/core/peaks.py", "find_peaks_in_power")),
+    ("  maximum filter", "peaks", ("dejavu_lab/core/peaks.py", "_rect_maximum_filter")),
+    ("  strongest per second", "peaks", ("dejavu_lab/core/peaks.py", "_keep_strongest")),
+    ("hashing (compiled pass)", "", ("dejavu_lab/core/hashing.py", "hash_peaks")),
+    (
+        "  unique (hash, offset)",
+        "hashing (compiled pass)",
+        ("dejavu_lab/core/hashing.py", "unique"),
+    ),
     ("storing (DuckDB add_song)", "", ("dejavu_lab/store/duckdb_store.py", "add_song")),
 )
 
