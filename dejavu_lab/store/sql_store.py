@@ -26,7 +26,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class ServerStore(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config.describe()!r})"
 
-    def __enter__(self) -> ServerStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
