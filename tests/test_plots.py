@@ -152,7 +152,11 @@ PLOT_NAMES = [
     "operating_characteristic",
 ]
 #: Axes holding categories (names of kinds), which have no unit.
-CATEGORY_AXES = {("storage_bars", "x"), ("robustness_false_matches", "x")}
+CATEGORY_AXES = {
+    ("storage_bars", "x"),
+    ("robustness_false_matches", "x"),
+    ("robustness_false_matches", "y"),
+}
 RELIABILITY = pd.DataFrame(
     {
         "alpha": [0.001, 0.01, 0.1, 0.001, 0.01, 0.1],

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
-from matplotlib.colors import Normalize
+from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator, NullFormatter
 
@@ -1398,7 +1398,13 @@ def robustness_false_matches(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """False matches on unseen tracks per axis and preset, as grouped bars with their counts.
+    """False matches on unseen tracks, one cell per preset and axis of the study.
+
+    A grid rather than bars: a preset that always answers (``dejavu``) sits at
+    100 % beside presets at 0, and bars on one scale hid the small counts
+    that matter. Each cell reads ``false_matches/unseen_total`` over its rate;
+    the colour grows with the rate on a square-root scale, so that 1 % is
+    already visible.
 
     Parameters
     ----------
@@ -1412,47 +1418,49 @@ def robustness_false_matches(
     Returns
     -------
     Axes
-        Each bar is labelled ``false_matches/unseen_total``.
+        One text per cell with clips (presets down, axes across).
     """
     _require_columns(
         summary,
         ["preset", "axis", "false_matches", "unseen_total", "false_match_pct"],
         "robustness_false_matches",
     )
+    _require_one_row_each(summary, ["preset", "axis"], "robustness_false_matches")
     ax = _axes(ax)
-    axes_names = [str(a) for a in pd.unique(summary["axis"])]
-    presets = [str(p) for p in pd.unique(summary["preset"])]
-    positions = np.arange(len(axes_names))
-    width = 0.8 / max(len(presets), 1)
-    top = 0.0
-    for index, preset in enumerate(presets):
-        rows = (
-            summary[summary["preset"].astype(str) == preset].set_index("axis").reindex(axes_names)
+    table = summary.assign(preset=summary["preset"].astype(str), axis=summary["axis"].astype(str))
+    axes_names = [str(a) for a in pd.unique(table["axis"])]
+    presets = [str(p) for p in pd.unique(table["preset"])]
+
+    def grid(column: str) -> np.ndarray:
+        wide = table.pivot(index="preset", columns="axis", values=column)
+        return wide.reindex(index=presets, columns=axes_names).to_numpy(dtype=float)
+
+    values = grid("false_match_pct")
+    found, clips = grid("false_matches"), grid("unseen_total")
+    norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=100.0)
+    colormap = plt.get_cmap("Reds")
+    image = ax.imshow(values, aspect="auto", cmap=colormap, norm=norm)
+    for (row, column), rate in np.ndenumerate(values):
+        if not np.isfinite(rate):
+            continue
+        red, green, blue, _ = colormap(norm(rate))
+        luminance = 0.299 * red + 0.587 * green + 0.114 * blue
+        ax.text(
+            column,
+            row,
+            f"{found[row, column]:.0f}/{clips[row, column]:.0f}\n{rate:.1f} %",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="black" if luminance > 0.5 else "white",
         )
-        values = rows["false_match_pct"].to_numpy(dtype=float)
-        bars = ax.bar(
-            positions + (index - (len(presets) - 1) / 2) * width,
-            np.nan_to_num(values),
-            width=width,
-            label=preset,
-        )
-        ax.bar_label(
-            bars,
-            labels=[
-                "" if not np.isfinite(f) else f"{int(f)}/{int(n)}"
-                for f, n in zip(rows["false_matches"], rows["unseen_total"], strict=True)
-            ],
-            padding=2,
-            fontsize=6,
-            rotation=90,
-        )
-        top = max(top, float(np.nanmax(values, initial=0.0)))
-    ax.set_xticks(positions, [_ROBUSTNESS_AXIS_SHORT.get(a, a) for a in axes_names])
+    ax.set_xticks(
+        np.arange(len(axes_names)), [_ROBUSTNESS_AXIS_SHORT.get(a, a) for a in axes_names]
+    )
+    ax.set_yticks(np.arange(len(presets)), presets)
     ax.set_xlabel("axis of the study (clips pooled over its points)")
-    ax.set_ylabel(axis_label("false_match_pct"))
-    ax.set_ylim(0, max(2.0, top * 1.4))
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
+    ax.set_ylabel("preset")
+    ax.figure.colorbar(image, ax=ax, label=axis_label("false_match_pct"), pad=0.02)
     return _finish(ax, title)
 
 
