@@ -9,6 +9,7 @@ from test_votes_prefilter import assert_same_windows, random_votes
 from dejavu_lab.core import hashing, matching, verify
 from dejavu_lab.core._kernels import (
     gather_runs,
+    hash_labels,
     join_sorted,
     more_songs_than,
     rows_in_range,
@@ -40,6 +41,22 @@ def test_kernel_windows_equal_the_numpy_reference(seed: int) -> None:
         compiled = matching._compiled_windows(query_offsets, lookup, query_hashes, tolerance)
         assert reference is not None and compiled is not None
         assert_same_windows(compiled, reference)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hash_labels_name_the_same_classes_as_np_unique(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 2**32, int(rng.integers(1, 3000)), dtype=np.uint64)
+    dtype = (np.uint32, np.int64, np.uint64)[seed % 3]
+    hashes = rng.choice(pool, int(rng.integers(0, 20000))).astype(dtype)
+    labels = hash_labels(hashes)
+    _, inverse = np.unique(hashes, return_inverse=True)
+    assert labels.dtype == np.int64 and len(labels) == len(hashes)
+    # Labels are first appearances, numbered 0, 1, ...: equal hashes, equal labels.
+    first = np.unique(inverse, return_index=True)[1]
+    expected = np.empty(len(first), np.int64)
+    expected[np.argsort(first)] = np.arange(len(first))
+    assert np.array_equal(labels, expected[inverse])
 
 
 def test_kernel_declines_a_table_the_reference_declines(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -222,6 +222,45 @@ def dense_song_windows(
 
 
 @njit(cache=True, nogil=True)
+def hash_labels(query_hashes: np.ndarray) -> np.ndarray:
+    """A small id of each query hash: equal hashes, equal ids (in order of first appearance).
+
+    An open-addressing table of the distinct values instead of
+    ``np.unique(return_inverse=True)``'s sort: only equality matters to the vote.
+
+    Parameters
+    ----------
+    query_hashes : np.ndarray, integers
+
+    Returns
+    -------
+    np.ndarray, int64, in ``[0, number of distinct hashes)``
+    """
+    n = len(query_hashes)
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    value_of = np.empty(size, query_hashes.dtype)
+    label_of = np.full(size, -1, np.int64)
+    labels = np.empty(n, np.int64)
+    n_labels = 0
+    mask = np.uint64(size - 1)
+    for i in range(n):
+        value = query_hashes[i]
+        # Fibonacci hashing: the product's top bits depend on all of the value's.
+        slot = (np.uint64(value) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+        while label_of[slot] >= 0 and value_of[slot] != value:
+            slot = (slot + np.uint64(1)) & mask
+        if label_of[slot] < 0:
+            value_of[slot] = value
+            label_of[slot] = n_labels
+            n_labels += 1
+        labels[i] = label_of[slot]
+    return labels
+
+
+@njit(cache=True, nogil=True)
 def rows_in_range(
     hashes: np.ndarray, offsets: np.ndarray, start: int, stop: int
 ) -> tuple[np.ndarray, np.ndarray]:
