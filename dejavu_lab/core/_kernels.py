@@ -144,7 +144,7 @@ def dense_song_windows(
     count = np.zeros(longest, np.int32)
     ids = np.empty(n_rows, np.int32)
     cell_of = np.empty(n_rows, np.int32)
-    occupied = np.empty(n_rows, np.int32)
+    occupied = np.empty(n_rows + 1, np.int32)  # one spare: see the walk below
     # A hash's stamp is the last cell (numbered across songs) that counted it.
     stamp = np.full(len(hash_id), -1, np.int64)
     window_stamp = np.full(len(hash_id), -1, np.int64)
@@ -167,21 +167,28 @@ def dense_song_windows(
             bounds[c] -= 1
             ids[first_row + bounds[c]] = packed[i] & _ID_MASK
             cell_of[first_row + bounds[c]] = c
-        # The occupied cells in order, walking the placed rows (most cells of
-        # a song are empty: no pass over all of them).
+        # The occupied cells in order and their distinct hashes, walking the
+        # placed rows (most cells of a song are empty: no pass over all of
+        # them). Without branches: most cells hold one or two rows, and a loop
+        # per cell mispredicted its end about once a cell.
         count[:width] = 0
         n_occupied = 0
         fullest = np.int64(0)
-        i = first_row
-        while i < last_row:
-            c = cell_of[i]
-            stop = first_row + bounds[c + 1]
-            count[c] = _distinct(ids, i, stop, stamp, base + c)
-            occupied[first_row + n_occupied] = c
-            n_occupied += 1
-            song_votes[s] += count[c]
-            fullest = max(fullest, count[c])
-            i = stop
+        votes = np.int64(0)
+        previous = np.int64(-1)
+        for i in range(first_row, last_row):
+            cell = np.int64(cell_of[i])
+            mark = base + cell
+            new = np.int64(stamp[ids[i]] != mark)  # the hash's first row in the cell
+            stamp[ids[i]] = mark
+            in_cell = np.int64(count[cell]) + new
+            count[cell] = in_cell
+            votes += new
+            fullest = max(fullest, in_cell)
+            occupied[first_row + n_occupied] = cell  # kept once the next cell starts
+            n_occupied += int(cell != previous)
+            previous = cell
+        song_votes[s] = votes
         best = -1
         best_window = np.int64(-1)
         best_count = np.int64(-1)
