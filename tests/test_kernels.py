@@ -246,3 +246,29 @@ def test_landmark_hashes_equal_the_numpy_reference(seed: int) -> None:
         for name in ("hashes", "offsets"):
             assert getattr(got, name).dtype == getattr(want, name).dtype
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_spectral_power_equals_the_numpy_reference_bit_for_bit(seed: int) -> None:
+    from dejavu_lab.core import spectrogram
+
+    rng = np.random.default_rng(seed)
+    n_frames, n_bins = int(rng.integers(1, 80)), int(rng.integers(2, 300))
+    magnitude = 10.0 ** rng.uniform(-20, 15, (n_frames, n_bins + 7))
+    full = (magnitude * np.exp(2j * np.pi * rng.random(magnitude.shape))).astype(np.complex64)
+    if seed % 4 == 3:  # the edges of float32: zeros, infinities, not-a-number
+        full.flat[rng.integers(0, full.size, 5)] = [0, np.inf, -np.inf, np.nan, 1e-45]
+    spectrum = full[:, 3 : 3 + n_bins]  # strided, as the spectrogram's band
+    scale = float(10.0 ** rng.uniform(-5, 5))
+    for halve_first, halve_last in ((False, False), (True, True)):
+        compiled = np.empty((n_frames, n_bins), np.float32)
+        spectrogram._power(
+            spectrum, scale=scale, halve_first=halve_first, halve_last=halve_last, out=compiled
+        )
+        reference = np.empty_like(compiled)
+        spectrogram._numpy_power(spectrum, scale, reference)
+        if halve_first:
+            reference[:, 0] *= 0.5
+        if halve_last:
+            reference[:, -1] *= 0.5
+        assert np.array_equal(compiled.view(np.uint32), reference.view(np.uint32))
