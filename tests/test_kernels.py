@@ -272,3 +272,23 @@ def test_spectral_power_equals_the_numpy_reference_bit_for_bit(seed: int) -> Non
         if halve_last:
             reference[:, -1] *= 0.5
         assert np.array_equal(compiled.view(np.uint32), reference.view(np.uint32))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_hash_variants_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    edge = seed % 2 == 0  # fields at their limits, where variants fall out of range
+    f1 = rng.choice([0, 1, MAX_BIN - 1, MAX_BIN], n) if edge else rng.integers(0, MAX_BIN + 1, n)
+    f2 = rng.integers(0, MAX_BIN + 1, n)
+    dt = rng.choice([0, 1, MAX_DT - 1, MAX_DT], n) if edge else rng.integers(0, MAX_DT + 1, n)
+    hashes = pack_hashes(f1, f2, dt)
+    for freq_tolerance, dt_tolerance in ((0, 0), (0, 1), (1, 0), (1, 1), (2, 3)):
+        compiled = hashing.tolerance_variants(
+            hashes, freq_tolerance=freq_tolerance, dt_tolerance=dt_tolerance
+        )
+        reference = hashing._numpy_tolerance_variants(
+            hashes, freq_tolerance=freq_tolerance, dt_tolerance=dt_tolerance
+        )
+        for got, expected in zip(compiled, reference, strict=True):
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)

@@ -290,6 +290,56 @@ def spectral_power(spectrum: np.ndarray, scale: np.float32, out: np.ndarray) -> 
 
 
 @njit(cache=True, nogil=True)
+def hash_variants(
+    hashes: np.ndarray,
+    freq_steps: np.ndarray,
+    dt_steps: np.ndarray,
+    f1_shift: int,
+    f2_shift: int,
+    max_bin: int,
+    max_dt: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every hash within the given steps of each query hash, in one pass a step.
+
+    The order of :func:`dejavu_lab.core.hashing.tolerance_variants`' numpy
+    version: for each ``(d1, d2, ddt)`` of the steps (``d1`` slowest), the
+    hashes whose shifted fields stay in range, in query order.
+
+    Parameters
+    ----------
+    hashes : np.ndarray, uint32
+    freq_steps, dt_steps : np.ndarray, int64
+        Shifts of ``f1`` and ``f2``, and of ``dt``.
+    f1_shift, f2_shift, max_bin, max_dt : int
+        The hash layout.
+
+    Returns
+    -------
+    variants : np.ndarray, uint32
+    origin : np.ndarray, int64
+        Index into ``hashes`` of each variant's original.
+    """
+    n = len(hashes)
+    most = n * len(freq_steps) * len(freq_steps) * len(dt_steps)
+    variants = np.empty(most, np.uint32)
+    origin = np.empty(most, np.int64)
+    at = 0
+    for d1 in freq_steps:
+        for d2 in freq_steps:
+            for ddt in dt_steps:
+                for i in range(n):
+                    h = np.int64(hashes[i])
+                    g1 = ((h >> f1_shift) & max_bin) + d1
+                    g2 = ((h >> f2_shift) & max_bin) + d2
+                    gdt = (h & max_dt) + ddt
+                    if 0 <= g1 <= max_bin and 0 <= g2 <= max_bin and 0 <= gdt <= max_dt:
+                        variants[at] = np.uint32((g1 << f1_shift) | (g2 << f2_shift) | gdt)
+                        origin[at] = i
+                        at += 1
+    return variants[:at].copy(), origin[:at].copy()
+
+
+@njit(cache=True, nogil=True)
 def rows_in_range(
     hashes: np.ndarray, offsets: np.ndarray, start: int, stop: int
 ) -> tuple[np.ndarray, np.ndarray]:
