@@ -82,33 +82,43 @@ def dense_song_windows(
     """
     n_rows = len(song_id)
     tolerance = time_tolerance
-    # Songs with rows, renumbered densely in ascending id order.
+    # Songs with rows, renumbered densely in ascending id order, and their
+    # rows; from the song ids alone (a quarter of the rows' bytes).
     n_ids = 0
     for r in range(n_rows):
         if song_id[r] + 1 > n_ids:
             n_ids = song_id[r] + 1
-    rank = np.full(n_ids, -1, np.int64)
+    rank = np.zeros(n_ids, np.int64)
     for r in range(n_rows):
-        rank[song_id[r]] = 0
+        rank[song_id[r]] += 1
     n_songs = 0
     for s in range(n_ids):
-        if rank[s] == 0:
+        n_songs += rank[s] > 0
+    songs = np.empty(n_songs, np.int64)
+    song_start = np.zeros(n_songs + 1, np.int64)
+    n_songs = 0
+    for s in range(n_ids):
+        if rank[s] > 0:
+            songs[n_songs] = s
+            song_start[n_songs + 1] = song_start[n_songs] + rank[s]
             rank[s] = n_songs
             n_songs += 1
-    songs = np.empty(n_songs, np.int64)
-    for s in range(n_ids):
-        if rank[s] >= 0:
-            songs[rank[s]] = s
-    # Each song's smallest and largest offset difference, and its rows.
+    # The rows grouped by song in one read of them (random reads of the rows
+    # would miss the cache): each song's differences and hash ids packed,
+    # contiguous; and each song's smallest and largest difference.
     low = np.full(n_songs, np.iinfo(np.int64).max, np.int64)
     high = np.full(n_songs, np.iinfo(np.int64).min, np.int64)
-    song_start = np.zeros(n_songs + 1, np.int64)
+    fill = song_start[:-1].copy()
+    packed = np.empty(n_rows, np.int64)
     for r in range(n_rows):
-        d = np.int64(offset[r]) - query_offsets[query_index[r]]
         s = rank[song_id[r]]
+        q = query_index[r]
+        d = np.int64(offset[r]) - query_offsets[q]
         low[s] = min(low[s], d)
         high[s] = max(high[s], d)
-        song_start[s + 1] += 1
+        # A negative difference packs too: the shift back is arithmetic.
+        packed[fill[s]] = (d << _ID_BITS) | hash_id[q]
+        fill[s] += 1
     # The dense table the numpy reference would build: each song's cells run
     # from the smallest difference of all, plus ``tolerance`` empty cells.
     n_cells = np.int64(0)
@@ -118,19 +128,6 @@ def dense_song_windows(
     empty_i = np.zeros(0, np.int64)
     if n_cells > max_cells or n_cells >= _INT32_LIMIT or n_rows >= _INT32_LIMIT:
         return empty_i, empty_i, empty_i, np.zeros(0), False
-    # The rows grouped by song, read once in order (random reads of the rows
-    # would miss the cache): each song's differences and hash ids contiguous.
-    for s in range(n_songs):
-        song_start[s + 1] += song_start[s]
-    # One scattered write a row: the difference and the hash id packed.
-    fill = song_start[:-1].copy()
-    packed = np.empty(n_rows, np.int64)
-    for r in range(n_rows):
-        s = rank[song_id[r]]
-        q = query_index[r]
-        d = np.int64(offset[r]) - query_offsets[q] - low[s]
-        packed[fill[s]] = (d << _ID_BITS) | hash_id[q]
-        fill[s] += 1
     # Per song: a counting sort of its rows by cell (offset difference), the
     # distinct hashes of each cell, then the exact windows of the cells that
     # could be the song's tallest: a window holds at most the sum of its
@@ -156,14 +153,15 @@ def dense_song_windows(
         width = high[s] - low[s] + 1
         first_row, last_row = song_start[s], song_start[s + 1]
         bounds[: width + 1] = 0
+        origin = low[s]  # cell 0: the song's smallest difference
         for i in range(first_row, last_row):
-            bounds[packed[i] >> _ID_BITS] += 1
+            bounds[(packed[i] >> _ID_BITS) - origin] += 1
         for c in range(1, width):
             bounds[c] += bounds[c - 1]
         bounds[width] = last_row - first_row
         # Placed by decrementing each cell's end: it ends at its start.
         for i in range(first_row, last_row):
-            c = packed[i] >> _ID_BITS
+            c = (packed[i] >> _ID_BITS) - origin
             bounds[c] -= 1
             ids[first_row + bounds[c]] = packed[i] & _ID_MASK
             cell_of[first_row + bounds[c]] = c
