@@ -292,3 +292,26 @@ def test_hash_variants_equal_the_numpy_reference(seed: int) -> None:
         )
         for got, expected in zip(compiled, reference, strict=True):
             assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_near_maxima_equal_numpys_positions(seed: int) -> None:
+    from dejavu_lab.core._kernels import near_maxima
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(0, 60)), int(rng.integers(1, 120)))
+    values = (10.0 ** rng.uniform(-44, 38, shape)).astype(np.float32)
+    largest = np.maximum(values, values[::-1] * rng.uniform(0.3, 3.0, shape).astype(np.float32))
+    if seed % 3 == 0:  # ties, zeros, subnormals, infinities, NaN
+        for array in (values, largest):
+            array.flat[rng.integers(0, max(1, array.size), 6) % max(1, array.size)] = [
+                0,
+                1e-45,
+                2e-45,
+                np.inf,
+                np.nan,
+                3.0,
+            ][: min(6, array.size)]
+    want = np.flatnonzero(values >= largest * np.float32(0.5))
+    got = near_maxima(np.ascontiguousarray(values), np.ascontiguousarray(largest))
+    assert got.dtype == np.int64 and np.array_equal(got, want)
