@@ -366,6 +366,37 @@ def near_maxima(values: np.ndarray, largest: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def background_sums(
+    matched: np.ndarray, total: np.ndarray, parts: tuple[int, int, int, int]
+) -> tuple[int, int]:
+    """The sums of ``matched`` and ``total`` over ``[a, b)`` and ``[c, d)`` of ``parts``.
+
+    The peak check's background counts (two integer sums each), in one call
+    instead of four numpy reductions: it runs for ten candidates a query.
+
+    Parameters
+    ----------
+    matched, total : np.ndarray, int64
+    parts : (a, b, c, d)
+        Two ranges of positions (empty when the start is not below the end).
+
+    Returns
+    -------
+    (int, int)
+    """
+    a, b, c, d = parts
+    matched_sum = np.int64(0)
+    total_sum = np.int64(0)
+    for i in range(max(a, 0), min(b, len(matched))):
+        matched_sum += matched[i]
+        total_sum += total[i]
+    for i in range(max(c, 0), min(d, len(matched))):
+        matched_sum += matched[i]
+        total_sum += total[i]
+    return int(matched_sum), int(total_sum)
+
+
+@njit(cache=True, nogil=True)
 def rows_in_range(
     hashes: np.ndarray, offsets: np.ndarray, start: int, stop: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -448,7 +448,7 @@ class Verifier:
         search = self.search_frames
         near = slice(reach - search, reach + search + 1)
         first = max(0, reach - centre)  # offsets[first] is the first not below 0
-        far = (slice(first, reach - search - 1), slice(max(first, reach + search + 2), None))
+        far = (first, reach - search - 1, max(first, reach + search + 2), len(offsets))
         (matched, total), (frames_matched, frames_total) = _alignment_counts(
             query,
             reference,
@@ -475,16 +475,18 @@ class Verifier:
 
 
 def _excess(
-    matched: np.ndarray, total: np.ndarray, best: int, background: tuple[slice, ...]
+    matched: np.ndarray, total: np.ndarray, best: int, background: tuple[int, int, int, int]
 ) -> tuple[float, float]:
-    """``z`` of the count at ``best`` against the rate at the ``background`` offsets.
+    """``z`` of the count at ``best`` against the rate at the ``background`` offsets,
+    the positions ``[a, b)`` and ``[c, d)`` of ``background = (a, b, c, d)``.
 
     Returns ``(z, p0)``; ``p0`` is smoothed by half a count so that it is never 0.
     """
+    from ._kernels import background_sums
+
     n, m = int(total[best]), int(matched[best])
-    background_matched = sum(int(matched[part].sum()) for part in background)
-    background_total = sum(int(total[part].sum()) for part in background)
-    p0 = (float(background_matched) + 0.5) / (background_total + 1.0)
+    background_matched, background_total = background_sums(matched, total, background)
+    p0 = (float(background_matched) + 0.5) / (int(background_total) + 1.0)
     p0 = min(p0, 1.0 - 1e-6)
     z = (m - n * p0) / math.sqrt(n * p0 * (1.0 - p0)) if n else 0.0
     return z, p0
