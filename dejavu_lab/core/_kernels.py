@@ -16,6 +16,13 @@ one over the table.
 **A song's stretch.** The peak check reads a few seconds of a song from the
 song index, whose rows are sorted by hash: :func:`rows_in_range` selects and
 sorts them in one pass instead of six.
+
+**Single passes over a query's arrays**, each replacing a few numpy calls
+and their temporaries with the same arithmetic in the same order:
+:func:`spectral_power` (the STFT's power), :func:`near_maxima` (peak
+candidates), :func:`hash_variants` (the ``dt`` variants), :func:`hash_labels`
+(the vote's hash ids) and :func:`background_sums` (the peak check's
+background). Each has a test against the numpy it replaces.
 """
 
 from __future__ import annotations
