@@ -9,6 +9,7 @@ from test_votes_prefilter import assert_same_windows, random_votes
 from dejavu_lab.core import hashing, matching, verify
 from dejavu_lab.core._kernels import (
     gather_runs,
+    hash_labels,
     join_sorted,
     more_songs_than,
     rows_in_range,
@@ -40,6 +41,22 @@ def test_kernel_windows_equal_the_numpy_reference(seed: int) -> None:
         compiled = matching._compiled_windows(query_offsets, lookup, query_hashes, tolerance)
         assert reference is not None and compiled is not None
         assert_same_windows(compiled, reference)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hash_labels_name_the_same_classes_as_np_unique(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 2**32, int(rng.integers(1, 3000)), dtype=np.uint64)
+    dtype = (np.uint32, np.int64, np.uint64)[seed % 3]
+    hashes = rng.choice(pool, int(rng.integers(0, 20000))).astype(dtype)
+    labels = hash_labels(hashes)
+    _, inverse = np.unique(hashes, return_inverse=True)
+    assert labels.dtype == np.int64 and len(labels) == len(hashes)
+    # Labels are first appearances, numbered 0, 1, ...: equal hashes, equal labels.
+    first = np.unique(inverse, return_index=True)[1]
+    expected = np.empty(len(first), np.int64)
+    expected[np.argsort(first)] = np.arange(len(first))
+    assert np.array_equal(labels, expected[inverse])
 
 
 def test_kernel_declines_a_table_the_reference_declines(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,3 +246,85 @@ def test_landmark_hashes_equal_the_numpy_reference(seed: int) -> None:
         for name in ("hashes", "offsets"):
             assert getattr(got, name).dtype == getattr(want, name).dtype
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_spectral_power_equals_the_numpy_reference_bit_for_bit(seed: int) -> None:
+    from dejavu_lab.core import spectrogram
+
+    rng = np.random.default_rng(seed)
+    n_frames, n_bins = int(rng.integers(1, 80)), int(rng.integers(2, 300))
+    magnitude = 10.0 ** rng.uniform(-20, 15, (n_frames, n_bins + 7))
+    full = (magnitude * np.exp(2j * np.pi * rng.random(magnitude.shape))).astype(np.complex64)
+    if seed % 4 == 3:  # the edges of float32: zeros, infinities, not-a-number
+        full.flat[rng.integers(0, full.size, 5)] = [0, np.inf, -np.inf, np.nan, 1e-45]
+    spectrum = full[:, 3 : 3 + n_bins]  # strided, as the spectrogram's band
+    scale = float(10.0 ** rng.uniform(-5, 5))
+    for halve_first, halve_last in ((False, False), (True, True)):
+        compiled = np.empty((n_frames, n_bins), np.float32)
+        spectrogram._power(
+            spectrum, scale=scale, halve_first=halve_first, halve_last=halve_last, out=compiled
+        )
+        reference = np.empty_like(compiled)
+        spectrogram._numpy_power(spectrum, scale, reference)
+        if halve_first:
+            reference[:, 0] *= 0.5
+        if halve_last:
+            reference[:, -1] *= 0.5
+        assert np.array_equal(compiled.view(np.uint32), reference.view(np.uint32))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_hash_variants_equal_the_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    edge = seed % 2 == 0  # fields at their limits, where variants fall out of range
+    f1 = rng.choice([0, 1, MAX_BIN - 1, MAX_BIN], n) if edge else rng.integers(0, MAX_BIN + 1, n)
+    f2 = rng.integers(0, MAX_BIN + 1, n)
+    dt = rng.choice([0, 1, MAX_DT - 1, MAX_DT], n) if edge else rng.integers(0, MAX_DT + 1, n)
+    hashes = pack_hashes(f1, f2, dt)
+    for freq_tolerance, dt_tolerance in ((0, 0), (0, 1), (1, 0), (1, 1), (2, 3)):
+        compiled = hashing.tolerance_variants(
+            hashes, freq_tolerance=freq_tolerance, dt_tolerance=dt_tolerance
+        )
+        reference = hashing._numpy_tolerance_variants(
+            hashes, freq_tolerance=freq_tolerance, dt_tolerance=dt_tolerance
+        )
+        for got, expected in zip(compiled, reference, strict=True):
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_near_maxima_equal_numpys_positions(seed: int) -> None:
+    from dejavu_lab.core._kernels import near_maxima
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(0, 60)), int(rng.integers(1, 120)))
+    values = (10.0 ** rng.uniform(-44, 38, shape)).astype(np.float32)
+    largest = np.maximum(values, values[::-1] * rng.uniform(0.3, 3.0, shape).astype(np.float32))
+    if seed % 3 == 0:  # ties, zeros, subnormals, infinities, NaN
+        for array in (values, largest):
+            array.flat[rng.integers(0, max(1, array.size), 6) % max(1, array.size)] = [
+                0,
+                1e-45,
+                2e-45,
+                np.inf,
+                np.nan,
+                3.0,
+            ][: min(6, array.size)]
+    want = np.flatnonzero(values >= largest * np.float32(0.5))
+    got = near_maxima(np.ascontiguousarray(values), np.ascontiguousarray(largest))
+    assert got.dtype == np.int64 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_background_sums_equal_numpys(seed: int) -> None:
+    from dejavu_lab.core._kernels import background_sums
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    matched, total = rng.integers(0, 50, n), rng.integers(50, 100, n)
+    a, b, c, d = (int(x) for x in rng.integers(-5, n + 5, 4))  # empty and clipped ranges
+    parts = [slice(max(a, 0), max(b, 0)), slice(max(c, 0), max(d, 0))]
+    want = (sum(int(matched[p].sum()) for p in parts), sum(int(total[p].sum()) for p in parts))
+    assert background_sums(matched, total, (a, b, c, d)) == want

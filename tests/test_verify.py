@@ -275,3 +275,27 @@ def test_presets_turn_the_peak_check_on_and_off() -> None:
     assert not get_preset("hash-only").verifier.enabled
     assert not get_preset("dejavu").verifier.enabled
     assert get_preset("default").reference_params() == get_preset("hash-only").reference_params()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_verification_reads_the_offsets_and_background_the_docstring_names(seed: int) -> None:
+    # The best offset within search_frames of the centre, and p0 over the offsets
+    # beyond search_frames + 1 that are not before the song's start, from masks.
+    rng = np.random.default_rng(seed)
+    query = PeakSet.from_arrays(rng.integers(0, 60, 80), rng.integers(0, 30, 80))
+    reference = PeakSet.from_arrays(rng.integers(0, 400, 900), rng.integers(0, 30, 900))
+    verifier = Verifier(search_frames=int(rng.integers(0, 4)), background_s=1.0)
+    centre = int(rng.integers(-80, 300))  # before the song's start, too
+    check = verifier(
+        query, reference, song_id=3, offset_frames=centre, query_frames=60, frame_seconds=0.0232
+    )
+    reach = verifier.background_frames(0.0232)
+    offsets = np.arange(centre - reach, centre + reach + 1)
+    matched, total = peak_alignment(query, reference, offsets, query_frames=60)
+    distance = np.abs(offsets - centre)
+    near = np.flatnonzero(distance <= verifier.search_frames)
+    best = near[np.argmax(matched[near])]
+    far = (distance > verifier.search_frames + 1) & (offsets >= 0)
+    p0 = min((matched[far].sum() + 0.5) / (total[far].sum() + 1.0), 1.0 - 1e-6)
+    assert check.offset_frames == offsets[best] and check.matched == matched[best]
+    assert check.background_rate == round(p0, 6)

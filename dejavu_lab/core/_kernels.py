@@ -16,6 +16,13 @@ one over the table.
 **A song's stretch.** The peak check reads a few seconds of a song from the
 song index, whose rows are sorted by hash: :func:`rows_in_range` selects and
 sorts them in one pass instead of six.
+
+**Single passes over a query's arrays**, each replacing a few numpy calls
+and their temporaries with the same arithmetic in the same order:
+:func:`spectral_power` (the STFT's power), :func:`near_maxima` (peak
+candidates), :func:`hash_variants` (the ``dt`` variants), :func:`hash_labels`
+(the vote's hash ids) and :func:`background_sums` (the peak check's
+background). Each has a test against the numpy it replaces.
 """
 
 from __future__ import annotations
@@ -82,33 +89,43 @@ def dense_song_windows(
     """
     n_rows = len(song_id)
     tolerance = time_tolerance
-    # Songs with rows, renumbered densely in ascending id order.
+    # Songs with rows, renumbered densely in ascending id order, and their
+    # rows; from the song ids alone (a quarter of the rows' bytes).
     n_ids = 0
     for r in range(n_rows):
         if song_id[r] + 1 > n_ids:
             n_ids = song_id[r] + 1
-    rank = np.full(n_ids, -1, np.int64)
+    rank = np.zeros(n_ids, np.int64)
     for r in range(n_rows):
-        rank[song_id[r]] = 0
+        rank[song_id[r]] += 1
     n_songs = 0
     for s in range(n_ids):
-        if rank[s] == 0:
+        n_songs += rank[s] > 0
+    songs = np.empty(n_songs, np.int64)
+    song_start = np.zeros(n_songs + 1, np.int64)
+    n_songs = 0
+    for s in range(n_ids):
+        if rank[s] > 0:
+            songs[n_songs] = s
+            song_start[n_songs + 1] = song_start[n_songs] + rank[s]
             rank[s] = n_songs
             n_songs += 1
-    songs = np.empty(n_songs, np.int64)
-    for s in range(n_ids):
-        if rank[s] >= 0:
-            songs[rank[s]] = s
-    # Each song's smallest and largest offset difference, and its rows.
+    # The rows grouped by song in one read of them (random reads of the rows
+    # would miss the cache): each song's differences and hash ids packed,
+    # contiguous; and each song's smallest and largest difference.
     low = np.full(n_songs, np.iinfo(np.int64).max, np.int64)
     high = np.full(n_songs, np.iinfo(np.int64).min, np.int64)
-    song_start = np.zeros(n_songs + 1, np.int64)
+    fill = song_start[:-1].copy()
+    packed = np.empty(n_rows, np.int64)
     for r in range(n_rows):
-        d = np.int64(offset[r]) - query_offsets[query_index[r]]
         s = rank[song_id[r]]
+        q = query_index[r]
+        d = np.int64(offset[r]) - query_offsets[q]
         low[s] = min(low[s], d)
         high[s] = max(high[s], d)
-        song_start[s + 1] += 1
+        # A negative difference packs too: the shift back is arithmetic.
+        packed[fill[s]] = (d << _ID_BITS) | hash_id[q]
+        fill[s] += 1
     # The dense table the numpy reference would build: each song's cells run
     # from the smallest difference of all, plus ``tolerance`` empty cells.
     n_cells = np.int64(0)
@@ -118,19 +135,6 @@ def dense_song_windows(
     empty_i = np.zeros(0, np.int64)
     if n_cells > max_cells or n_cells >= _INT32_LIMIT or n_rows >= _INT32_LIMIT:
         return empty_i, empty_i, empty_i, np.zeros(0), False
-    # The rows grouped by song, read once in order (random reads of the rows
-    # would miss the cache): each song's differences and hash ids contiguous.
-    for s in range(n_songs):
-        song_start[s + 1] += song_start[s]
-    # One scattered write a row: the difference and the hash id packed.
-    fill = song_start[:-1].copy()
-    packed = np.empty(n_rows, np.int64)
-    for r in range(n_rows):
-        s = rank[song_id[r]]
-        q = query_index[r]
-        d = np.int64(offset[r]) - query_offsets[q] - low[s]
-        packed[fill[s]] = (d << _ID_BITS) | hash_id[q]
-        fill[s] += 1
     # Per song: a counting sort of its rows by cell (offset difference), the
     # distinct hashes of each cell, then the exact windows of the cells that
     # could be the song's tallest: a window holds at most the sum of its
@@ -144,7 +148,7 @@ def dense_song_windows(
     count = np.zeros(longest, np.int32)
     ids = np.empty(n_rows, np.int32)
     cell_of = np.empty(n_rows, np.int32)
-    occupied = np.empty(n_rows, np.int32)
+    occupied = np.empty(n_rows + 1, np.int32)  # one spare: see the walk below
     # A hash's stamp is the last cell (numbered across songs) that counted it.
     stamp = np.full(len(hash_id), -1, np.int64)
     window_stamp = np.full(len(hash_id), -1, np.int64)
@@ -156,32 +160,40 @@ def dense_song_windows(
         width = high[s] - low[s] + 1
         first_row, last_row = song_start[s], song_start[s + 1]
         bounds[: width + 1] = 0
+        origin = low[s]  # cell 0: the song's smallest difference
         for i in range(first_row, last_row):
-            bounds[packed[i] >> _ID_BITS] += 1
+            bounds[(packed[i] >> _ID_BITS) - origin] += 1
         for c in range(1, width):
             bounds[c] += bounds[c - 1]
         bounds[width] = last_row - first_row
         # Placed by decrementing each cell's end: it ends at its start.
         for i in range(first_row, last_row):
-            c = packed[i] >> _ID_BITS
+            c = (packed[i] >> _ID_BITS) - origin
             bounds[c] -= 1
             ids[first_row + bounds[c]] = packed[i] & _ID_MASK
             cell_of[first_row + bounds[c]] = c
-        # The occupied cells in order, walking the placed rows (most cells of
-        # a song are empty: no pass over all of them).
+        # The occupied cells in order and their distinct hashes, walking the
+        # placed rows (most cells of a song are empty: no pass over all of
+        # them). Without branches: most cells hold one or two rows, and a loop
+        # per cell mispredicted its end about once a cell.
         count[:width] = 0
         n_occupied = 0
         fullest = np.int64(0)
-        i = first_row
-        while i < last_row:
-            c = cell_of[i]
-            stop = first_row + bounds[c + 1]
-            count[c] = _distinct(ids, i, stop, stamp, base + c)
-            occupied[first_row + n_occupied] = c
-            n_occupied += 1
-            song_votes[s] += count[c]
-            fullest = max(fullest, count[c])
-            i = stop
+        votes = np.int64(0)
+        previous = np.int64(-1)
+        for i in range(first_row, last_row):
+            cell = np.int64(cell_of[i])
+            mark = base + cell
+            new = np.int64(stamp[ids[i]] != mark)  # the hash's first row in the cell
+            stamp[ids[i]] = mark
+            in_cell = np.int64(count[cell]) + new
+            count[cell] = in_cell
+            votes += new
+            fullest = max(fullest, in_cell)
+            occupied[first_row + n_occupied] = cell  # kept once the next cell starts
+            n_occupied += int(cell != previous)
+            previous = cell
+        song_votes[s] = votes
         best = -1
         best_window = np.int64(-1)
         best_count = np.int64(-1)
@@ -219,6 +231,176 @@ def dense_song_windows(
             offsets[s] = centre
         base += width
     return songs, song_votes, aligned, offsets, True
+
+
+@njit(cache=True, nogil=True)
+def hash_labels(query_hashes: np.ndarray) -> np.ndarray:
+    """A small id of each query hash: equal hashes, equal ids (in order of first appearance).
+
+    An open-addressing table of the distinct values instead of
+    ``np.unique(return_inverse=True)``'s sort: only equality matters to the vote.
+
+    Parameters
+    ----------
+    query_hashes : np.ndarray, integers
+
+    Returns
+    -------
+    np.ndarray, int64, in ``[0, number of distinct hashes)``
+    """
+    n = len(query_hashes)
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    value_of = np.empty(size, query_hashes.dtype)
+    label_of = np.full(size, -1, np.int64)
+    labels = np.empty(n, np.int64)
+    n_labels = 0
+    mask = np.uint64(size - 1)
+    for i in range(n):
+        value = query_hashes[i]
+        # Fibonacci hashing: the product's top bits depend on all of the value's.
+        slot = (np.uint64(value) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+        while label_of[slot] >= 0 and value_of[slot] != value:
+            slot = (slot + np.uint64(1)) & mask
+        if label_of[slot] < 0:
+            value_of[slot] = value
+            label_of[slot] = n_labels
+            n_labels += 1
+        labels[i] = label_of[slot]
+    return labels
+
+
+@njit(cache=True, nogil=True)
+def spectral_power(spectrum: np.ndarray, scale: np.float32, out: np.ndarray) -> None:
+    """``out = (re**2 + im**2) * scale`` of a complex64 spectrum, in float32, in one pass.
+
+    The same float32 operations in the same order as numpy's
+    ``np.multiply(re, re, out); out += im**2; out *= scale`` (numba contracts
+    no multiply-add into a fused one without ``fastmath``), so the same bits
+    (``tests/test_kernels.py``); numpy makes three passes and a temporary.
+
+    Parameters
+    ----------
+    spectrum : np.ndarray, shape (n_frames, n_bins), complex64 (any strides)
+    scale : np.float32
+    out : np.ndarray, shape (n_frames, n_bins), float32
+    """
+    n_frames, n_bins = out.shape
+    for f in range(n_frames):
+        for b in range(n_bins):
+            value = spectrum[f, b]
+            out[f, b] = (value.real * value.real + value.imag * value.imag) * scale
+
+
+@njit(cache=True, nogil=True)
+def hash_variants(
+    hashes: np.ndarray,
+    freq_steps: np.ndarray,
+    dt_steps: np.ndarray,
+    f1_shift: int,
+    f2_shift: int,
+    max_bin: int,
+    max_dt: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every hash within the given steps of each query hash, in one pass a step.
+
+    The order of :func:`dejavu_lab.core.hashing.tolerance_variants`' numpy
+    version: for each ``(d1, d2, ddt)`` of the steps (``d1`` slowest), the
+    hashes whose shifted fields stay in range, in query order.
+
+    Parameters
+    ----------
+    hashes : np.ndarray, uint32
+    freq_steps, dt_steps : np.ndarray, int64
+        Shifts of ``f1`` and ``f2``, and of ``dt``.
+    f1_shift, f2_shift, max_bin, max_dt : int
+        The hash layout.
+
+    Returns
+    -------
+    variants : np.ndarray, uint32
+    origin : np.ndarray, int64
+        Index into ``hashes`` of each variant's original.
+    """
+    n = len(hashes)
+    most = n * len(freq_steps) * len(freq_steps) * len(dt_steps)
+    variants = np.empty(most, np.uint32)
+    origin = np.empty(most, np.int64)
+    at = 0
+    for d1 in freq_steps:
+        for d2 in freq_steps:
+            for ddt in dt_steps:
+                for i in range(n):
+                    h = np.int64(hashes[i])
+                    g1 = ((h >> f1_shift) & max_bin) + d1
+                    g2 = ((h >> f2_shift) & max_bin) + d2
+                    gdt = (h & max_dt) + ddt
+                    if 0 <= g1 <= max_bin and 0 <= g2 <= max_bin and 0 <= gdt <= max_dt:
+                        variants[at] = np.uint32((g1 << f1_shift) | (g2 << f2_shift) | gdt)
+                        origin[at] = i
+                        at += 1
+    return variants[:at].copy(), origin[:at].copy()
+
+
+@njit(cache=True, nogil=True)
+def near_maxima(values: np.ndarray, largest: np.ndarray) -> np.ndarray:
+    """Flat positions where ``values >= largest * 0.5`` (float32 product), ascending.
+
+    ``np.flatnonzero(values >= largest * np.float32(0.5))`` in one pass, without
+    the two temporaries of the size of the spectrogram: the same float32
+    product and comparison, so the same positions.
+
+    Parameters
+    ----------
+    values, largest : np.ndarray, float32, C-contiguous, the same shape
+
+    Returns
+    -------
+    np.ndarray, int64
+    """
+    flat_values = values.ravel()
+    flat_largest = largest.ravel()
+    found = np.empty(len(flat_values), np.int64)
+    n = 0
+    half = np.float32(0.5)
+    for i in range(len(flat_values)):
+        # Without a branch: few points are near a maximum, at unforeseeable places.
+        found[n] = i
+        n += flat_values[i] >= flat_largest[i] * half
+    return found[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def background_sums(
+    matched: np.ndarray, total: np.ndarray, parts: tuple[int, int, int, int]
+) -> tuple[int, int]:
+    """The sums of ``matched`` and ``total`` over ``[a, b)`` and ``[c, d)`` of ``parts``.
+
+    The peak check's background counts (two integer sums each), in one call
+    instead of four numpy reductions: it runs for ten candidates a query.
+
+    Parameters
+    ----------
+    matched, total : np.ndarray, int64
+    parts : (a, b, c, d)
+        Two ranges of positions (empty when the start is not below the end).
+
+    Returns
+    -------
+    (int, int)
+    """
+    a, b, c, d = parts
+    matched_sum = np.int64(0)
+    total_sum = np.int64(0)
+    for i in range(max(a, 0), min(b, len(matched))):
+        matched_sum += matched[i]
+        total_sum += total[i]
+    for i in range(max(c, 0), min(d, len(matched))):
+        matched_sum += matched[i]
+        total_sum += total[i]
+    return int(matched_sum), int(total_sum)
 
 
 @njit(cache=True, nogil=True)

@@ -19,6 +19,7 @@ import soundfile as sf
 import soxr
 
 from ..exceptions import AudioError
+from .wav import pcm16_layout, read_pcm16
 
 #: Extensions decoded without ffmpeg.
 SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
@@ -122,6 +123,33 @@ def _decode_ffmpeg(path: Path, sample_rate: int) -> tuple[np.ndarray, int]:
     return np.frombuffer(result.stdout, dtype=np.float32)[:, None], sample_rate
 
 
+def _refuse_longer(path: Path, duration_s: float, max_duration_s: float) -> None:
+    if duration_s > max_duration_s:
+        raise AudioError(
+            path, f"too long: {duration_s:.0f} s > the limit of {max_duration_s:.0f} s"
+        )
+
+
+def _decode(path: Path, sample_rate: int, max_duration_s: float) -> tuple[np.ndarray, int]:
+    """Frames (n, channels) and rate through libsndfile, or ffmpeg for other containers."""
+    try:
+        info = sf.info(str(path))
+        readable_by_soundfile = True
+    except (sf.LibsndfileError, RuntimeError):
+        readable_by_soundfile = False
+        info = None
+    if info is not None:
+        _refuse_longer(path, info.duration, max_duration_s)
+    if readable_by_soundfile:
+        try:
+            return _decode_soundfile(path)
+        except (sf.LibsndfileError, RuntimeError) as error:
+            raise AudioError(path, f"corrupt audio ({error})") from error
+    if path.suffix.lower() in SOUNDFILE_EXTENSIONS:
+        raise AudioError(path, "not decodable audio (corrupt or not an audio file)")
+    return _decode_ffmpeg(path, sample_rate)  # raises without ffmpeg
+
+
 def load_audio(
     path: str | os.PathLike[str],
     *,
@@ -158,27 +186,14 @@ def load_audio(
     size = path.stat().st_size
     if size == 0:
         raise AudioError(path, "empty file (0 bytes)")
-    try:
-        info = sf.info(str(path))
-        readable_by_soundfile = True
-    except (sf.LibsndfileError, RuntimeError):
-        readable_by_soundfile = False
-        info = None
-    if info is not None and info.duration > max_duration_s:
-        raise AudioError(
-            path, f"too long: {info.duration:.0f} s > the limit of {max_duration_s:.0f} s"
-        )
-    if readable_by_soundfile:
-        try:
-            data, rate = _decode_soundfile(path)
-        except (sf.LibsndfileError, RuntimeError) as error:
-            raise AudioError(path, f"corrupt audio ({error})") from error
-    elif path.suffix.lower() in SOUNDFILE_EXTENSIONS or shutil.which("ffmpeg") is None:
-        if path.suffix.lower() in SOUNDFILE_EXTENSIONS:
-            raise AudioError(path, "not decodable audio (corrupt or not an audio file)")
-        data, rate = _decode_ffmpeg(path, sample_rate)  # raises: no ffmpeg
-    else:
-        data, rate = _decode_ffmpeg(path, sample_rate)
+    # A plain 16-bit PCM WAV is read directly: the same samples, a third of the time.
+    layout = pcm16_layout(path) if path.suffix.lower() == ".wav" else None
+    data = None
+    if layout is not None:
+        _refuse_longer(path, layout.duration_s, max_duration_s)
+        data, rate = read_pcm16(path, layout), layout.sample_rate
+    if data is None:
+        data, rate = _decode(path, sample_rate, max_duration_s)
     if data.shape[0] == 0:
         raise AudioError(path, "contains no audio samples")
     # Resample before mixing: soxr handles channels, and fewer samples to mix.

@@ -132,9 +132,33 @@ def tolerance_variants(
     """
     if freq_tolerance == 0 and dt_tolerance == 0:
         return hashes, np.arange(len(hashes), dtype=np.int64)
+    from ._kernels import hash_variants
+
+    freq_steps, dt_steps = _steps(freq_tolerance), _steps(dt_tolerance)
+    return hash_variants(  # type: ignore[no-any-return]
+        np.asarray(hashes, dtype=np.uint32),
+        np.array(freq_steps, dtype=np.int64),
+        np.array(dt_steps, dtype=np.int64),
+        F1_SHIFT,
+        F2_SHIFT,
+        MAX_BIN,
+        MAX_DT,
+    )
+
+
+def _steps(tolerance: int) -> list[int]:
+    """0, then -1, 1, -2, 2, ... up to ``tolerance``: the order variants come in."""
+    return [0, *[s for k in range(1, tolerance + 1) for s in (-k, k)]]
+
+
+def _numpy_tolerance_variants(
+    hashes: np.ndarray, *, freq_tolerance: int, dt_tolerance: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tolerance_variants` in numpy: the reference of the compiled kernel."""
+    if freq_tolerance == 0 and dt_tolerance == 0:
+        return hashes, np.arange(len(hashes), dtype=np.int64)
     f1, f2, dt = unpack_hashes(hashes)
-    freq_steps = [0, *[s for k in range(1, freq_tolerance + 1) for s in (-k, k)]]
-    dt_steps = [0, *[s for k in range(1, dt_tolerance + 1) for s in (-k, k)]]
+    freq_steps, dt_steps = _steps(freq_tolerance), _steps(dt_tolerance)
     parts, origins = [], []
     index = np.arange(len(hashes), dtype=np.int64)
     for d1 in freq_steps:

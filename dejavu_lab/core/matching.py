@@ -746,14 +746,15 @@ def _compiled_windows(
     query_offsets: np.ndarray, lookup: Lookup, query_hashes: np.ndarray, time_tolerance: int
 ) -> SongWindows | None:
     """:func:`_dense_windows` by the compiled kernel; None when the table would be too large."""
-    from ._kernels import dense_song_windows
+    from ._kernels import dense_song_windows, hash_labels
 
     songs, song_votes, aligned, offsets, ok = dense_song_windows(
         np.asarray(query_offsets, dtype=np.int64),
         np.asarray(lookup.query_index, dtype=np.int64),
         np.asarray(lookup.song_id, dtype=np.int32),
         np.asarray(lookup.offset, dtype=np.int32),
-        _hash_ids(query_hashes),
+        # Only equality of the ids matters to the kernel: no sort of the hashes.
+        hash_labels(np.asarray(query_hashes)),
         time_tolerance,
         max(DENSE_CELLS, DENSE_CELLS_PER_ROW * len(lookup)),
     )

@@ -266,7 +266,12 @@ def find_peaks_in_power(
             cval=-np.inf,
         )
     # Flat indices into (frames, bins) come frame first, so peaks come time-sorted.
-    near = np.flatnonzero(by_frame >= largest * np.float32(0.5))
+    if by_frame.dtype == np.float32 and largest.dtype == np.float32:
+        from ._kernels import near_maxima
+
+        near = near_maxima(by_frame, largest)
+    else:
+        near = np.flatnonzero(by_frame >= largest * np.float32(0.5))
     amp = power_to_db(by_frame.ravel()[near])
     keep = (amp == power_to_db(largest.ravel()[near])) & (amp > amp_min_db)
     return _peaks_at(

@@ -267,13 +267,24 @@ def _power(
     out : np.ndarray, shape (n_frames, n_bins), float32
         Receives the values (int16 units^2 / Hz).
     """
-    np.multiply(spectrum.real, spectrum.real, out=out)
-    out += spectrum.imag**2
-    out *= np.float32(scale)
+    if spectrum.dtype == np.complex64 and out.dtype == np.float32:
+        from ._kernels import spectral_power
+
+        spectral_power(spectrum, np.float32(scale), out)
+    else:
+        _numpy_power(spectrum, scale, out)
     if halve_first:
         out[:, 0] *= 0.5
     if halve_last:
         out[:, -1] *= 0.5
+
+
+def _numpy_power(spectrum: np.ndarray, scale: float, out: np.ndarray) -> None:
+    """``scale * |spectrum|**2`` into ``out`` in numpy: the reference of
+    :func:`~dejavu_lab.core._kernels.spectral_power`."""
+    np.multiply(spectrum.real, spectrum.real, out=out)
+    out += spectrum.imag**2
+    out *= np.float32(scale)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -441,9 +441,14 @@ class Verifier:
         centre = round(offset_frames)
         reach = self.background_frames(frame_seconds)
         offsets = np.arange(centre - reach, centre + reach + 1)
-        distance = np.abs(offsets - centre)
-        near = distance <= self.search_frames
-        far = (distance > self.search_frames + 1) & (offsets >= 0)
+        # offsets[reach] is the centre: the offsets tried are those within
+        # search_frames of it; the background, those beyond search_frames + 1
+        # either side that are not before the song's start (slices, not masks:
+        # ten candidates a query, and each mask is a numpy call).
+        search = self.search_frames
+        near = slice(reach - search, reach + search + 1)
+        first = max(0, reach - centre)  # offsets[first] is the first not below 0
+        far = (first, reach - search - 1, max(first, reach + search + 2), len(offsets))
         (matched, total), (frames_matched, frames_total) = _alignment_counts(
             query,
             reference,
@@ -452,7 +457,7 @@ class Verifier:
             time_tolerance=self.time_tolerance,
             freq_tolerance=self.freq_tolerance,
         )
-        best = int(np.flatnonzero(near)[np.argmax(matched[near])])
+        best = near.start + int(np.argmax(matched[near]))
         z, p0 = _excess(matched, total, best, far)
         frame_z, _ = _excess(frames_matched, frames_total, best, far)
         return Verification(
@@ -470,14 +475,18 @@ class Verifier:
 
 
 def _excess(
-    matched: np.ndarray, total: np.ndarray, best: int, background: np.ndarray
+    matched: np.ndarray, total: np.ndarray, best: int, background: tuple[int, int, int, int]
 ) -> tuple[float, float]:
-    """``z`` of the count at ``best`` against the rate at the ``background`` offsets.
+    """``z`` of the count at ``best`` against the rate at the ``background`` offsets,
+    the positions ``[a, b)`` and ``[c, d)`` of ``background = (a, b, c, d)``.
 
     Returns ``(z, p0)``; ``p0`` is smoothed by half a count so that it is never 0.
     """
+    from ._kernels import background_sums
+
     n, m = int(total[best]), int(matched[best])
-    p0 = (float(matched[background].sum()) + 0.5) / (int(total[background].sum()) + 1.0)
+    background_matched, background_total = background_sums(matched, total, background)
+    p0 = (float(background_matched) + 0.5) / (int(background_total) + 1.0)
     p0 = min(p0, 1.0 - 1e-6)
     z = (m - n * p0) / math.sqrt(n * p0 * (1.0 - p0)) if n else 0.0
     return z, p0
