@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,9 @@ def test_pcm16_samples_equal_libsndfiles(seed: int, tmp_path: Path) -> None:
         _with_chunk_before_data(path, b"LIST", rng.bytes(int(rng.integers(1, 40))))
     expected, expected_rate = sf.read(path, dtype="float32", always_2d=True)
     layout = pcm16_layout(path)
+    if kind == "WAVEX" and sys.version_info < (3, 12):
+        assert layout is None  # wave reads WAVE_FORMAT_EXTENSIBLE from 3.12: libsndfile does
+        return
     assert layout is not None
     assert (layout.sample_rate, layout.n_frames, layout.channels) == (expected_rate, n, channels)
     got = read_pcm16(path, layout)
@@ -85,7 +89,9 @@ def test_truncated_and_foreign_files_are_declined(tmp_path: Path) -> None:
     raw = path.read_bytes()
     truncated = tmp_path / "truncated.wav"
     truncated.write_bytes(raw[:-10])  # the data chunk runs past the end
-    assert pcm16_layout(truncated) is None
+    layout = pcm16_layout(truncated)
+    assert layout is None or read_pcm16(truncated, layout) is None
+    assert load_audio(truncated, sample_rate=8000).duration_s < 1000 / 8000  # by libsndfile
     noise = tmp_path / "noise.wav"
     noise.write_bytes(np.random.default_rng(0).bytes(5000))
     assert pcm16_layout(noise) is None
