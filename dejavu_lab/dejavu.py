@@ -39,6 +39,7 @@ from .core.speed import (
     SpeedMatch,
     corrected,
     distinct_keys,
+    dt_variants,
     scale_peaks,
     scaled_hashes,
     window_heights,
@@ -730,21 +731,28 @@ class Dejavu:
         """For each factor, about the tallest window of any song (one lookup for all).
 
         The query's peaks mapped back under every factor are hashed with the
-        speed search's sparser fan and no ``dt`` variants
-        (:func:`~dejavu_lab.core.speed.scaled_hashes`), looked up at once (no
+        speed search's sparser fan (:func:`~dejavu_lab.core.speed.scaled_hashes`)
+        (``speed__fan_value``, sparser still past ``speed__fan_seconds``)
+        and its ``dt`` variants (``speed__dt_tolerance``), looked up at once (no
         shortlist: every row of every song), and their votes counted together
         (:func:`~dejavu_lab.core.speed.window_heights`).
         """
+        search = self.pipeline.speed
         hasher = dataclasses.replace(
             self.pipeline.hasher,
-            query_fan_value=self.pipeline.speed.fan_value,
+            query_fan_value=search.rank_fan(peaks.n_frames * peaks.frame_seconds),
             query_dt_tolerance=0,
         )
         hashed, owner = scaled_hashes(peaks, factors, hasher)
-        keys, key_of = distinct_keys(hashed.hashes)
+        hashes, offsets = hashed.hashes, hashed.offsets
+        if search.dt_tolerance:
+            # Each variant votes as a query hash of its own (every row counts).
+            hashes, origin = dt_variants(hashes, dt_tolerance=search.dt_tolerance)
+            owner, offsets = owner[origin], offsets[origin]
+        keys, key_of = distinct_keys(hashes)
         return window_heights(
             owner,
-            hashed.offsets,
+            offsets,
             key_of,
             self.db.lookup(keys),
             n_sets=len(factors),

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from dejavu_lab import Dejavu, ParameterError
 from dejavu_lab.core.audio import resample
-from dejavu_lab.core.hashing import Hasher
+from dejavu_lab.core.hashing import Hasher, pack_hashes, tolerance_variants
 from dejavu_lab.core.matching import Candidate, Lookup, MatchResult
 from dejavu_lab.core.peaks import Peaks
 from dejavu_lab.core.presets import get_preset
@@ -21,6 +21,7 @@ from dejavu_lab.core.speed import (
     SpeedSearch,
     corrected,
     distinct_keys,
+    dt_variants,
     factor_grid,
     hash_sets,
     scale_peaks,
@@ -287,6 +288,71 @@ def test_window_heights_equal_the_numpy_reference(seed: int) -> None:
         assert compiled.tolist() == reference.tolist()
 
 
+@pytest.mark.parametrize("tolerance", [0, 1, 2])
+def test_dt_variants_are_the_hashers_variants_next_to_their_hash(
+    rng: np.random.Generator, tolerance: int
+) -> None:
+    hashes = pack_hashes(
+        rng.integers(0, 4096, 500),
+        rng.integers(0, 4096, 500),
+        rng.choice([0, 1, 40, 254, 255], 500),
+    )
+    variants, origin = dt_variants(hashes, dt_tolerance=tolerance)
+    reference, reference_origin = tolerance_variants(
+        hashes, freq_tolerance=0, dt_tolerance=tolerance
+    )
+    assert sorted(zip(variants.tolist(), origin.tolist(), strict=True)) == sorted(
+        zip(reference.tolist(), reference_origin.tolist(), strict=True)
+    )
+    assert np.all(np.diff(origin) >= 0)  # each hash's variants follow it
+
+
+def test_ranking_with_dt_variants_counts_every_variants_rows(
+    speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    # The compiled ranking with dt variants equals the numpy reference over the rows of
+    # every variant (tolerance_variants, one lookup each), on a real clip at 1.03.
+    samples = next(iter(song_samples.values()))
+    rate = speed_djv.pipeline.spectrogram.sample_rate
+    clip = resample(_played_at(samples, 4.0, 3.0, 1.03), SONG_RATE, rate)
+    _, peaks = speed_djv.pipeline.analyse_query(clip)
+    search = speed_djv.pipeline.speed
+    assert search.dt_tolerance == 1
+    factors = [*search.coarse_factors()[:6], Factor("speed", 1.03)]
+    hasher = Hasher(
+        fan_value=speed_djv.pipeline.hasher.fan_value,
+        min_dt=speed_djv.pipeline.hasher.min_dt,
+        max_dt=speed_djv.pipeline.hasher.max_dt,
+        max_df=speed_djv.pipeline.hasher.max_df,
+        query_fan_value=search.rank_fan(3.0),
+    )
+    hashed, owner = scaled_hashes(peaks, factors, hasher)
+    variants, origin = tolerance_variants(hashed.hashes, freq_tolerance=0, dt_tolerance=1)
+    found = speed_djv.db.lookup(variants)
+    q = origin[found.query_index]
+    reference = tallest_windows(
+        owner[q],
+        found.song_id,
+        found.offset.astype(np.int64) - hashed.offsets[q],
+        n_sets=len(factors),
+        time_tolerance=speed_djv.pipeline.matcher.time_tolerance,
+    )
+    heights = speed_djv._tallest_windows(peaks, factors)
+    assert heights.tolist() == reference.tolist()
+    plain = Dejavu(
+        store=speed_djv.db, pipeline=speed_djv.pipeline.with_params(speed__dt_tolerance=0)
+    )
+    without = plain._tallest_windows(peaks, factors)
+    assert heights[-1] > without[-1]  # the true factor gains the votes a frame off
+
+
+def test_long_queries_rank_with_a_sparser_fan() -> None:
+    search = SpeedSearch(max_change=0.06, fan_value=15, fan_seconds=3.0)
+    assert search.rank_fan(2.0) == 15 and search.rank_fan(3.0) == 15
+    assert search.rank_fan(5.0) == 9 and search.rank_fan(45.0) == 1
+    assert SpeedSearch(max_change=0.06, fan_value=15).rank_fan(60.0) == 15
+
+
 def test_tallest_windows_counts_the_aligned_votes() -> None:
     # Set 0: song 3 has 5 votes at diff 7 and 2 at diff 8 (a window of 7); set 1: scattered.
     owner = np.array([0] * 7 + [1] * 4)
@@ -346,6 +412,40 @@ def test_the_first_match_of_the_tallest_finalist_can_end_the_search(
     else:  # both kinds matched, the stronger match wins
         assert len(matched) == 2 and found.factor.kind == "speed"
         assert found.factor.value == pytest.approx(0.97, rel=2e-3)
+
+
+@pytest.mark.parametrize("polish_step", [0.0, 0.001])
+def test_polish_moves_each_finalist_to_its_taller_neighbour(polish_step: float) -> None:
+    # Heights peak at speed 0.9655, half-way between two fine factors of the grid.
+    search = SpeedSearch(
+        max_change=0.05, coarse_step=0.01, fine_step=0.002, polish_step=polish_step
+    )
+    peaks = _peaks([0, 10, 20], [100, 200, 300])
+    truth = 0.9655
+
+    def count(_: Peaks, factors: list[Factor]) -> np.ndarray:
+        return np.array(
+            [round(1000 * math.exp(-abs(math.log(f.value / truth)) * 300)) for f in factors]
+        )
+
+    matched: list[Factor] = []
+
+    def match(_: Peaks, factor: Factor) -> MatchResult:
+        matched.append(factor)
+        return _fake_result(1, 9.0)
+
+    found = search.search(peaks, count=count, match=match)
+    plain = SpeedSearch(max_change=0.05, coarse_step=0.01, fine_step=0.002).search(
+        peaks, count=count, match=lambda _, f: _fake_result(1, 9.0)
+    )
+    assert len(matched) == 1 and found.factor == matched[0]
+    error = abs(found.factor.value / truth - 1)
+    if polish_step:
+        assert error < abs(plain.factor.value / truth - 1)
+        assert error <= polish_step / 2 + 1e-9
+        assert found.factors_tried == plain.factors_tried + 2  # the neighbours are counted
+    else:
+        assert found.factor == plain.factor and found.factors_tried == plain.factors_tried
 
 
 def test_corrected_lowers_confidence_by_the_factors_tried() -> None:

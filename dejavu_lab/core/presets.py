@@ -128,6 +128,9 @@ PRESETS["speed"] = PRESETS["default"].with_params(
     speed__pitch=True,
     speed__coarse_step=0.006,
     speed__fan_value=15,
+    speed__fan_seconds=3.0,
+    speed__dt_tolerance=1,
+    speed__polish_step=0.001,
     speed__keep=3,
     speed__min_seconds=2.0,
 )

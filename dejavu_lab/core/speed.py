@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .hashing import MAX_BIN, Fingerprints, Hasher
+from .hashing import MAX_BIN, MAX_DT, Fingerprints, Hasher
 from .matching import Lookup, MatchResult
 from .params import Constraint, validate_params
 from .peaks import Peaks
@@ -187,6 +187,30 @@ def scaled_hashes(
         -1 if hasher.max_df is None else hasher.max_df,
     )
     return Fingerprints(hashes, offsets), owner
+
+
+def dt_variants(hashes: np.ndarray, *, dt_tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each hash and those whose ``dt`` differs by up to ``dt_tolerance`` frames, side by side.
+
+    The variants of :func:`~dejavu_lab.core.hashing.tolerance_variants` (without
+    frequency tolerance), in another order: a hash's variants follow it (``dt``
+    is the hash's low field, so they are neighbouring values), which keeps the
+    owner of each variant in its hash's order and the index's reads together.
+
+    Returns
+    -------
+    variants : np.ndarray, uint32
+    origin : np.ndarray, int64
+        Index into ``hashes`` of each variant's original (non-decreasing).
+    """
+    hashes = np.asarray(hashes, dtype=np.uint32)
+    steps = np.array([0, *[s for k in range(1, dt_tolerance + 1) for s in (-k, k)]], dtype=np.int64)
+    dt = (hashes & np.uint32(MAX_DT)).astype(np.int64)
+    moved = dt[:, None] + steps[None, :]
+    ok = (moved >= 0) & (moved <= MAX_DT)
+    values = hashes.astype(np.int64)[:, None] + steps[None, :]
+    origin = np.broadcast_to(np.arange(len(hashes), dtype=np.int64)[:, None], ok.shape)
+    return values[ok].astype(np.uint32), origin[ok]
 
 
 #: Buckets a peak set of :func:`tallest_windows` (a power of 2).
@@ -383,6 +407,20 @@ class SpeedSearch:
     fan_value : int
         Query fan value of the hashes that rank the factors (sparser than the
         query's own: one lookup and one vote count for every factor at once).
+    fan_seconds : float or None
+        Queries longer than this (s) rank with a fan reduced in proportion
+        (:meth:`rank_fan`), so that the ranking of a long query costs about
+        what that of a ``fan_seconds`` query does: it already holds votes
+        enough. None: ``fan_value`` at every length.
+    dt_tolerance : int
+        The ranking hashes also look up stored hashes whose ``dt`` differs by
+        up to this many frames (as the hasher's ``query_dt_tolerance`` does for
+        the full match): a peak mapped back to the song's frames is often a
+        frame off, and a hash lost at the true factor is a vote lost to it.
+    polish_step : float
+        Each finalist is also ranked against its neighbours this relative step
+        away (half a fine step: the finalist is then within a quarter of one),
+        and the tallest is matched in full (0: no polish).
     finals : int
         Best-ranked factors of each kind matched in full; the best match wins.
     first_match : bool
@@ -405,6 +443,9 @@ class SpeedSearch:
     keep: int = 2
     pitch: bool = False
     fan_value: int = 8
+    fan_seconds: float | None = None
+    dt_tolerance: int = 0
+    polish_step: float = 0.0
     finals: int = 1
     first_match: bool = False
     candidates: int = 3
@@ -421,6 +462,9 @@ class SpeedSearch:
         "keep": Constraint(int, 1, 100),
         "pitch": Constraint(bool),
         "fan_value": Constraint(int, 1, 100),
+        "fan_seconds": Constraint(float, 0.1, 3600.0, allow_none=True),
+        "dt_tolerance": Constraint(int, 0, 3),
+        "polish_step": Constraint(float, 0.0, 0.2),
         "finals": Constraint(int, 1, 20),
         "first_match": Constraint(bool),
         "candidates": Constraint(int, 0, 100),
@@ -440,6 +484,12 @@ class SpeedSearch:
     def searches(self, query_seconds: float) -> bool:
         """Whether a query of ``query_seconds`` (s) that is no match is searched."""
         return self.enabled and query_seconds + 1e-9 >= self.min_seconds
+
+    def rank_fan(self, query_seconds: float) -> int:
+        """Query fan of the ranking hashes for a query of ``query_seconds`` (s)."""
+        if self.fan_seconds is None or query_seconds <= self.fan_seconds:
+            return self.fan_value
+        return max(1, round(self.fan_value * self.fan_seconds / query_seconds))
 
     def verifier(self, base: Verifier) -> Verifier:
         """``base`` with this search's thresholds (and no support rule)."""
@@ -475,6 +525,32 @@ class SpeedSearch:
             for v in values
             if low - 1e-12 <= v <= high + 1e-12 and not math.isclose(v, around.value)
         ]
+
+    def _polish(
+        self,
+        peaks: Peaks,
+        finalists: list[tuple[int, Factor]],
+        count: Callable[[Peaks, list[Factor]], np.ndarray],
+    ) -> tuple[list[tuple[int, Factor]], list[Factor]]:
+        """Each finalist moved to the tallest of itself and its neighbours ``polish_step`` away.
+
+        A finalist on the fine grid is up to half a fine step from the truth,
+        where a high bin is already half a bin off: its full match loses votes,
+        and a varispeed clip's pitch hypothesis can then outscore it. One more
+        ranking pass over the finalists' neighbours (ties keep the finalist).
+
+        Returns the finalists and the factors counted.
+        """
+        nearby = [f for _, factor in finalists for f in _nearby(factor, self.polish_step)]
+        heights = list(count(peaks, nearby))
+        polished = []
+        for index, (height, factor) in enumerate(finalists):
+            best = (height, factor)
+            for k in (2 * index, 2 * index + 1):
+                if heights[k] > best[0]:
+                    best = (int(heights[k]), nearby[k])
+            polished.append(best)
+        return polished, nearby
 
     def scaled(self, peaks: Peaks, factor: Factor) -> Peaks:
         """``peaks`` mapped to the stored song's frames and bins under ``factor``."""
@@ -535,6 +611,9 @@ class SpeedSearch:
                 if len(chosen) == self.finals:
                     break
             finalists += [(int(heights[i]), factors[i]) for i in chosen]
+        if self.polish_step > 0 and finalists:
+            finalists, polished = self._polish(peaks, finalists, count)
+            factors += polished
         if accept is not None:
             finalists.sort(key=lambda pair: pair[0], reverse=True)
         finals = []
@@ -545,6 +624,11 @@ class SpeedSearch:
                 return found
             finals.append(found)
         return max(finals, key=_strength)
+
+
+def _nearby(factor: Factor, step: float) -> list[Factor]:
+    """``factor`` moved by ``step`` (relative) either way."""
+    return [Factor(factor.kind, factor.value * (1.0 + step) ** k) for k in (-1, 1)]
 
 
 def _strength(found: SpeedMatch) -> tuple[float, int]:
