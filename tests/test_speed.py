@@ -46,6 +46,15 @@ def speed_djv(fingerprinted: Dejavu) -> Dejavu:
     return Dejavu(store=fingerprinted.db, pipeline="speed")
 
 
+@pytest.fixture(scope="module")
+def peaks_at_103(speed_djv: Dejavu, song_samples: dict[str, np.ndarray]) -> Peaks:
+    """Query peaks of 3 s of the first song played 3 % fast: real peaks, not random points."""
+    samples = next(iter(song_samples.values()))
+    rate = speed_djv.pipeline.spectrogram.sample_rate
+    clip = resample(_played_at(samples, 4.0, 3.0, 1.03), SONG_RATE, rate)
+    return speed_djv.pipeline.analyse_query(clip)[1]
+
+
 @pytest.mark.parametrize("factor", [0.96, 1.04])
 def test_resampled_excerpts_name_song_offset_and_speed(
     speed_djv: Dejavu, song_samples: dict[str, np.ndarray], factor: float
@@ -217,13 +226,10 @@ def _scales(factor: Factor) -> dict[str, float]:
 
 
 def test_scaled_hashes_of_a_song_clip_equal_hashing_each_set(
-    speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+    speed_djv: Dejavu, peaks_at_103: Peaks
 ) -> None:
     # Real query peaks (denser than the stored ones), not only random points.
-    samples = next(iter(song_samples.values()))
-    rate = speed_djv.pipeline.spectrogram.sample_rate
-    clip = resample(_played_at(samples, 4.0, 3.0, 1.03), SONG_RATE, rate)
-    _, peaks = speed_djv.pipeline.analyse_query(clip)
+    peaks = peaks_at_103
     hasher = speed_djv.pipeline.hasher
     factors = speed_djv.pipeline.speed.coarse_factors()
     joined, owner = scaled_hashes(peaks, factors, hasher)
@@ -308,14 +314,11 @@ def test_dt_variants_are_the_hashers_variants_next_to_their_hash(
 
 
 def test_ranking_with_dt_variants_counts_every_variants_rows(
-    speed_djv: Dejavu, song_samples: dict[str, np.ndarray]
+    speed_djv: Dejavu, peaks_at_103: Peaks
 ) -> None:
     # The compiled ranking with dt variants equals the numpy reference over the rows of
     # every variant (tolerance_variants, one lookup each), on a real clip at 1.03.
-    samples = next(iter(song_samples.values()))
-    rate = speed_djv.pipeline.spectrogram.sample_rate
-    clip = resample(_played_at(samples, 4.0, 3.0, 1.03), SONG_RATE, rate)
-    _, peaks = speed_djv.pipeline.analyse_query(clip)
+    peaks = peaks_at_103
     search = speed_djv.pipeline.speed
     assert search.dt_tolerance == 1
     factors = [*search.coarse_factors()[:6], Factor("speed", 1.03)]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
-from matplotlib.colors import Normalize, PowerNorm
+from matplotlib.colors import Colormap, Normalize, PowerNorm
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator, NullFormatter
 
@@ -957,6 +957,31 @@ def storage_bars(
 # -- sweeps -------------------------------------------------------------------
 
 
+def _annotate_cells(
+    ax: Axes,
+    values: np.ndarray,
+    label: Callable[[int, int, float], str],
+    colormap: Colormap,
+    norm: Normalize,
+    fontsize: float,
+) -> None:
+    """Write ``label(row, column, value)`` on each finite cell, legibly on its colour."""
+    for (row, column), cell in np.ndenumerate(values):
+        if not np.isfinite(cell):
+            continue
+        red, green, blue, _ = colormap(norm(cell))
+        luminance = 0.299 * red + 0.587 * green + 0.114 * blue
+        ax.text(
+            column,
+            row,
+            label(row, column, float(cell)),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="black" if luminance > 0.5 else "white",
+        )
+
+
 def sweep_heatmap(
     table: pd.DataFrame,
     *,
@@ -1007,22 +1032,10 @@ def sweep_heatmap(
         vmax=float(np.nanmax(values)) if vmax is None else vmax,
     )
     image = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap, norm=norm)
-    colormap = plt.get_cmap(cmap)
     fontsize = 9 if values.shape[1] <= 10 else 7
-    for (row, column), cell in np.ndenumerate(values):
-        if not np.isfinite(cell):
-            continue
-        red, green, blue, _ = colormap(norm(cell))
-        luminance = 0.299 * red + 0.587 * green + 0.114 * blue
-        ax.text(
-            column,
-            row,
-            format(cell, fmt),
-            ha="center",
-            va="center",
-            fontsize=fontsize,
-            color="black" if luminance > 0.5 else "white",
-        )
+    _annotate_cells(
+        ax, values, lambda row, column, cell: format(cell, fmt), plt.get_cmap(cmap), norm, fontsize
+    )
     ax.set_xticks(np.arange(values.shape[1]), [f"{label:g}" for label in grid.columns])
     ax.set_yticks(np.arange(values.shape[0]), [f"{label:g}" for label in grid.index])
     ax.set_xlabel(axis_label(x))
@@ -1440,20 +1453,16 @@ def robustness_false_matches(
     norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=100.0)
     colormap = plt.get_cmap("Reds")
     image = ax.imshow(values, aspect="auto", cmap=colormap, norm=norm)
-    for (row, column), rate in np.ndenumerate(values):
-        if not np.isfinite(rate):
-            continue
-        red, green, blue, _ = colormap(norm(rate))
-        luminance = 0.299 * red + 0.587 * green + 0.114 * blue
-        ax.text(
-            column,
-            row,
-            f"{found[row, column]:.0f}/{clips[row, column]:.0f}\n{rate:.1f} %",
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="black" if luminance > 0.5 else "white",
-        )
+    _annotate_cells(
+        ax,
+        values,
+        lambda row, column, rate: (
+            f"{found[row, column]:.0f}/{clips[row, column]:.0f}\n{rate:.1f} %"
+        ),
+        colormap,
+        norm,
+        7,
+    )
     ax.set_xticks(
         np.arange(len(axes_names)), [_ROBUSTNESS_AXIS_SHORT.get(a, a) for a in axes_names]
     )
