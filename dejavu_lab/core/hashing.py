@@ -134,7 +134,7 @@ def tolerance_variants(
         return hashes, np.arange(len(hashes), dtype=np.int64)
     from ._kernels import hash_variants
 
-    freq_steps, dt_steps = _steps(freq_tolerance), _steps(dt_tolerance)
+    freq_steps, dt_steps = tolerance_steps(freq_tolerance), tolerance_steps(dt_tolerance)
     return hash_variants(  # type: ignore[no-any-return]
         np.asarray(hashes, dtype=np.uint32),
         np.array(freq_steps, dtype=np.int64),
@@ -146,7 +146,7 @@ def tolerance_variants(
     )
 
 
-def _steps(tolerance: int) -> list[int]:
+def tolerance_steps(tolerance: int) -> list[int]:
     """0, then -1, 1, -2, 2, ... up to ``tolerance``: the order variants come in."""
     return [0, *[s for k in range(1, tolerance + 1) for s in (-k, k)]]
 
@@ -158,7 +158,7 @@ def _numpy_tolerance_variants(
     if freq_tolerance == 0 and dt_tolerance == 0:
         return hashes, np.arange(len(hashes), dtype=np.int64)
     f1, f2, dt = unpack_hashes(hashes)
-    freq_steps, dt_steps = _steps(freq_tolerance), _steps(dt_tolerance)
+    freq_steps, dt_steps = tolerance_steps(freq_tolerance), tolerance_steps(dt_tolerance)
     parts, origins = [], []
     index = np.arange(len(hashes), dtype=np.int64)
     for d1 in freq_steps:

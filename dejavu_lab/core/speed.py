@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .hashing import MAX_BIN, MAX_DT, Fingerprints, Hasher
+from .hashing import MAX_BIN, MAX_DT, Fingerprints, Hasher, tolerance_steps
 from .matching import Lookup, MatchResult
 from .params import Constraint, validate_params
 from .peaks import Peaks
@@ -204,7 +204,7 @@ def dt_variants(hashes: np.ndarray, *, dt_tolerance: int) -> tuple[np.ndarray, n
         Index into ``hashes`` of each variant's original (non-decreasing).
     """
     hashes = np.asarray(hashes, dtype=np.uint32)
-    steps = np.array([0, *[s for k in range(1, dt_tolerance + 1) for s in (-k, k)]], dtype=np.int64)
+    steps = np.array(tolerance_steps(dt_tolerance), dtype=np.int64)
     dt = (hashes & np.uint32(MAX_DT)).astype(np.int64)
     moved = dt[:, None] + steps[None, :]
     ok = (moved >= 0) & (moved <= MAX_DT)
