@@ -11,7 +11,9 @@ The workers are local processes by default, or those of any executor passed in
 MySQL), each worker writes its songs itself, one transaction per song, and
 only a summary comes back; a DuckDB file (one writer at a time) is written by
 the calling process, which takes the file's write lock for a short batch of
-songs at a time (:data:`WRITE_HOLD_S`) so that readers get in between.
+songs at a time (:data:`WRITE_HOLD_S`) so that readers get in between. In
+one process, songs are written a few seconds' worth at a time
+(:data:`WRITE_EVERY_S`), not one connection per song.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ MIN_SONG_SECONDS = 1.0
 #: The writer of a DuckDB file keeps its write lock across songs whose results
 #: are ready, for at most about this long (s), then lets readers in.
 WRITE_HOLD_S = 0.5
+#: In one process, fingerprints wait in memory until about this much computing
+#: time (s) is ready, then are written together: one connection to the file per
+#: batch instead of one per song. A run killed meanwhile redoes at most this much.
+WRITE_EVERY_S = 1.0
 #: Jobs in flight per worker (results are taken in order: a long file at the head
 #: must not leave the other workers idle).
 JOBS_PER_WORKER = 8
@@ -350,8 +356,11 @@ def fingerprint_files(
         spec = store_spec(store)  # a server database: the workers write
         function = _store_worker
         work = [(*job, spec) for job in jobs]
+    # One process computes between writes: it gathers a few seconds' worth first.
+    gather_s = WRITE_EVERY_S if executor is None and (workers <= 1 or len(jobs) <= 1) else 0.0
     bar = tqdm(total=len(jobs), unit="song", desc="fingerprinting", disable=not progress)
     batch = _WriteBatch(store)
+    ready: list[FileFingerprints] = []
     try:
         for result, next_ready in _results(function, work, workers, executor):
             if isinstance(result, FileFailure):
@@ -363,14 +372,9 @@ def fingerprint_files(
                 else:
                     _count_added(report, result.path, result.song_id, result)
             else:
-                info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
-                batch.hold()
-                try:
-                    song_id = store.add_song(info, result.fingerprints)
-                except DuplicateSongError:
-                    report.skipped.append((result.path, "already fingerprinted"))
-                else:
-                    _count_added(report, result.path, song_id, result)
+                ready.append(result)
+                if sum(r.seconds for r in ready) >= gather_s:
+                    _store_ready(ready, store, batch, report)
             if not next_ready or batch.held_s() > WRITE_HOLD_S:
                 batch.release()
             bar.update(1)
@@ -379,12 +383,34 @@ def fingerprint_files(
                 failed=len(report.failed),
                 refresh=False,
             )
+        _store_ready(ready, store, batch, report)
+    except KeyboardInterrupt:
+        _store_ready(ready, store, batch, report)  # keep what is computed
+        raise
     finally:
         batch.release()
         bar.close()
     report.elapsed_s = time.perf_counter() - start
     logger.info("fingerprinting: %s", report.summary())
     return report
+
+
+def _store_ready(
+    ready: list[FileFingerprints], store: Any, batch: _WriteBatch, report: FingerprintReport
+) -> None:
+    """Write the fingerprints computed so far, under one hold of the write lock."""
+    if not ready:
+        return
+    batch.hold()
+    for result in ready:
+        info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
+        try:
+            song_id = store.add_song(info, result.fingerprints)
+        except DuplicateSongError:
+            report.skipped.append((result.path, "already fingerprinted"))
+        else:
+            _count_added(report, result.path, song_id, result)
+    ready.clear()
 
 
 def _count_added(

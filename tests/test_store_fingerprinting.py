@@ -162,7 +162,8 @@ def test_a_database_held_by_another_process_is_waited_for_then_a_clear_error(
 _CHILD = textwrap.dedent(
     """
     import logging, sys
-    from dejavu_lab import Dejavu
+    from dejavu_lab import Dejavu, fingerprinting
+    fingerprinting.WRITE_EVERY_S = 0.05  # one process: killed between and inside batches
     logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format="%(message)s")
     djv = Dejavu({"database": sys.argv[1]})
     djv.fingerprint_directory(sys.argv[2], [".wav"], int(sys.argv[3]), progress=False)
@@ -209,6 +210,41 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_repeats_nothing(
         djv.fingerprint_directory(music, [".wav"], 1, progress=False)
         clean = {s.content_hash: (s.name, s.num_hashes) for s in djv.db.songs()}
     assert killed == clean
+
+
+def test_one_process_writes_its_songs_in_batches_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dejavu_lab import fingerprinting
+
+    music = tmp_path / "music"
+    write_synth_songs(music, range(40, 46), duration_s=6.0)
+    connect = DuckDBStore._connect
+    songs, writes = {}, {}
+    for gather_s in (0.0, 1e9):  # a write per song; one write for all
+        opened: list[bool] = []
+
+        def counting(self: DuckDBStore, *, write: bool, opened: list[bool] = opened) -> object:
+            opened.append(write)
+            return connect(self, write=write)
+
+        monkeypatch.setattr(fingerprinting, "WRITE_EVERY_S", gather_s)
+        with Dejavu({"database": str(tmp_path / f"{gather_s:g}.duckdb")}) as djv:
+            monkeypatch.setattr(DuckDBStore, "_connect", counting)
+            report = djv.fingerprint_directory(music, [".wav"], 1, progress=False)
+            monkeypatch.setattr(DuckDBStore, "_connect", connect)
+            assert len(report.added) == 6 and not report.failed
+            songs[gather_s] = {s.content_hash: s.num_hashes for s in djv.db.songs()}
+        writes[gather_s] = opened.count(True)
+    assert writes[0.0] - writes[1e9] == 5  # six song connections became one
+    assert songs[0.0] == songs[1e9] and len(songs[1e9]) == 6
+    samples, rate = sf.read(music / "synth_042.wav", dtype="float32")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, samples[rate : 4 * rate], rate)  # 1 s to 4 s
+    with Dejavu({"database": str(tmp_path / "1e+09.duckdb")}) as djv:
+        answer = djv.match_file(clip)
+    assert answer.song_name == "synth_042"
+    assert answer.offset_seconds == pytest.approx(1.0, abs=0.1)
 
 
 def test_too_long_and_directory_inputs_are_refused_by_name(tmp_path: Path) -> None:
