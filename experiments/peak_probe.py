@@ -409,7 +409,9 @@ def main() -> None:
         + f"the default's evidence at the true offset >= its null's 1e-3 level: {default_rule}\n"
         + table.to_string(index=False, float_format=lambda v: f"{v:.3g}")
     )
-    (folder / f"{name}{'_replayed' if args.thresholds_from else ''}.txt").write_text(text + "\n")
+    stem = f"{name}{'_replayed' if args.thresholds_from else ''}"
+    (folder / f"{stem}.txt").write_text(text + "\n")
+    table.to_csv(folder / f"{stem}_table.csv", index=False, float_format="%.4g")
     print(text)
 
 
