@@ -1,7 +1,9 @@
 """Probing the stored song's peaks in the query's spectrogram: a stronger check for short clips?
 
-python experiments/peak_probe.py --size full --seed 1            (scores, then the tables)
+python experiments/peak_probe.py --size full --seed 1            (scores, fits, tables)
 python experiments/peak_probe.py --size full --seed 1 --from-csv (the tables again)
+python experiments/peak_probe.py --size full --seed 0 --thresholds-from FIT_JSON
+    (held out, not refitted; FIT_JSON: experiments/results/full/peak_probe_thresholds_seed1.json)
 
 What it measures, on the calibration study's clips of one query seed (1 clip of each
 reference track and 2 of each unseen track a length and condition, as
@@ -9,23 +11,26 @@ reference track and 2 of each unseen track a length and condition, as
 the default preset's database of the 45 reference tracks:
 
 - **the peak check's evidence** ``r`` (the default's statistic): of the best of the hash
-  vote's 10 candidates (every candidate checked, none accepted), and of the right song at
-  the true offset (an oracle offset), as ``experiments/calibration_diagnosis.py`` computes it;
-- **the probe's** ``z`` (:mod:`dejavu_lab.core.probe`): at each stored peak under the
-  query, the contrast of the query's log spectrogram (largest value within +-1 frame and
-  +-1 bin minus the frame's mean over +-``level_bins`` bins), averaged over the stored peaks
-  and standardised against the same score at the background offsets within 4 s; for the
-  same 10 candidates at their hash offsets (+-2 frames) and for the right song at the true
-  offset (+-2 frames). A few variants of the contrast (:data:`VARIANTS`) are scored.
+  vote's candidates (every candidate checked, none accepted), and of the right song at the
+  true offset (an oracle offset), as ``experiments/calibration_diagnosis.py`` computes it;
+- **the probe's** ``z`` (``dejavu_lab.core.probe``): at each stored peak under the query,
+  the contrast of the query's log spectrogram (:func:`contrast_map`: a neighbourhood
+  maximum minus a local level, optionally standardised per bin), averaged over the stored
+  peaks and standardised against the same score at the background offsets within 4 s; for
+  the hash vote's 10 best candidates at their offsets (+-2 frames) and for the right song at
+  the true offset (+-2 frames). The contrasts scored are :data:`VARIANTS`;
+- **folds** ``r + w z`` of the two (:data:`FOLDS`).
 
-The tables (``peak_probe_seed<S>.txt``): for each statistic and length, the threshold that
-keeps **0** of the seed's unseen clips (both conditions: the largest best-candidate score
-among them, so the threshold is fitted, one number a length), and how many of the 45 known
-clips of each condition exceed it with the right song at the true offset (the ceiling of
-any ranking) and as the best candidate at the right offset (what a recogniser ranking by
-this statistic would name); the current rule at ``1e-3`` (the default's null) beside it.
-Every clip's scores go to ``peak_probe_seed<S>.csv``. Thresholds fitted on one seed are
-replayed on another with ``--thresholds-from``.
+The tables (``peak_probe_seed<S>[_replayed].txt`` and ``_table.csv``), per statistic,
+length and condition, under two rules for the threshold (:data:`RULES`, one number a
+length, fitted on the fit seed's unseen clips): just above the largest best-candidate score
+of the unseen clips (``0 unseen``), or the score at ``1e-3`` under a null fitted as the
+default's on the unseen tracks of even index (``1e-3 null``); how many of the 45 known clips
+reach it with the right song at the true offset (``oracle_above``: the ceiling of any
+ranking) and as the best candidate at the right offset (``ranked_right_above``: what a
+recogniser ranking by the statistic would name), and how many unseen clips reach it
+(``unseen_above``). The header gives the default's own rule (its null at ``1e-3``) on the
+same clips. Every (clip, candidate) row goes to ``peak_probe_seed<S>.csv``.
 """
 
 from __future__ import annotations
