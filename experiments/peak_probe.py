@@ -357,6 +357,9 @@ def main() -> None:
     p.add_argument("--per-unseen", type=int, default=2)
     p.add_argument("--workers", type=int, default=1, help="processes fingerprinting the database")
     p.add_argument("--limit", type=int, default=0, help="score only this many clips (a trial)")
+    p.add_argument(
+        "--label", default="", help="appended to the names of the tables written (not the scores)"
+    )
     p.add_argument("--from-csv", action="store_true", help="tables from the saved scores only")
     p.add_argument(
         "--thresholds-from",
@@ -414,7 +417,7 @@ def main() -> None:
         + f"the default's evidence at the true offset >= its null's 1e-3 level: {default_rule}\n"
         + table.to_string(index=False, float_format=lambda v: f"{v:.3g}")
     )
-    stem = f"{name}{'_replayed' if args.thresholds_from else ''}"
+    stem = f"{name}{'_replayed' if args.thresholds_from else ''}{args.label}"
     (folder / f"{stem}.txt").write_text(text + "\n")
     table.to_csv(folder / f"{stem}_table.csv", index=False, float_format="%.4g")
     print(text)

@@ -5,18 +5,24 @@ with peaks *picked* in the query. Through a room and a microphone, picking
 loses true peaks (masked by noise or reverberation) and adds noise peaks, and
 a lost peak counts as a miss however close it came. The probe asks instead,
 at each stored peak ``(t, f)`` under the query, how much the query's log
-spectrogram stands out there: its **contrast**, the largest value within
-``+-time_reach`` frames and ``+-freq_reach`` bins of ``(t, f)`` minus the mean
-level of the same frame over ``+-level_bins`` bins (a local reference that
-follows the microphone's tilt and the noise floor). If the song is playing,
-the stored peaks fall on ridges of the query's spectrogram; if not, anywhere.
+spectrogram stands out there: its **contrast** (:func:`contrast_map`), the
+largest value within ``+-time_reach`` frames and ``+-freq_reach`` bins of
+``(t, f)`` minus a local level (the frame's mean over nearby bins, the bin's
+mean over nearby frames, or the maximum of a peak picker's neighbourhood),
+optionally standardised per bin over the clip so that a note the query holds
+throughout does not reward every stored song in that key. If the song is
+playing, the stored peaks fall on ridges of the query's spectrogram; if not,
+anywhere.
 
 The score of an offset is the mean contrast over the stored peaks under the
-query there. As in the peak check, chance is measured on the same song and
-the same query: the scores at the other offsets within the background reach
-give a mean and a standard deviation, and ``z`` is the best nearby offset's
-score standardised by them. ``experiments/peak_probe.py`` measures it against
-the peak check on the study's clips (``docs/no-match.md``).
+query there (:func:`probe_scores`). As in the peak check, chance is measured
+on the same song and the same query: the scores at the other offsets within
+the background reach give a mean and a standard deviation, and ``z`` is the
+best nearby offset's score standardised by them (:func:`probe_check`).
+``experiments/peak_probe.py`` measures it against the peak check on the
+study's clips; ``docs/no-match.md`` (the peak probe) says what it found: alone
+no stronger than the peak check, folded into its evidence a better separation
+whose threshold did not yet hold on a held-out seed.
 """
 
 from __future__ import annotations
