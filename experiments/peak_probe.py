@@ -30,7 +30,7 @@ reach it with the right song at the true offset (``oracle_above``: the ceiling o
 ranking) and as the best candidate at the right offset (``ranked_right_above``: what a
 recogniser ranking by the statistic would name), and how many unseen clips reach it
 (``unseen_above``). The header gives the default's own rule (its null at ``1e-3``) on the
-same clips. Every (clip, candidate) row goes to ``peak_probe_seed<S>.csv``.
+same clips. Every (clip, candidate) row the tables use goes to ``peak_probe_seed<S>.csv.gz``.
 """
 
 from __future__ import annotations
@@ -262,6 +262,15 @@ FOLDED = tuple(f"r + {w:g} {variant}" for variant, weights in FOLDS.items() for 
 STATISTICS = ("evidence", *VARIANTS, *FOLDED)
 
 
+def compact(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows the tables need: the oracle and checked candidates of each clip, and of the
+    unchecked ones (hash evidence only) the one of largest evidence."""
+    unchecked = rows[(rows.kind == "candidate") & (rows["rank"] > CANDIDATES)]
+    top = unchecked.loc[unchecked.groupby("query_id").evidence.idxmax()]
+    kept = rows[(rows.kind == "oracle") | (rows["rank"] <= CANDIDATES)]
+    return pd.concat([kept, top]).sort_index()
+
+
 def with_folds(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with a column per fold (NaN where the probe was not run: ranks beyond 10)."""
     return rows.assign(
@@ -375,11 +384,14 @@ def main() -> None:
     name = f"peak_probe_seed{args.seed}"
     preset = get_preset("default")
     if args.from_csv:
-        rows = pd.read_csv(folder / f"{name}.csv", dtype={"truth": object})
+        rows = pd.read_csv(folder / f"{name}.csv.gz", dtype={"truth": object})
     else:
         djv = study_database(args, manifest, "default")
         rows = score(args, djv)
-        save(rows, folder, name, corpus, preset.get_params())
+        rows = compact(rows)
+        written = save(rows, folder, name, corpus, preset.get_params())
+        rows.to_csv(written.with_suffix(".csv.gz"), index=False, float_format="%.4g")
+        written.unlink()  # every (clip, candidate) row of a seed: gzipped
     chosen = preset.verifier.max_false_match or 1e-3
     rows = with_folds(rows)
     fitted = thresholds_of(rows, chosen)
