@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -28,6 +29,7 @@ from .core.calibration import (
     hash_evidence,
     peak_evidence,
 )
+from .core.heap import retain_freed_memory
 from .core.invariant import landmarks_only
 from .core.matching import Candidate, Lookup, MatchResult
 from .core.peaks import Peaks
@@ -349,6 +351,8 @@ class Dejavu:
         cache: StageCache | None = None,
         cache_key: str | None = None,
     ) -> Recognition:
+        # A query's arrays reuse the last query's freed heap (no page faults).
+        retain_freed_memory()
         start = time.perf_counter()
         frames, names = self._songs()
         if cache_key is not None:
@@ -571,25 +575,28 @@ class Dejavu:
         frame_s = self.pipeline.spectrogram.frame_seconds
         query = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
         reach_back = self.pipeline.hasher.max_dt
-        checks = []
-        for candidate in ranked[: verifier.candidates]:
-            first, stop = verifier.window(candidate.offset_frames, frame_s, query_frames)
-            # Targets of anchors up to max_dt frames earlier land in the window too.
-            stored = landmarks_only(
-                self.db.song_fingerprints(candidate.song_id, first - reach_back, stop)
-            )
-            check = verifier(
-                query,
-                peaks_from_fingerprints(stored),
-                song_id=candidate.song_id,
-                offset_frames=candidate.offset_frames,
-                query_frames=query_frames,
-                frame_seconds=frame_s,
-                hash_confidence=float(candidate.confidence),
-            )
-            checks.append(check)
-            if passes(check):
-                break
+        checks: list[Verification] = []
+        pinned = getattr(self.db, "pinned", None)
+        # The candidates' stretches are read under one check of the store's version.
+        with pinned() if callable(pinned) else contextlib.nullcontext():
+            for candidate in ranked[: verifier.candidates]:
+                first, stop = verifier.window(candidate.offset_frames, frame_s, query_frames)
+                # Targets of anchors up to max_dt frames earlier land in the window too.
+                stored = landmarks_only(
+                    self.db.song_fingerprints(candidate.song_id, first - reach_back, stop)
+                )
+                check = verifier(
+                    query,
+                    peaks_from_fingerprints(stored),
+                    song_id=candidate.song_id,
+                    offset_frames=candidate.offset_frames,
+                    query_frames=query_frames,
+                    frame_seconds=frame_s,
+                    hash_confidence=float(candidate.confidence),
+                )
+                checks.append(check)
+                if passes(check):
+                    break
         return checks
 
     def _match_speed(

@@ -17,7 +17,7 @@ from conftest import lookup_rows
 
 from dejavu_lab.core.hashing import Fingerprints
 from dejavu_lab.core.matching import Lookup, Votes, count_votes
-from dejavu_lab.store import DuckDBStore
+from dejavu_lab.store import DuckDBStore, hash_index
 from dejavu_lab.store.base import SongInfo
 from dejavu_lab.store.hash_index import (
     HashIndex,
@@ -399,6 +399,32 @@ def test_resident_budget_drops_mapped_pages_and_keeps_answers(tmp_path: Path) ->
     # most its budget and the pages of the last gather (read ahead 64 kB).
     assert _mapped_kb(unbounded.postings[0]) > 7 * 1024
     assert _mapped_kb(bounded.postings[0]) <= 1024 + 8 * 1024 // 20 + 2 * 64
+
+
+def test_an_index_within_its_budget_keeps_its_pages_and_reads_no_statm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(1)
+    n = 2_000_000  # 8 MB of packed rows, within a 64 MB budget
+    hashes = rng.integers(0, 50_000, n).astype(np.uint32)
+    index = HashIndex(hashes, rng.integers(0, 1000, n), rng.integers(0, 20_000, n))
+    folder = tmp_path / "db.index"
+    index.save(folder, {"generation": 1})
+    opened = HashIndex.open(folder, {"generation": 1})
+    assert opened is not None
+    opened.resident_budget = 64 << 20
+
+    def refused() -> int:
+        raise AssertionError("statm read for an index within its budget")
+
+    monkeypatch.setattr(hash_index, "_file_resident_bytes", refused)
+    for chunk in np.array_split(rng.permutation(50_000).astype(np.uint32), 40):
+        want = index.lookup(chunk)
+        got = opened.lookup(chunk)
+        np.testing.assert_array_equal(got.offset, want.offset)
+        np.testing.assert_array_equal(got.song_id, want.song_id)
+    # Every lookup's run pages counted ~1 GB: yet nothing was dropped.
+    assert _mapped_kb(opened.postings[0]) > 7 * 1024
 
 
 @pytest.mark.parametrize("seed", range(12))

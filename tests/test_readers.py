@@ -21,7 +21,9 @@ import numpy as np
 import pytest
 
 from dejavu_lab import Dejavu
+from dejavu_lab.core.hashing import Fingerprints
 from dejavu_lab.store import DuckDBStore
+from dejavu_lab.store.base import SongInfo
 from dejavu_lab.studies.synth import synth_song, write_synth_songs
 
 RATE = 22050
@@ -172,3 +174,28 @@ def test_a_read_only_store_refuses_to_write(tmp_path: Path) -> None:
         djv.fingerprint_file(song)
     with DuckDBStore(db, read_only=True) as store:
         assert store.stats().num_songs == 0
+
+
+def test_reads_in_a_pinned_block_share_one_version_check(tmp_path: Path) -> None:
+    db = str(tmp_path / "pinned.duckdb")
+    rng = np.random.default_rng(0)
+
+    def add(store: DuckDBStore, name: str) -> None:
+        hashes = rng.integers(0, 1 << 32, 500, dtype=np.uint64).astype(np.uint32)
+        offsets = np.sort(rng.integers(0, 1000, 500)).astype(np.int32)
+        store.add_song(SongInfo(name, name, name, 10.0), Fingerprints(hashes, offsets))
+
+    with DuckDBStore(db) as writer:
+        add(writer, "first")
+    with DuckDBStore(db, read_only=True) as reader:
+        assert [s.name for s in reader.songs()] == ["first"]
+        with reader.pinned():
+            version = reader.data_version()
+            with DuckDBStore(db) as writer:
+                add(writer, "second")  # another process writes meanwhile
+            # Inside the block the reader keeps to what it read: one version.
+            assert reader.data_version() == version
+            assert [s.name for s in reader.songs()] == ["first"]
+        # After it, the next read sees the new song.
+        assert reader.data_version() != version
+        assert sorted(s.name for s in reader.songs()) == ["first", "second"]

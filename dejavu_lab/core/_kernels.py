@@ -113,19 +113,29 @@ def dense_song_windows(
     # The rows grouped by song in one read of them (random reads of the rows
     # would miss the cache): each song's differences and hash ids packed,
     # contiguous; and each song's smallest and largest difference.
-    low = np.full(n_songs, np.iinfo(np.int64).max, np.int64)
-    high = np.full(n_songs, np.iinfo(np.int64).min, np.int64)
     fill = song_start[:-1].copy()
     packed = np.empty(n_rows, np.int64)
     for r in range(n_rows):
         s = rank[song_id[r]]
         q = query_index[r]
         d = np.int64(offset[r]) - query_offsets[q]
-        low[s] = min(low[s], d)
-        high[s] = max(high[s], d)
         # A negative difference packs too: the shift back is arithmetic.
         packed[fill[s]] = (d << _ID_BITS) | hash_id[q]
         fill[s] += 1
+    # Each song's extremes from its packed rows, contiguous (a vectorised
+    # pass, where the scattered loop above would update them row by row).
+    low = np.empty(n_songs, np.int64)
+    high = np.empty(n_songs, np.int64)
+    for s in range(n_songs):
+        smallest = packed[song_start[s]]
+        largest = smallest
+        for i in range(song_start[s] + 1, song_start[s + 1]):
+            smallest = min(smallest, packed[i])
+            largest = max(largest, packed[i])
+        # The hash id is in the low bits: the order of the packed values is
+        # that of the differences.
+        low[s] = smallest >> _ID_BITS
+        high[s] = largest >> _ID_BITS
     # The dense table the numpy reference would build: each song's cells run
     # from the smallest difference of all, plus ``tolerance`` empty cells.
     n_cells = np.int64(0)

@@ -162,6 +162,8 @@ class DuckDBStore:
         self._con: duckdb.DuckDBPyConnection | None = None
         # What was read at a data version: {"version": ..., "signature": ..., ...}.
         self._seen: dict[str, Any] = {}
+        # The data version read once for the reads of a pinned() block.
+        self._pinned_version: tuple[int, ...] | None = None
         self._closed = False
         if self.path == ":memory:":
             self._con = self._connect(write=True)
@@ -281,6 +283,8 @@ class DuckDBStore:
         """
         if self.path == ":memory:":
             return None
+        if self._pinned_version is not None:
+            return self._pinned_version
         version: list[int] = []
         for name in (self.path, self.path + ".wal"):
             try:
@@ -290,6 +294,24 @@ class DuckDBStore:
             else:
                 version += [stat.st_mtime_ns, stat.st_size, stat.st_ino]
         return tuple(version)
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Read :meth:`data_version` once for all the reads inside the block.
+
+        The peak check reads up to ten songs' stretches a query, each read
+        checking the file's version (two ``stat`` calls): inside the block
+        they share one check, as if the reads were one. Songs another process
+        adds meanwhile are seen at the first read after the block.
+        """
+        if self._pinned_version is not None or self.path == ":memory:":
+            yield
+            return
+        self._pinned_version = self.data_version()
+        try:
+            yield
+        finally:
+            self._pinned_version = None
 
     def _current(self, key: str, read: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
         """``read(con)``, reused while the file is unchanged (in memory: until a write)."""

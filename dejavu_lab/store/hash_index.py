@@ -407,11 +407,15 @@ class HashIndex:
         64 kB, more with large folios) around each touched page, and a
         10,000-song process counted 0.8 GB while it held 2.2 GB of the index.
         """
-        if self.resident_budget is None:
-            return
+        if self.resident_budget is None or self._row_bytes() <= self.resident_budget:
+            return  # all the rows fit the budget: nothing to drop (no statm read)
         self._touched += n_rows * self.layout.bytes_per_row + n_runs * _PAGE
         if self._touched > self.resident_budget or (_file_resident_bytes() > self.resident_budget):
             self.release()
+
+    def _row_bytes(self) -> int:
+        """Bytes of the row files (what :meth:`release` drops)."""
+        return int(sum(column.nbytes for column in self.postings))
 
     def release(self) -> None:
         """Drop the mapped row files' pages from this process's resident memory.
