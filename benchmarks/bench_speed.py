@@ -8,6 +8,12 @@ others on the default's), so that the medians are side by side; decode and
 resampling excluded (samples at the pipeline's rate).
 
     python benchmarks/bench_speed.py --size full [--presets default speed]
+    python benchmarks/bench_speed.py --size full --presets speed \
+        --variant speed-first-pass:speed__extra_finals=0
+
+A ``--variant NAME:param=value,...`` is the ``"speed"`` preset with those
+parameters, timed beside the others. Medians of wall time and of CPU time
+(``time.process_time``) are reported, with the load average.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -25,6 +32,7 @@ import numpy as np
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import resample
+from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import load_corpus_audio
 from dejavu_lab.studies.channel import CONDITIONS, Channel, Noise, change_speed
 from dejavu_lab.studies.corpus import default_corpus_dir
@@ -55,6 +63,13 @@ def main() -> None:
         default=["default", "speed", "invariant"],
         help="presets to time (invariant builds its own database)",
     )
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:PARAMS",
+        help="also time the speed preset with these parameters (name=value,...)",
+    )
     args = p.parse_args()
     corpus = load_corpus_audio(default_corpus_dir(args.size), progress=False)
     base, _ = cached_database("default", corpus, args.db_dir)
@@ -66,6 +81,13 @@ def main() -> None:
             presets[preset] = Dejavu(store=base.db, pipeline="speed")
         else:
             presets[preset] = base
+    for spec in args.variant:
+        name, _, params = spec.partition(":")
+        values = {}
+        for item in params.split(","):
+            key, value = item.split("=")
+            values[key] = json.loads(value)
+        presets[name] = Dejavu(store=base.db, pipeline=get_preset("speed").with_params(**values))
     rate, sr = base.pipeline.spectrogram.sample_rate, corpus.sample_rate
     rng = np.random.default_rng(args.seed)
     clips: dict[str, list[np.ndarray]] = {"speed-1.0": [], "varispeed": []}
@@ -84,13 +106,15 @@ def main() -> None:
     rows = []
     for condition, queries in clips.items():
         times: dict[str, list[float]] = {preset: [] for preset in presets}
+        cpu: dict[str, list[float]] = {preset: [] for preset in presets}
         right: dict[str, int] = dict.fromkeys(presets, 0)
         names = list(corpus.reference)
         for name, clip in zip(names, queries, strict=True):
             for preset, djv in presets.items():
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 answer = djv.match_samples(clip, rate)
                 times[preset].append(time.perf_counter() - started)
+                cpu[preset].append(time.process_time() - started_cpu)
                 right[preset] += answer.song_name == name
         for preset in presets:
             rows.append(
@@ -99,13 +123,16 @@ def main() -> None:
                     "preset": preset,
                     "median_ms": round(1e3 * statistics.median(times[preset]), 2),
                     "p90_ms": round(1e3 * float(np.percentile(times[preset], 90)), 2),
+                    "cpu_median_ms": round(1e3 * statistics.median(cpu[preset]), 2),
+                    "mean_ms": round(1e3 * statistics.mean(times[preset]), 2),
+                    "load_average": [round(x, 2) for x in os.getloadavg()],
                     "right": right[preset],
                     "clips": len(queries),
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
-    chosen = "" if len(presets) == 3 else "_" + "-".join(presets)
+    chosen = "" if list(presets) == ["default", "speed", "invariant"] else "_" + "-".join(presets)
     out = RESULTS / f"speed_{args.size}{chosen}.json"
     record = provenance(
         {preset: djv.pipeline.get_params() for preset, djv in presets.items()},
