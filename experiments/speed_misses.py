@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from dejavu_lab.core.audio import resample
 from dejavu_lab.core.invariant import landmarks_only
 from dejavu_lab.core.presets import get_preset
-from dejavu_lab.core.speed import Factor
+from dejavu_lab.core.speed import Factor, corrected
 from dejavu_lab.core.verify import PeakSet, peaks_from_fingerprints
 
 
@@ -104,8 +104,19 @@ def replay(djv, clip: dict, sample_rate: int, song_id: int) -> dict:  # type: ig
     near_kept = any(abs(math.log(coarse[i].value / truth.value)) <= step for i in kept)
     true_height = int(djv._tallest_windows(peaks, [truth])[0])
 
+    def decided(found) -> bool:  # type: ignore[no-untyped-def]
+        return corrected(
+            found.result,
+            tests=found.factors_tried,
+            min_aligned=matcher.min_aligned,
+            min_confidence=matcher.min_confidence,
+        ).is_match
+
     outcome = search.search(
-        peaks, count=djv._tallest_windows, match=lambda scaled, factor: full(factor)[0]
+        peaks,
+        count=djv._tallest_windows,
+        match=lambda scaled, factor: full(factor)[0],
+        decided=decided,
     )
     _, rank_chosen, z_chosen = full(outcome.factor)
     result_true, rank_true, z_true = full(truth)
