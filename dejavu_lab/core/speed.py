@@ -12,7 +12,9 @@ analysis of the audio), and each factor is matched as an ordinary query:
 - pitch shift by ``p`` without tempo change: bin ``b / p``, frame ``t``.
 
 Factors are tried coarse to fine: a coarse grid over the range, then a fine
-grid around the best coarse ones. Offsets come out in the reference's frames.
+grid around the best coarse ones; if the best of those is no match by the
+hashes, a second pass ranks a denser grid over the whole range and matches
+its best factors too. Offsets come out in the reference's frames.
 
 **False matches.** Every factor tried is one more chance for unseen music to
 raise a tall bin. The hash confidence of a factor's best candidate (``-log10``
@@ -601,6 +603,10 @@ class SpeedSearch:
         decided: Callable[[SpeedMatch], bool] | None = None,
     ) -> SpeedMatch:
         """Rank coarse factors, then fine ones around the best; match at the best of each kind.
+
+        If the strongest match is no answer by the hashes (``decided``), a
+        second pass: a denser grid (``second_step``) is ranked and the next
+        ``extra_finals`` best factors of each kind are matched too.
 
         Parameters
         ----------
