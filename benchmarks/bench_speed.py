@@ -11,7 +11,9 @@ resampling excluded (samples at the pipeline's rate).
     python benchmarks/bench_speed.py --size full --presets speed \
         --variant speed-first-pass:speed__extra_finals=0
 
-A ``--variant NAME:param=value,...`` is the ``"speed"`` preset with those
+``--unseen`` adds 5 s varispeed clips of the unseen tracks (no-match answers:
+what the search costs music the database does not hold). A
+``--variant NAME:param=value,...`` is the ``"speed"`` preset with those
 parameters, timed beside the others. Medians of wall time and of CPU time
 (``time.process_time``) are reported, with the load average.
 """
@@ -70,6 +72,9 @@ def main() -> None:
         metavar="NAME:PARAMS",
         help="also time the speed preset with these parameters (name=value,...)",
     )
+    p.add_argument(
+        "--unseen", action="store_true", help="also time 5 s clips of unseen tracks, changed"
+    )
     args = p.parse_args()
     corpus = load_corpus_audio(default_corpus_dir(args.size), progress=False)
     base, _ = cached_database("default", corpus, args.db_dir)
@@ -100,6 +105,18 @@ def main() -> None:
         changed = laptop_mic(10.0).apply(played, sr, index)
         clips["speed-1.0"].append(resample(plain, sr, rate))
         clips["varispeed"].append(resample(changed, sr, rate))
+    names = {condition: list(corpus.reference) for condition in clips}
+    if args.unseen:
+        # Music the database does not hold, played at another speed: what no-match costs.
+        clips["unseen-varispeed"] = []
+        for index, samples in enumerate(corpus.unseen.values()):
+            factor = 1.0 + (1 if rng.random() < 0.5 else -1) * rng.uniform(0.01, 0.05)
+            start = int(rng.integers(10 * sr, len(samples) - 7 * sr))
+            excerpt = samples[start : start + math.ceil(5 * factor * sr) + 1]
+            played = change_speed(excerpt, sr, factor=factor)[: 5 * sr]
+            changed = laptop_mic(10.0).apply(played, sr, 1000 + index)
+            clips["unseen-varispeed"].append(resample(changed, sr, rate))
+        names["unseen-varispeed"] = [""] * len(clips["unseen-varispeed"])
     for clip in clips["speed-1.0"][:3]:  # warm the indexes
         for djv in presets.values():
             djv.match_samples(clip, rate)
@@ -108,14 +125,14 @@ def main() -> None:
         times: dict[str, list[float]] = {preset: [] for preset in presets}
         cpu: dict[str, list[float]] = {preset: [] for preset in presets}
         right: dict[str, int] = dict.fromkeys(presets, 0)
-        names = list(corpus.reference)
-        for name, clip in zip(names, queries, strict=True):
+        for name, clip in zip(names[condition], queries, strict=True):
             for preset, djv in presets.items():
                 started, started_cpu = time.perf_counter(), time.process_time()
                 answer = djv.match_samples(clip, rate)
                 times[preset].append(time.perf_counter() - started)
                 cpu[preset].append(time.process_time() - started_cpu)
-                right[preset] += answer.song_name == name
+                # Unseen clips: "right" counts the answers that are no match.
+                right[preset] += answer.song_name == (name or None)
         for preset in presets:
             rows.append(
                 {
@@ -133,6 +150,7 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
     chosen = "" if list(presets) == ["default", "speed", "invariant"] else "_" + "-".join(presets)
+    chosen += "_unseen" if args.unseen else ""
     out = RESULTS / f"speed_{args.size}{chosen}.json"
     record = provenance(
         {preset: djv.pipeline.get_params() for preset, djv in presets.items()},
