@@ -634,6 +634,7 @@ class Dejavu:
             count=self._tallest_windows,
             match=match,
             accept=(lambda found: rule(found).is_match) if search.first_match else None,
+            decided=lambda found: rule(found).is_match,
         )
         result = rule(outcome)
         ranked = list(result.candidates)

@@ -41,13 +41,19 @@ def main() -> None:
     p.add_argument("--seconds", type=float, nargs="+", default=[5.0])
     p.add_argument("--conditions", nargs="+", default=["varispeed", "pitch"])
     p.add_argument("--per-unseen", type=int, default=2)
+    p.add_argument(
+        "--per-song",
+        type=int,
+        default=1,
+        help="clips per track (the first is the study's; more: a larger set of the same seed)",
+    )
     p.add_argument("--variants", nargs="+", default=["base"])
     args = p.parse_args()
     speed_robust.PLAN = {
         c: tuple(s for s in speed_robust.PLAN[c] if s in args.seconds) for c in args.conditions
     }
     corpus = load_corpus(args)
-    clips = speed_robust.build(corpus, args.seed, 1, args.per_unseen, args.conditions)
+    clips = speed_robust.build(corpus, args.seed, args.per_song, args.per_unseen, args.conditions)
     djv, _ = database(args, corpus, "default")
     rows = []
     for spec in args.variants:

@@ -451,6 +451,112 @@ def test_polish_moves_each_finalist_to_its_taller_neighbour(polish_step: float) 
         assert found.factor == plain.factor and found.factors_tried == plain.factors_tried
 
 
+@pytest.mark.parametrize("named_first", [True, False])
+def test_a_second_pass_runs_only_when_the_first_finalists_name_nothing(
+    named_first: bool,
+) -> None:
+    search = SpeedSearch(
+        max_change=0.05,
+        coarse_step=0.01,
+        fine_step=0.002,
+        pitch=True,
+        polish_step=0.001,
+        extra_finals=1,
+        second_step=0.002,
+    )
+    peaks = _peaks([0, 10, 20], [100, 200, 300])
+    # Chance heights everywhere, and a narrow peak at speed 1.025, half-way between two
+    # coarse factors (1.0201 and 1.0303): the first pass's grids see nothing of it.
+    truth = 1.025
+    counted: list[int] = []
+
+    def count(_: Peaks, factors: list[Factor]) -> np.ndarray:
+        counted.append(len(factors))
+        return np.array(
+            [
+                30 if f.kind == "speed" and abs(math.log(f.value / truth)) < 0.0012 else 10
+                for f in factors
+            ]
+        )
+
+    matched: list[Factor] = []
+
+    def match(_: Peaks, factor: Factor) -> MatchResult:
+        matched.append(factor)
+        right = factor.kind == "speed" and abs(factor.value / truth - 1) < 0.0012
+        return _fake_result(1, 9.0 if right else 1.0)
+
+    found = search.search(peaks, count=count, match=match, decided=lambda _: named_first)
+    # Every factor ranked is counted in the correction for multiplicity.
+    assert found.factors_tried == sum(counted)
+    if named_first:  # the first pass's two finalists, and nothing more
+        assert len(matched) == 2 and all(abs(f.value / truth - 1) > 0.0012 for f in matched)
+        assert len(counted) == 3  # coarse, fine, polish
+    else:  # the second grid, and two more finalists, one of them at the peak, which wins
+        assert len(matched) == 4 and len(counted) == 5
+        assert found.factor.kind == "speed"
+        assert found.factor.value == pytest.approx(truth, rel=1.2e-3)
+    # Without a decision rule there is no second pass.
+    matched.clear()
+    search.search(peaks, count=count, match=match)
+    assert len(matched) == 2
+
+
+def test_the_second_grid_fills_the_coarse_one_in_steps_of_second_step() -> None:
+    search = SpeedSearch(max_change=0.06, coarse_step=0.006, pitch=True, second_step=0.002)
+    first = search.coarse_factors()
+    second = search.second_factors(first)
+    assert {f.kind for f in second} == {"speed", "pitch"}
+    for kind in ("speed", "pitch"):
+        values = np.sort([f.value for f in first + second if f.kind == kind])
+        steps = np.diff(np.log(values))
+        # Together a grid of about 0.2 % steps (the coarse grid's 0.6 % is not exactly
+        # three of them), no factor twice, and the gap around 1.0 left to the match at
+        # speed 1.0: no factor of the range is more than 0.11 % from one ranked.
+        inside = steps[steps < 0.005]
+        assert len(inside) == len(steps) - 1
+        assert np.all((inside > 0.0018) & (inside < 0.0022))
+        assert np.all(np.abs(np.log(values)) > math.log(1.005) - 1e-12)
+        assert values[0] >= 1 / 1.06 - 1e-9 and values[-1] <= 1.06 + 1e-9
+
+
+def test_the_second_pass_names_a_clip_whose_factor_the_first_pass_misses(
+    speed_djv: Dejavu, song_samples: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 4 s clip played at 1.0265. The first pass's ranking is made blind near the
+    # truth (every factor within 0.4 % of it counts 0), as it is in the misses of the
+    # study where the coarse grid lands 0.3 % off; the second pass's dense grid sees it.
+    factor, start_s = 1.0265, 7.5
+    name, samples = next(iter(song_samples.items()))
+    clip = _played_at(samples, start_s, 4.0, factor)
+    ranking = Dejavu._tallest_windows
+    calls: list[int] = []
+
+    def blind_first_pass(djv: Dejavu, peaks: Peaks, factors: list[Factor]) -> np.ndarray:
+        heights = ranking(djv, peaks, factors)
+        calls.append(len(factors))
+        if len(calls) <= 3:  # coarse, fine, polish: the first pass
+            near = [abs(math.log(f.value / factor)) < 0.004 for f in factors]
+            heights = np.where(near, 0, heights)
+        return heights
+
+    monkeypatch.setattr(Dejavu, "_tallest_windows", blind_first_pass)
+    result = speed_djv.match_samples(clip, SONG_RATE)
+    assert len(calls) == 5  # coarse, fine, polish; the second grid, polish
+    assert result.song_name == name, result
+    assert result.offset_seconds is not None
+    assert abs(result.offset_seconds - start_s) <= 0.1, result
+    assert abs(result.speed - factor) <= 0.005, result
+    # Without the second pass the blinded search does not find it.
+    calls.clear()
+    first_only = Dejavu(
+        store=speed_djv.db, pipeline=get_preset("speed").with_params(speed__extra_finals=0)
+    )
+    missed = first_only.match_samples(clip, SONG_RATE)
+    assert len(calls) == 3
+    assert missed.song_name != name or abs(missed.speed - factor) > 0.005, missed
+
+
 def test_corrected_lowers_confidence_by_the_factors_tried() -> None:
     best = Candidate(
         song_id=1,

@@ -133,6 +133,8 @@ PRESETS["speed"] = PRESETS["default"].with_params(
     speed__polish_step=0.001,
     speed__keep=3,
     speed__min_seconds=2.0,
+    speed__extra_finals=1,
+    speed__second_step=0.002,
 )
 
 

@@ -12,7 +12,9 @@ analysis of the audio), and each factor is matched as an ordinary query:
 - pitch shift by ``p`` without tempo change: bin ``b / p``, frame ``t``.
 
 Factors are tried coarse to fine: a coarse grid over the range, then a fine
-grid around the best coarse ones. Offsets come out in the reference's frames.
+grid around the best coarse ones; if the best of those is no match by the
+hashes, a second pass ranks a denser grid over the whole range and matches
+its best factors too. Offsets come out in the reference's frames.
 
 **False matches.** Every factor tried is one more chance for unseen music to
 raise a tall bin. The hash confidence of a factor's best candidate (``-log10``
@@ -423,6 +425,18 @@ class SpeedSearch:
         and the tallest is matched in full (0: no polish).
     finals : int
         Best-ranked factors of each kind matched in full; the best match wins.
+    extra_finals : int
+        When the strongest of those is no match by the hashes (after the
+        correction for the factors tried), this many next best-ranked factors
+        of each kind are matched in full too, and the strongest of all wins:
+        a clip the first finalists name pays nothing more.
+    second_step : float
+        That second pass (``extra_finals`` > 0) first ranks a denser grid, in
+        relative steps of ``second_step``, over the whole range (the factors
+        already ranked left out), before its finalists are chosen: at 5 s the
+        right song's votes halve 0.15 % from the true factor, so a coarse grid
+        sees a factor half-way between two of its own at neither (0: no new
+        grid).
     first_match : bool
         Match the finalists tallest first and stop at the first that is a
         match by the hashes (after the correction for the factors tried),
@@ -447,6 +461,8 @@ class SpeedSearch:
     dt_tolerance: int = 0
     polish_step: float = 0.0
     finals: int = 1
+    extra_finals: int = 0
+    second_step: float = 0.0
     first_match: bool = False
     candidates: int = 3
     min_z: float = 8.5
@@ -466,6 +482,8 @@ class SpeedSearch:
         "dt_tolerance": Constraint(int, 0, 3),
         "polish_step": Constraint(float, 0.0, 0.2),
         "finals": Constraint(int, 1, 20),
+        "extra_finals": Constraint(int, 0, 20),
+        "second_step": Constraint(float, 0.0, 0.2),
         "first_match": Constraint(bool),
         "candidates": Constraint(int, 0, 100),
         "min_z": Constraint(float, 0.0, 1000.0),
@@ -515,6 +533,25 @@ class SpeedSearch:
         )
         return [Factor(kind, float(v)) for kind in self.kinds() for v in values]
 
+    def second_factors(self, ranked: list[Factor]) -> list[Factor]:
+        """The second pass's grid (step ``second_step``), of every kind, less the factors
+        within a quarter of its step of one in ``ranked`` (already ranked)."""
+        low, high = 1.0 / (1.0 + self.max_change), 1.0 + self.max_change
+        values = factor_grid(
+            low=low, high=high, step=self.second_step, skip_near_one=self.min_change
+        )
+        near = math.log1p(self.second_step) / 4
+        out = []
+        for kind in self.kinds():
+            done = np.sort(np.log([f.value for f in ranked if f.kind == kind] or [np.inf]))
+            logs = np.log(values)
+            at = np.clip(np.searchsorted(done, logs), 1, max(1, len(done) - 1))
+            gap = np.minimum(
+                np.abs(logs - done[at - 1]), np.abs(logs - done[np.minimum(at, len(done) - 1)])
+            )
+            out += [Factor(kind, float(v)) for v, g in zip(values, gap, strict=True) if g > near]
+        return out
+
     def fine_factors(self, around: Factor) -> list[Factor]:
         """The fine grid within half a coarse step of ``around`` (itself excluded)."""
         reach = math.floor(0.5 * self.coarse_step / self.fine_step + 1e-9)
@@ -531,7 +568,7 @@ class SpeedSearch:
         peaks: Peaks,
         finalists: list[tuple[int, Factor]],
         count: Callable[[Peaks, list[Factor]], np.ndarray],
-    ) -> tuple[list[tuple[int, Factor]], list[Factor]]:
+    ) -> tuple[list[tuple[int, Factor]], list[Factor], list[int]]:
         """Each finalist moved to the tallest of itself and its neighbours ``polish_step`` away.
 
         A finalist on the fine grid is up to half a fine step from the truth,
@@ -539,10 +576,10 @@ class SpeedSearch:
         and a varispeed clip's pitch hypothesis can then outscore it. One more
         ranking pass over the finalists' neighbours (ties keep the finalist).
 
-        Returns the finalists and the factors counted.
+        Returns the finalists, the factors counted and their heights.
         """
         nearby = [f for _, factor in finalists for f in _nearby(factor, self.polish_step)]
-        heights = list(count(peaks, nearby))
+        heights = [int(h) for h in count(peaks, nearby)]
         polished = []
         for index, (height, factor) in enumerate(finalists):
             best = (height, factor)
@@ -550,7 +587,7 @@ class SpeedSearch:
                 if heights[k] > best[0]:
                     best = (int(heights[k]), nearby[k])
             polished.append(best)
-        return polished, nearby
+        return polished, nearby, heights
 
     def scaled(self, peaks: Peaks, factor: Factor) -> Peaks:
         """``peaks`` mapped to the stored song's frames and bins under ``factor``."""
@@ -563,8 +600,13 @@ class SpeedSearch:
         count: Callable[[Peaks, list[Factor]], np.ndarray],
         match: Callable[[Peaks, Factor], MatchResult],
         accept: Callable[[SpeedMatch], bool] | None = None,
+        decided: Callable[[SpeedMatch], bool] | None = None,
     ) -> SpeedMatch:
         """Rank coarse factors, then fine ones around the best; match at the best of each kind.
+
+        If the strongest match is no answer by the hashes (``decided``), a
+        second pass: a denser grid (``second_step``) is ranked and the next
+        ``extra_finals`` best factors of each kind are matched too.
 
         Parameters
         ----------
@@ -580,6 +622,11 @@ class SpeedSearch:
             ``accept(found)``: whether a finalist's match is an answer without
             matching the others (finalists are matched tallest first). None:
             every finalist is matched and the strongest wins.
+        decided : callable, optional
+            ``decided(found)``: whether the strongest finalist's match is an
+            answer by the hashes. If not, and ``extra_finals``, the next
+            ``extra_finals`` best-ranked factors of each kind are matched too
+            (polished likewise) and the strongest of all wins. None: never.
         """
         factors = self.coarse_factors()
         heights = list(count(peaks, factors))
@@ -596,24 +643,11 @@ class SpeedSearch:
         # sustained notes hardly tell a tempo change from none in the coarse counts.
         # With ``accept``, finalists are matched from the tallest down, and one it takes
         # ends the search.
-        finalists: list[tuple[int, Factor]] = []
-        for kind in self.kinds():
-            mine = [i for i, f in enumerate(factors) if f.kind == kind]
-            mine.sort(key=lambda i: heights[i], reverse=True)
-            chosen: list[int] = []
-            for i in mine:
-                # Finalists apart by more than a fine step: not the same peak twice.
-                if all(
-                    abs(factors[i].value / factors[j].value - 1) > 1.5 * self.fine_step
-                    for j in chosen
-                ):
-                    chosen.append(i)
-                if len(chosen) == self.finals:
-                    break
-            finalists += [(int(heights[i]), factors[i]) for i in chosen]
+        finalists = self._finalists(factors, heights, self.finals, [])
         if self.polish_step > 0 and finalists:
-            finalists, polished = self._polish(peaks, finalists, count)
+            finalists, polished, polished_heights = self._polish(peaks, finalists, count)
             factors += polished
+            heights += polished_heights
         if accept is not None:
             finalists.sort(key=lambda pair: pair[0], reverse=True)
         finals = []
@@ -623,7 +657,49 @@ class SpeedSearch:
             if accept is not None and accept(found):
                 return found
             finals.append(found)
-        return max(finals, key=_strength)
+        best = max(finals, key=_strength)
+        if not self.extra_finals or decided is None or decided(best):
+            return best
+        # No finalist is an answer by the hashes: a second pass. A denser grid is
+        # ranked (``second_step``), then the next best-ranked factors of each kind
+        # (apart from those matched) are matched, and the strongest of all wins.
+        if self.second_step > 0:
+            denser = self.second_factors(factors)
+            factors += denser
+            heights += [int(h) for h in count(peaks, denser)]
+        chosen = [found.factor for found in finals]
+        extra = self._finalists(factors, heights, self.extra_finals, chosen)
+        if self.polish_step > 0 and extra:
+            extra, polished, polished_heights = self._polish(peaks, extra, count)
+            factors += polished
+            heights += polished_heights
+        for _, factor in extra:
+            scaled = self.scaled(peaks, factor)
+            finals.append(SpeedMatch(factor, match(scaled, factor), scaled, len(factors)))
+        best = max(finals, key=_strength)
+        return replace(best, factors_tried=len(factors))
+
+    def _finalists(
+        self, factors: list[Factor], heights: list[int], n: int, matched: list[Factor]
+    ) -> list[tuple[int, Factor]]:
+        """The ``n`` tallest factors of each kind, each more than a fine step from the others
+        and from ``matched`` (not the same peak twice)."""
+        out: list[tuple[int, Factor]] = []
+        for kind in self.kinds():
+            mine = [i for i, f in enumerate(factors) if f.kind == kind]
+            mine.sort(key=lambda i: heights[i], reverse=True)
+            apart = [f for f in matched if f.kind == kind]
+            chosen: list[Factor] = []
+            for i in mine:
+                if len(chosen) == n:
+                    break
+                if all(
+                    abs(factors[i].value / other.value - 1) > 1.5 * self.fine_step
+                    for other in apart + chosen
+                ):
+                    chosen.append(factors[i])
+                    out.append((int(heights[i]), factors[i]))
+        return out
 
 
 def _nearby(factor: Factor, step: float) -> list[Factor]:
