@@ -13,12 +13,28 @@ import matplotlib
 matplotlib.use("Agg")
 
 from dejavu_lab import Dejavu
+from dejavu_lab.core.matching import Candidate
 from dejavu_lab.studies import CorpusAudio, load_corpus_audio
 from dejavu_lab.studies.corpus import default_corpus_dir
 from dejavu_lab.studies.corpus_audio import cached_database
 from dejavu_lab.studies.provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def at_true_offset(candidate: dict, offset_frames: float) -> Candidate:  # type: ignore[type-arg]
+    """A recognition candidate (a ``Recognition.candidates`` row) moved to the true offset.
+
+    The peak check of it is the most any ranking or offset search could give the song.
+    """
+    return Candidate(
+        song_id=candidate["song_id"],
+        offset_frames=offset_frames,
+        aligned_hashes=0,
+        song_votes=0,
+        runner_up_aligned=0,
+        confidence=float(candidate["confidence"]),
+    )
 
 
 def parser(description: str, *, presets: bool = True) -> argparse.ArgumentParser:

@@ -28,13 +28,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import output_dir, parser, save
+from _common import at_true_offset, output_dir, parser, save
 from calibration import decision_table, fit_half, query_chunks, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import resample
 from dejavu_lab.core.calibration import peak_evidence
-from dejavu_lab.core.matching import Candidate
 from dejavu_lab.core.peaks import PeakPicker, Peaks
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import CorpusAudio
@@ -136,14 +135,7 @@ def right_song_rows(djv: Dejavu, queries: list[Query]) -> pd.DataFrame:
         mine = ranked[right]
         # The right song's peak check at the true offset: the most any ranking could give it.
         _, query_peaks = probe.pipeline.analyse_query(query.clip)
-        oracle = Candidate(
-            song_id=mine["song_id"],
-            offset_frames=query.start_s / frame_s,
-            aligned_hashes=0,
-            song_votes=0,
-            runner_up_aligned=0,
-            confidence=float(mine["confidence"]),
-        )
+        oracle = at_true_offset(mine, query.start_s / frame_s)
         frames = probe.pipeline.frames_for(len(query.clip) / query.sample_rate)
         check = probe._verify([oracle], query_peaks, frames)[0]
         others = np.delete(evidence, right)

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import output_dir, parser, save
+from _common import at_true_offset, output_dir, parser, save
 from calibration import query_chunks, study_database
 from tqdm.auto import tqdm
 
@@ -52,9 +52,8 @@ from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import resample
 from dejavu_lab.core.calibration import fit_null, peak_evidence
 from dejavu_lab.core.invariant import landmarks_only
-from dejavu_lab.core.matching import Candidate
 from dejavu_lab.core.presets import get_preset
-from dejavu_lab.core.probe import contrast_map, probe_check
+from dejavu_lab.core.probe import PEAKNESS, contrast_map, probe_check
 from dejavu_lab.core.verify import PeakSet, peaks_from_fingerprints
 from dejavu_lab.studies import CorpusAudio
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S
@@ -90,14 +89,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "level_bins": 8,
         "normalise_rows": True,
     },
-    "peakness t0 f0 n5 rows": {
-        "time_reach": 0,
-        "freq_reach": 0,
-        "level": "neighbourhood-max",
-        "level_bins": 5,
-        "level_frames": 5,
-        "normalise_rows": True,
-    },
+    "peakness t0 f0 n5 rows": PEAKNESS,
     "onset t0 f0 b5": {"time_reach": 0, "freq_reach": 0, "level": "bin-mean", "level_frames": 5},
     "peakness t0 f0 n5": {
         "time_reach": 0,
@@ -161,15 +153,7 @@ def clip_rows(djv: Dejavu, query: Any, songs: int) -> list[dict[str, Any]]:
                 out["probe_peaks"] = check.reference_peaks
         return out
 
-    common = {
-        "query_id": query.query_id,
-        "source": query.source,
-        "song_index": query.song_index,
-        "condition": query.condition,
-        "seconds": query.duration_s,
-        "truth": query.song_name,
-        "start_s": query.start_s,
-    }
+    common = query.describe()
     rows = []
     for rank, candidate in enumerate(found.candidates):
         checked = rank < CANDIDATES
@@ -187,14 +171,7 @@ def clip_rows(djv: Dejavu, query: Any, songs: int) -> list[dict[str, Any]]:
         rows.append(row)
     if query.song_name is not None:
         mine = next(c for c in found.candidates if c["song_name"] == query.song_name)
-        oracle = Candidate(
-            song_id=mine["song_id"],
-            offset_frames=query.start_s / frame_s,
-            aligned_hashes=0,
-            song_votes=0,
-            runner_up_aligned=0,
-            confidence=float(mine["confidence"]),
-        )
+        oracle = at_true_offset(mine, query.start_s / frame_s)
         _, query_peaks = pipeline.analyse_query(query.clip)
         check = djv._verify([oracle], query_peaks, pipeline.frames_for(query.duration_s))[0]
         rows.append(

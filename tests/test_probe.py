@@ -7,7 +7,7 @@ import pytest
 from conftest import SONG_RATE, UNSEEN_SEEDS, add_noise
 
 from dejavu_lab.core.presets import get_preset
-from dejavu_lab.core.probe import contrast_map, probe_check, probe_scores
+from dejavu_lab.core.probe import PEAKNESS, contrast_map, probe_check, probe_scores
 from dejavu_lab.core.verify import PeakSet
 from dejavu_lab.studies.synth import synth_song
 
@@ -83,17 +83,7 @@ def _song_and_clip(
 
 
 #: The contrasts measured in experiments/peak_probe.py: the first, and the one folded into ``r``.
-CONTRASTS = [
-    {},
-    {
-        "time_reach": 0,
-        "freq_reach": 0,
-        "level": "neighbourhood-max",
-        "level_bins": 5,
-        "level_frames": 5,
-        "normalise_rows": True,
-    },
-]
+CONTRASTS = [{}, PEAKNESS]
 
 
 @pytest.mark.parametrize("kwargs", CONTRASTS)

@@ -37,6 +37,16 @@ from .verify import PeakSet
 
 #: What a cell's neighbourhood maximum is compared with in :func:`contrast_map`.
 LEVELS = ("frame-mean", "bin-mean", "neighbourhood-max")
+#: The contrast folded into the evidence in ``docs/no-match.md`` (keyword arguments of
+#: :func:`contrast_map`): each cell against its 5 x 5 neighbourhood's maximum, bins standardised.
+PEAKNESS: dict[str, int | str | bool] = {
+    "time_reach": 0,
+    "freq_reach": 0,
+    "level": "neighbourhood-max",
+    "level_bins": 5,
+    "level_frames": 5,
+    "normalise_rows": True,
+}
 
 
 def contrast_map(

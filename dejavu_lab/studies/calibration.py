@@ -94,13 +94,7 @@ def _row(query: Query, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         and abs(top["offset_seconds"] - query.start_s) <= OFFSET_TOLERANCE_S
     )
     return {
-        "query_id": query.query_id,
-        "source": query.source,
-        "song_index": query.song_index,
-        "condition": query.condition,
-        "seconds": query.duration_s,
-        "truth": query.song_name,
-        "start_s": query.start_s,
+        **query.describe(),
         "answer": answer,
         "offset_s": offset,
         "evidence": float(best["evidence"]) if best else 0.0,

@@ -113,6 +113,18 @@ class Query:
         """Where the excerpt ends in the song, in seconds."""
         return self.start_s + len(self.clip) / self.sample_rate
 
+    def describe(self) -> dict[str, object]:
+        """The query's identity and truth as table columns (no clip)."""
+        return {
+            "query_id": self.query_id,
+            "source": self.source,
+            "song_index": self.song_index,
+            "condition": self.condition,
+            "seconds": self.duration_s,
+            "truth": self.song_name,
+            "start_s": self.start_s,
+        }
+
     @property
     def query_id(self) -> str:
         """A readable identifier, unique within one query set."""
