@@ -12,7 +12,7 @@ MySQL), each worker writes its songs itself, one transaction per song, and
 only a summary comes back; a DuckDB file (one writer at a time) is written by
 the calling process, which takes the file's write lock for a short batch of
 songs at a time (:data:`WRITE_HOLD_S`) so that readers get in between. In
-one process, songs are written a few seconds' worth at a time
+one process, songs are written about a second's worth at a time
 (:data:`WRITE_EVERY_S`), not one connection per song.
 """
 
@@ -356,7 +356,7 @@ def fingerprint_files(
         spec = store_spec(store)  # a server database: the workers write
         function = _store_worker
         work = [(*job, spec) for job in jobs]
-    # One process computes between writes: it gathers a few seconds' worth first.
+    # One process computes between writes: it gathers about WRITE_EVERY_S of work first.
     gather_s = WRITE_EVERY_S if executor is None and (workers <= 1 or len(jobs) <= 1) else 0.0
     bar = tqdm(total=len(jobs), unit="song", desc="fingerprinting", disable=not progress)
     batch = _WriteBatch(store)
