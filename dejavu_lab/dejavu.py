@@ -46,7 +46,13 @@ from .core.speed import (
     scaled_hashes,
     window_heights,
 )
-from .core.verify import PeakSet, Verification, Verifier, peaks_from_fingerprints
+from .core.verify import (
+    PeakSet,
+    Stretches,
+    Verification,
+    Verifier,
+    peaks_from_fingerprints,
+)
 from .exceptions import ParameterError
 from .fingerprinting import (
     FingerprintReport,
@@ -575,29 +581,47 @@ class Dejavu:
         frame_s = self.pipeline.spectrogram.frame_seconds
         query = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
         reach_back = self.pipeline.hasher.max_dt
+        chosen = list(ranked[: verifier.candidates])
+        windows = [verifier.window(c.offset_frames, frame_s, query_frames) for c in chosen]
         checks: list[Verification] = []
         pinned = getattr(self.db, "pinned", None)
         # The candidates' stretches are read under one check of the store's version.
         with pinned() if callable(pinned) else contextlib.nullcontext():
-            for candidate in ranked[: verifier.candidates]:
-                first, stop = verifier.window(candidate.offset_frames, frame_s, query_frames)
+            # The best candidate alone (it often passes), then the others at once.
+            for batch in (slice(0, 1), slice(1, len(chosen))):
+                group = chosen[batch]
+                if not group:
+                    continue
                 # Targets of anchors up to max_dt frames earlier land in the window too.
-                stored = landmarks_only(
-                    self.db.song_fingerprints(candidate.song_id, first - reach_back, stop)
+                stretches = self._stretches(
+                    [c.song_id for c in group],
+                    [first - reach_back for first, _ in windows[batch]],
+                    [stop for _, stop in windows[batch]],
                 )
-                check = verifier(
+                for check in verifier.check_stretches(
                     query,
-                    peaks_from_fingerprints(stored),
-                    song_id=candidate.song_id,
-                    offset_frames=candidate.offset_frames,
+                    stretches,
+                    song_ids=[c.song_id for c in group],
+                    offsets_frames=[c.offset_frames for c in group],
                     query_frames=query_frames,
                     frame_seconds=frame_s,
-                    hash_confidence=float(candidate.confidence),
-                )
-                checks.append(check)
-                if passes(check):
-                    break
+                    hash_confidences=[float(c.confidence) for c in group],
+                ):
+                    checks.append(check)
+                    if passes(check):
+                        return checks
         return checks
+
+    def _stretches(self, song_ids: list[int], start: list[int], stop: list[int]) -> Stretches:
+        """The stored rows of each song with ``start <= offset < stop``, for the peak check."""
+        read = getattr(self.db, "song_stretches", None)
+        if callable(read):
+            return read(song_ids, start, stop)  # type: ignore[no-any-return]
+        parts = [
+            self.db.song_fingerprints(song, first, last)
+            for song, first, last in zip(song_ids, start, stop, strict=True)
+        ]
+        return Stretches.of(parts, start, stop)
 
     def _match_speed(
         self, query_peaks: Peaks, query_frames: int, song_frames: np.ndarray, top_k: int

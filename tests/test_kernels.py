@@ -15,8 +15,10 @@ from dejavu_lab.core._kernels import (
     rows_in_range,
     rows_of_songs,
     stable_order,
+    stretch_alignment_counts,
 )
 from dejavu_lab.core.hashing import MAX_BIN, MAX_DT, Fingerprints, pack_hashes
+from dejavu_lab.core.invariant import TAG
 from dejavu_lab.core.matching import Lookup
 from dejavu_lab.core.peaks import Peaks
 from dejavu_lab.core.verify import PeakSet
@@ -328,3 +330,90 @@ def test_background_sums_equal_numpys(seed: int) -> None:
     parts = [slice(max(a, 0), max(b, 0)), slice(max(c, 0), max(d, 0))]
     want = (sum(int(matched[p].sum()) for p in parts), sum(int(total[p].sum()) for p in parts))
     assert background_sums(matched, total, (a, b, c, d)) == want
+
+
+def _random_stretch(rng: np.random.Generator, start: int) -> Fingerprints:
+    """Rows of a song around ``start``: repeated peaks, a few triplet hashes, any order of ties."""
+    n = int(rng.integers(0, 3000))
+    n_peaks = int(rng.integers(1, 300))
+    frames = rng.integers(max(0, start - 300), start + 900, n_peaks)
+    bins = rng.integers(0, int(rng.choice([40, 400, MAX_BIN + 1])), n_peaks)
+    anchor = rng.integers(0, n_peaks, n)
+    dt = rng.integers(0, int(rng.choice([20, MAX_DT + 1])), n)
+    f2 = bins[rng.integers(0, n_peaks, n)] if rng.random() < 0.5 else rng.integers(0, 400, n)
+    hashes = pack_hashes(bins[anchor] % 2048, f2 % 2048, dt)
+    triplet = rng.random(n) < 0.05
+    hashes[triplet] |= TAG  # left out by the peak check
+    key = (frames[anchor].astype(np.int64) << 32) | hashes.astype(np.int64)
+    key.sort()
+    return Fingerprints((key & 0xFFFFFFFF).astype(np.uint32), (key >> 32).astype(np.int32))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_stretch_alignment_counts_equal_the_numpy_reference(seed: int) -> None:
+    """Candidates' counts from their rows at once = peaks rebuilt and aligned one by one."""
+    rng = np.random.default_rng(seed)
+    query_frames = int(rng.integers(0, 300)) if seed % 5 else int(rng.integers(0, 3))
+    query = _random_peaks(
+        rng, int(rng.integers(0, 800)), query_frames + 4, int(rng.integers(1, 400))
+    )
+    n_candidates = int(rng.integers(1, 11))
+    reach = int(rng.integers(2, 200))
+    centres = rng.integers(-100, 2000, n_candidates)
+    parts, starts, stops = [], [], []
+    for centre in centres:
+        start = int(centre) - reach - int(rng.integers(0, 300))
+        stop = int(centre) + reach + query_frames + int(rng.integers(-5, 20))
+        rows = _random_stretch(rng, start)
+        if seed % 2 and len(query) and len(rows.hashes):
+            # The query planted in the stretch: its peaks as anchors, at the
+            # centre (stored frames are never negative).
+            inside = query.frame + centre >= 0
+            bins = query.bin[inside] % 2048
+            planted = pack_hashes(bins, bins, np.zeros(len(bins), int))
+            rows = Fingerprints(
+                np.concatenate([rows.hashes, planted]),
+                np.concatenate([rows.offsets, (query.frame[inside] + centre).astype(np.int32)]),
+            )
+        parts.append(rows)
+        starts.append(start)
+        stops.append(stop)
+    stretches = verify.Stretches.of(parts, starts, stops)
+    for time_tolerance, freq_tolerance in ((0, 0), (1, 0), (2, 1)):
+        got = stretch_alignment_counts(
+            query.frame,
+            query.bin,
+            stretches.hashes,
+            stretches.offsets,
+            stretches.bounds,
+            stretches.start,
+            stretches.stop,
+            int(TAG),
+            centres.astype(np.int64) - reach,
+            2 * reach + 1,
+            query_frames,
+            time_tolerance,
+            freq_tolerance,
+            hashing.F2_SHIFT,
+            hashing.F1_SHIFT - hashing.F2_SHIFT,
+            MAX_BIN,
+        )
+        for i, centre in enumerate(centres):
+            rows = stretches.fingerprints(i)
+            keep = (rows.hashes & TAG) == 0
+            reference = verify._numpy_peaks_from_fingerprints(
+                Fingerprints(rows.hashes[keep], rows.offsets[keep])
+            )
+            want = verify._numpy_alignment_counts(
+                query,
+                reference,
+                np.arange(centre - reach, centre + reach + 1),
+                query_frames=query_frames,
+                time_tolerance=time_tolerance,
+                freq_tolerance=freq_tolerance,
+            )
+            for array, expected in zip(got, (*want[0], *want[1]), strict=True):
+                assert array.dtype == np.int64
+                np.testing.assert_array_equal(array[i], expected)
+        if seed % 2 and query_frames > 4 and len(query) > 10:
+            assert got[0].sum() > 0  # the planted copies are met

@@ -54,6 +54,34 @@ def test_stretches_equal_the_song_index_rows(seed: int, tmp_path: Path) -> None:
     on_disk.close()
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_stretches_read_at_once_hold_each_stretch(seed: int, tmp_path: Path) -> None:
+    """blocks_of: every stretch's rows (whole blocks around it), in rows()' order."""
+    rng = np.random.default_rng(seed)
+    songs = random_song_index(rng)
+    in_memory = SongStretches.from_song_index(songs)
+    on_disk = SongStretches.from_song_index(songs, tmp_path / "db.stretches", {"seed": seed})
+    picks = rng.integers(0, len(RANGES), 12)
+    song_ids = rng.integers(-1, 9, len(picks))
+    start = np.array([-(2**40) if RANGES[p][0] is None else RANGES[p][0] for p in picks])
+    stop = np.array([2**40 if RANGES[p][1] is None else RANGES[p][1] for p in picks])
+    for stretches in (in_memory, on_disk):
+        hashes, offsets, bounds = stretches.blocks_of(song_ids, start, stop)
+        assert hashes.dtype == np.uint32 and bounds.dtype == np.int64
+        assert len(bounds) == len(picks) + 1 and bounds[-1] == len(hashes) == len(offsets)
+        for i, song_id in enumerate(song_ids):
+            rows = slice(bounds[i], bounds[i + 1])
+            inside = (offsets[rows] >= start[i]) & (offsets[rows] < stop[i])
+            want = songs.song_rows(int(song_id), int(start[i]), int(stop[i]))
+            np.testing.assert_array_equal(hashes[rows][inside], want[0])
+            np.testing.assert_array_equal(offsets[rows][inside], want[1])
+            # At most a block of rows too many at either end.
+            if bounds[i + 1] > bounds[i]:
+                assert offsets[rows][0] >= max(start[i], 0) // BLOCK_FRAMES * BLOCK_FRAMES
+                assert offsets[rows][-1] < -(-stop[i] // BLOCK_FRAMES) * BLOCK_FRAMES
+    on_disk.close()
+
+
 def test_stretch_sidecar_opens_only_with_its_signature(tmp_path: Path) -> None:
     songs = random_song_index(np.random.default_rng(0))
     folder = tmp_path / "db.stretches"
@@ -85,6 +113,13 @@ def test_store_reads_stretches_beside_the_database(tmp_path: Path) -> None:
         inside = (whole.offsets >= 1000) & (whole.offsets < 1300)
         np.testing.assert_array_equal(part.hashes, whole.hashes[inside])
         np.testing.assert_array_equal(part.offsets, whole.offsets[inside])
+        # The peak check's reads of several songs at once hold the same rows.
+        read = store.song_stretches([song_id, 9, song_id], [1000, 0, -5], [1300, 10, 40])
+        for i, (lo, hi) in enumerate([(1000, 1300), (0, 10), (-5, 40)]):
+            want = store.song_fingerprints([song_id, 9, song_id][i], lo, hi)
+            got = read.fingerprints(i)
+            np.testing.assert_array_equal(got.hashes, want.hashes)
+            np.testing.assert_array_equal(got.offsets, want.offsets)
     assert stretch_sidecar_path(path).is_dir()
     # A new song makes the sidecar stale: it is rebuilt with the song's rows.
     store.add_song(

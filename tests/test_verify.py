@@ -299,3 +299,47 @@ def test_verification_reads_the_offsets_and_background_the_docstring_names(seed:
     p0 = min((matched[far].sum() + 0.5) / (total[far].sum() + 1.0), 1.0 - 1e-6)
     assert check.offset_frames == offsets[best] and check.matched == matched[best]
     assert check.background_rate == round(p0, 6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_checking_stretches_at_once_equals_one_by_one(seed: int) -> None:
+    """Verifier.check_stretches gives each candidate the Verification of __call__."""
+    from test_kernels import _random_peaks, _random_stretch
+
+    from dejavu_lab.core.invariant import landmarks_only
+    from dejavu_lab.core.verify import Stretches
+
+    rng = np.random.default_rng(seed)
+    verifier = get_preset("default").verifier
+    frame_s = 0.0232
+    query_frames = int(rng.integers(40, 300))
+    query = _random_peaks(rng, int(rng.integers(0, 800)), query_frames, 300)
+    offsets = rng.uniform(-50, 3000, int(rng.integers(1, 11)))
+    windows = [verifier.window(o, frame_s, query_frames) for o in offsets]
+    start = [first - 255 for first, _ in windows]
+    stop = [last for _, last in windows]
+    stretches = Stretches.of([_random_stretch(rng, s) for s in start], start, stop)
+    confidences = rng.uniform(0, 3, len(offsets))
+    song_ids = list(range(7, 7 + len(offsets)))
+    got = verifier.check_stretches(
+        query,
+        stretches,
+        song_ids=song_ids,
+        offsets_frames=offsets,
+        query_frames=query_frames,
+        frame_seconds=frame_s,
+        hash_confidences=confidences,
+    )
+    want = [
+        verifier(
+            query,
+            peaks_from_fingerprints(landmarks_only(stretches.fingerprints(i))),
+            song_id=song_ids[i],
+            offset_frames=offsets[i],
+            query_frames=query_frames,
+            frame_seconds=frame_s,
+            hash_confidence=float(confidences[i]),
+        )
+        for i in range(len(offsets))
+    ]
+    assert got == want

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 #: Bits of a hash id in a packed row (query hashes are fewer than 2**20).
 _ID_BITS = 20
@@ -1029,3 +1030,190 @@ def _lower_bound(keys: np.ndarray, lo: int, hi: int, value: np.uint32) -> int:
         else:
             hi = middle
     return lo
+
+
+@njit(cache=True, nogil=True)
+def _dilated_query(
+    query_frame: np.ndarray,
+    query_bin: np.ndarray,
+    width: np.int64,
+    time_tolerance: int,
+    freq_tolerance: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each stored bin, the distinct positions in the query that meet a peak there.
+
+    A stored peak of bin ``b`` at position ``p`` of the query (``0 <= p <
+    width``) meets it when a query peak lies within ``freq_tolerance`` bins of
+    ``b`` and ``time_tolerance`` frames of ``p``.
+
+    Returns
+    -------
+    starts : np.ndarray, int64, shape (n_bins + 1,)
+        Bin ``b``'s positions are ``positions[starts[b]:starts[b + 1]]``; bins
+        past the last are met nowhere.
+    positions : np.ndarray, int64
+    """
+    n_query = len(query_bin)
+    high = np.int64(-1)
+    for i in range(n_query):
+        high = max(high, np.int64(query_bin[i]))
+    n_bins = high + freq_tolerance + 1 if n_query else np.int64(0)
+    # The query's peaks grouped by bin (counting sort).
+    by_bin = np.zeros(high + 2 if n_query else 1, np.int64)
+    for i in range(n_query):
+        by_bin[query_bin[i] + 1] += 1
+    for b in range(1, len(by_bin)):
+        by_bin[b] += by_bin[b - 1]
+    fill = by_bin[:-1].copy()
+    frames = np.empty(n_query, np.int64)
+    for i in range(n_query):
+        frames[fill[query_bin[i]]] = query_frame[i]
+        fill[query_bin[i]] += 1
+    starts = np.zeros(n_bins + 1, np.int64)
+    positions = np.empty(n_query * (2 * freq_tolerance + 1) * (2 * time_tolerance + 1), np.int64)
+    stamp = np.full(width, -1, np.int64)  # the last bin that took a position (width >= 0)
+    found = 0
+    for b in range(n_bins):
+        lowest = b - freq_tolerance if b > freq_tolerance else 0
+        highest = b + freq_tolerance if b + freq_tolerance < high else high
+        for q in range(lowest, highest + 1):
+            for i in range(by_bin[q], by_bin[q + 1]):
+                for dt in range(-time_tolerance, time_tolerance + 1):
+                    position = frames[i] + dt
+                    if 0 <= position < width and stamp[position] != b:
+                        stamp[position] = b
+                        positions[found] = position
+                        found += 1
+        starts[b + 1] = found
+    return starts, positions[:found]
+
+
+@njit(cache=True, nogil=True)
+def stretch_alignment_counts(
+    query_frame: np.ndarray,
+    query_bin: np.ndarray,
+    hashes: np.ndarray,
+    offsets: np.ndarray,
+    bounds: np.ndarray,
+    row_start: np.ndarray,
+    row_stop: np.ndarray,
+    skip_bits: int,
+    firsts: np.ndarray,
+    n_offsets: int,
+    query_frames: int,
+    time_tolerance: int,
+    freq_tolerance: int,
+    dt_shift: int,
+    bin_shift: int,
+    bin_mask: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`alignment_counts` of several candidates, from their stored rows.
+
+    For candidate ``c``, the stored peaks are those its hashes were made of
+    (:func:`distinct_peaks`) among its rows ``bounds[c]:bounds[c + 1]`` with
+    ``row_start[c] <= offset < row_stop[c]`` and no bit of ``skip_bits`` set
+    (triplet hashes); its offsets are ``firsts[c] + arange(n_offsets)``.
+
+    The same counts as :func:`distinct_peaks` then :func:`alignment_counts`,
+    with less work: only the peaks that can lie under the query at an offset
+    tried are kept (in a bitmap of frames x bins, which drops repeats and
+    sorts them), and each stored bin's meeting positions in the query are
+    listed once for all candidates (:func:`_dilated_query`), so a stored
+    peak visits each offset it meets once, without the per-offset checks.
+
+    Returns
+    -------
+    matched, total, frames_matched, frames_total : np.ndarray, int64, shape (candidates, n_offsets)
+    """
+    n_candidates = len(bounds) - 1
+    matched = np.zeros((n_candidates, n_offsets), np.int64)
+    total = np.zeros((n_candidates, n_offsets + 1), np.int64)
+    frames_matched = np.zeros((n_candidates, n_offsets), np.int64)
+    frames_total = np.zeros((n_candidates, n_offsets + 1), np.int64)
+    width = max(np.int64(query_frames), np.int64(0))
+    met_starts, met_positions = _dilated_query(
+        query_frame, query_bin, width, time_tolerance, freq_tolerance
+    )
+    n_met_bins = len(met_starts) - 1
+    dt_mask = (np.int64(1) << dt_shift) - 1
+    frame_met = np.full(n_offsets, -1, np.int64)
+    frame_id = np.int64(-1)
+    for c in range(n_candidates):
+        first = np.int64(firsts[c])
+        # Frames under the query at some offset tried: first .. last.
+        last = first + n_offsets + width - 2
+        if width == 0 or n_offsets <= 0 or last < first:
+            continue
+        begin, end = bounds[c], bounds[c + 1]
+        start, stop = np.int64(row_start[c]), np.int64(row_stop[c])
+        # The bins spanned (by the rows kept), for the bitmap's width.
+        low_bin = np.int64(bin_mask)
+        high_bin = np.int64(0)
+        for r in range(begin, end):
+            h = np.int64(hashes[r])
+            o = np.int64(offsets[r])
+            if o < start or o >= stop or (h & skip_bits) != 0:
+                continue
+            f1 = (h >> (dt_shift + bin_shift)) & bin_mask
+            f2 = (h >> dt_shift) & bin_mask
+            low_bin = min(low_bin, min(f1, f2))
+            high_bin = max(high_bin, max(f1, f2))
+        if high_bin < low_bin:
+            continue
+        word_base = low_bin >> 6
+        n_words = (high_bin >> 6) - word_base + 1
+        n_frames = last - first + 1
+        bitmap = np.zeros(n_frames * n_words, np.uint64)
+        for r in range(begin, end):
+            h = np.int64(hashes[r])
+            o = np.int64(offsets[r])
+            if o < start or o >= stop or (h & skip_bits) != 0:
+                continue
+            if first <= o <= last:
+                b = (h >> (dt_shift + bin_shift)) & bin_mask
+                bitmap[(o - first) * n_words + (b >> 6) - word_base] |= np.uint64(1) << np.uint64(
+                    b & 63
+                )
+            t = o + (h & dt_mask)
+            if first <= t <= last:
+                b = (h >> dt_shift) & bin_mask
+                bitmap[(t - first) * n_words + (b >> 6) - word_base] |= np.uint64(1) << np.uint64(
+                    b & 63
+                )
+        for f in range(n_frames):
+            t = first + f
+            row = f * n_words
+            in_frame = np.int64(0)
+            for w in range(n_words):
+                word = bitmap[row + w]
+                while word:
+                    in_frame += 1
+                    word &= word - np.uint64(1)
+            if in_frame == 0:
+                continue
+            frame_id += 1
+            # Offsets k (from first) with the frame under the query: lo .. hi.
+            lo = max(t - width + 1, first) - first
+            hi = min(t, first + n_offsets - 1) - first
+            total[c, lo] += in_frame
+            total[c, hi + 1] -= in_frame
+            frames_total[c, lo] += 1
+            frames_total[c, hi + 1] -= 1
+            for w in range(n_words):
+                word = bitmap[row + w]
+                while word:
+                    b = ((word_base + w) << 6) + np.int64(trailing_zeros(word))  # type: ignore[call-arg]
+                    word &= word - np.uint64(1)
+                    if b >= n_met_bins:
+                        continue
+                    for j in range(met_starts[b], met_starts[b + 1]):
+                        k = t - first - met_positions[j]
+                        if 0 <= k < n_offsets:
+                            matched[c, k] += 1
+                            if frame_met[k] != frame_id:
+                                frame_met[k] = frame_id
+                                frames_matched[c, k] += 1
+        for k in range(1, n_offsets):
+            total[c, k] += total[c, k - 1]
+            frames_total[c, k] += frames_total[c, k - 1]
+    return matched, total[:, :n_offsets].copy(), frames_matched, frames_total[:, :n_offsets].copy()

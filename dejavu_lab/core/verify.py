@@ -39,6 +39,7 @@ documentation's no-match page (``docs/no-match.md``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,6 +47,7 @@ import numpy as np
 
 from ._arrays import sorted_unique
 from .hashing import F1_SHIFT, F2_SHIFT, MAX_BIN, Fingerprints, unpack_hashes
+from .invariant import TAG
 from .params import Constraint, validate_params
 
 _KEY_SHIFT = np.int64(32)
@@ -102,6 +104,58 @@ def _numpy_peaks_from_fingerprints(fingerprints: Fingerprints) -> PeakSet:
     return PeakSet.from_arrays(
         np.concatenate([offsets, offsets + dt]), np.concatenate([f1, f2]).astype(np.int64)
     )
+
+
+@dataclass(frozen=True)
+class Stretches:
+    """Stretches of stored songs' rows, one a candidate, in one set of arrays.
+
+    What the peak check reads for its candidates at once
+    (:meth:`Verifier.check_stretches`); a store may give whole blocks of rows
+    around each stretch (:meth:`~dejavu_lab.store.DuckDBStore.song_stretches`):
+    the rows outside it are ignored.
+
+    Attributes
+    ----------
+    hashes : np.ndarray, uint32
+    offsets : np.ndarray, integers (frames)
+    bounds : np.ndarray, int64, shape (n + 1,)
+        Stretch ``i``'s rows are ``bounds[i]:bounds[i + 1]``, sorted by offset then hash.
+    start, stop : np.ndarray, int64, shape (n,)
+        Stretch ``i`` is those of its rows with ``start[i] <= offset < stop[i]``.
+    """
+
+    hashes: np.ndarray
+    offsets: np.ndarray
+    bounds: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    @classmethod
+    def of(
+        cls, parts: Sequence[Fingerprints], start: Sequence[int], stop: Sequence[int]
+    ) -> Stretches:
+        """Stretches from each one's rows (sorted by offset then hash)."""
+        lengths = [len(part.hashes) for part in parts]
+        return cls(
+            np.concatenate([np.zeros(0, np.uint32), *(part.hashes for part in parts)]),
+            np.concatenate([np.zeros(0, np.int32), *(part.offsets for part in parts)]),
+            np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64),
+            np.asarray(start, dtype=np.int64),
+            np.asarray(stop, dtype=np.int64),
+        )
+
+    def fingerprints(self, i: int) -> Fingerprints:
+        """Stretch ``i``'s rows (only those within its range)."""
+        rows = slice(int(self.bounds[i]), int(self.bounds[i + 1]))
+        offsets = self.offsets[rows]
+        keep = (offsets >= self.start[i]) & (offsets < self.stop[i])
+        return Fingerprints(
+            np.asarray(self.hashes[rows][keep], np.uint32), offsets[keep].astype(np.int32)
+        )
 
 
 def _matched_pairs(
@@ -441,15 +495,7 @@ class Verifier:
         centre = round(offset_frames)
         reach = self.background_frames(frame_seconds)
         offsets = np.arange(centre - reach, centre + reach + 1)
-        # offsets[reach] is the centre: the offsets tried are those within
-        # search_frames of it; the background, those beyond search_frames + 1
-        # either side that are not before the song's start (slices, not masks:
-        # ten candidates a query, and each mask is a numpy call).
-        search = self.search_frames
-        near = slice(reach - search, reach + search + 1)
-        first = max(0, reach - centre)  # offsets[first] is the first not below 0
-        far = (first, reach - search - 1, max(first, reach + search + 2), len(offsets))
-        (matched, total), (frames_matched, frames_total) = _alignment_counts(
+        counts = _alignment_counts(
             query,
             reference,
             offsets,
@@ -457,12 +503,87 @@ class Verifier:
             time_tolerance=self.time_tolerance,
             freq_tolerance=self.freq_tolerance,
         )
+        return self._verification(counts, centre, reach, song_id, hash_confidence)
+
+    def check_stretches(
+        self,
+        query: PeakSet,
+        stretches: Stretches,
+        *,
+        song_ids: Sequence[int],
+        offsets_frames: Sequence[float],
+        query_frames: int,
+        frame_seconds: float,
+        hash_confidences: Sequence[float],
+    ) -> list[Verification]:
+        """Verify several candidates from their stored rows, in one pass.
+
+        Candidate ``i`` (``song_ids[i]`` at ``offsets_frames[i]``) is checked
+        against the peaks of the landmark hashes of stretch ``i``, which must
+        cover its :meth:`window` reaching back ``max_dt`` frames: the same
+        :class:`Verification` as ``self(query,
+        peaks_from_fingerprints(landmarks_only(stretches.fingerprints(i))), ...)``
+        (``tests/test_verify.py``), without a Python round trip a candidate.
+        """
+        from ._kernels import stretch_alignment_counts
+
+        reach = self.background_frames(frame_seconds)
+        centres = [round(offset) for offset in offsets_frames]
+        if not centres:
+            return []
+        matched, total, frames_matched, frames_total = stretch_alignment_counts(
+            np.asarray(query.frame, np.int64),
+            np.asarray(query.bin, np.int64),
+            stretches.hashes,
+            stretches.offsets,
+            stretches.bounds,
+            stretches.start,
+            stretches.stop,
+            int(TAG),
+            np.asarray(centres, dtype=np.int64) - reach,
+            2 * reach + 1,
+            query_frames,
+            self.time_tolerance,
+            self.freq_tolerance,
+            F2_SHIFT,
+            F1_SHIFT - F2_SHIFT,
+            MAX_BIN,
+        )
+        return [
+            self._verification(
+                ((matched[i], total[i]), (frames_matched[i], frames_total[i])),
+                centre,
+                reach,
+                int(song_ids[i]),
+                float(hash_confidences[i]),
+            )
+            for i, centre in enumerate(centres)
+        ]
+
+    def _verification(
+        self,
+        counts: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+        centre: int,
+        reach: int,
+        song_id: int,
+        hash_confidence: float,
+    ) -> Verification:
+        """The check of one candidate from its counts at offsets ``centre +- reach``."""
+        (matched, total), (frames_matched, frames_total) = counts
+        # offsets[reach] is the centre: the offsets tried are those within
+        # search_frames of it; the background, those beyond search_frames + 1
+        # either side that are not before the song's start (slices, not masks:
+        # ten candidates a query, and each mask is a numpy call).
+        search = self.search_frames
+        near = slice(reach - search, reach + search + 1)
+        first = max(0, reach - centre)  # offsets[first] is the first not below 0
+        far = (first, reach - search - 1, max(first, reach + search + 2), 2 * reach + 1)
         best = near.start + int(np.argmax(matched[near]))
         z, p0 = _excess(matched, total, best, far)
         frame_z, _ = _excess(frames_matched, frames_total, best, far)
         return Verification(
             song_id=song_id,
-            offset_frames=int(offsets[best]),
+            offset_frames=centre - reach + best,
             matched=int(matched[best]),
             reference_peaks=int(total[best]),
             background_rate=round(p0, 6),

@@ -36,7 +36,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +46,7 @@ import pandas as pd
 
 from ..core.hashing import Fingerprints
 from ..core.matching import Lookup
+from ..core.verify import Stretches
 from ..exceptions import ParameterError, StoreError, StoreLockedError
 from .base import (
     SCHEMA_VERSION,
@@ -428,6 +429,31 @@ class DuckDBStore:
             np.asarray(result["hash"], dtype=np.uint32),
             np.asarray(result["offset"], dtype=np.int32),
         )
+
+    def song_stretches(
+        self, song_ids: Sequence[int], start: Sequence[int], stop: Sequence[int]
+    ) -> Stretches:
+        """Several songs' rows with ``start <= offset < stop`` (and possibly more around them).
+
+        The stretches :meth:`song_fingerprints` reads one at a time, for the
+        peak check's candidates at once. In ``index="memory"`` mode each
+        stretch is the whole blocks around it, read from the song stretches
+        (one read a column and song); otherwise exactly its rows.
+        """
+        if self.index_mode == "memory":
+            hashes, offsets, bounds = self.load_song_stretches().blocks_of(
+                np.asarray(song_ids, np.int64),
+                np.asarray(start, np.int64),
+                np.asarray(stop, np.int64),
+            )
+            return Stretches(
+                hashes, offsets, bounds, np.asarray(start, np.int64), np.asarray(stop, np.int64)
+            )
+        parts = [
+            self.song_fingerprints(int(song), int(lo), int(hi))
+            for song, lo, hi in zip(song_ids, start, stop, strict=True)
+        ]
+        return Stretches.of(parts, start, stop)
 
     # -- lookups --------------------------------------------------------
 

@@ -81,8 +81,13 @@ class _FileColumn:
 
     def slice(self, start: int, stop: int) -> np.ndarray:
         """Elements ``[start, stop)``, read into a new array."""
-        size = self.dtype.itemsize
         out = np.empty(max(0, stop - start), self.dtype)
+        self.read_into(out, start)
+        return out
+
+    def read_into(self, out: np.ndarray, start: int) -> None:
+        """Elements ``[start, start + len(out))`` into ``out`` (contiguous, this dtype)."""
+        size = self.dtype.itemsize
         view = out.view(np.uint8).data
         done = 0
         while done < len(view):
@@ -90,7 +95,6 @@ class _FileColumn:
             if got <= 0:
                 raise OSError(f"song index: short read at element {start} of {self.length}")
             done += got
-        return out
 
     def close(self) -> None:
         os.close(self.fd)

@@ -204,6 +204,59 @@ class SongStretches:
         hi = len(offsets) if stop is None else int(np.searchsorted(offsets, int(stop)))
         return self._read(self._hashes, first + lo, first + hi), offsets[lo:hi]
 
+    def blocks_of(
+        self, song_ids: np.ndarray, start: np.ndarray, stop: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows of the blocks holding each song's stretch ``[start, stop)``, concatenated.
+
+        What :meth:`rows` reads for each, before it trims them: one read a
+        column and song, and no Python a row (the peak check reads ten
+        songs' stretches a query, and its kernel skips the rows outside each).
+
+        Parameters
+        ----------
+        song_ids, start, stop : np.ndarray, int, one per stretch
+
+        Returns
+        -------
+        hashes : np.ndarray, uint32
+        offsets : np.ndarray, the sidecar's offset dtype
+        bounds : np.ndarray, int64, shape (n + 1,)
+            Stretch ``i``'s rows are ``bounds[i]:bounds[i + 1]``, sorted by
+            offset then hash; none for a song without rows (or an unknown id).
+        """
+        ids = np.asarray(song_ids, dtype=np.int64)
+        lengths = np.zeros(len(ids), np.int64)
+        first = np.zeros(len(ids), np.int64)
+        if len(self.song_ids) and len(ids):
+            where = np.minimum(np.searchsorted(self.song_ids, ids), len(self.song_ids) - 1)
+            known = self.song_ids[where] == ids
+            block_first = self.block_first[where]
+            n_blocks = self.block_first[where + 1] - block_first - 1
+            # As rows(): block k holds frames [k, k + 1) * BLOCK_FRAMES.
+            low = np.minimum(np.maximum(np.asarray(start, np.int64), 0) // BLOCK_FRAMES, n_blocks)
+            high = np.minimum(
+                np.maximum(-(-np.asarray(stop, np.int64) // BLOCK_FRAMES), 0), n_blocks
+            )
+            inside = known & (high > low)
+            run = self.starts[where]
+            first = run + self.blocks[block_first + np.where(inside, low, 0)]
+            last = run + self.blocks[block_first + np.where(inside, high, 0)]
+            lengths = np.where(inside, last - first, 0)
+        bounds = np.zeros(len(ids) + 1, np.int64)
+        np.cumsum(lengths, out=bounds[1:])
+        total = int(bounds[-1])
+        hashes = np.empty(total, np.uint32)
+        offsets = np.empty(total, np.dtype(self._offsets.dtype))
+        for i in np.flatnonzero(lengths):
+            at, n = int(bounds[i]), int(lengths[i])
+            for column, out in ((self._hashes, hashes), (self._offsets, offsets)):
+                if isinstance(column, _FileColumn):
+                    column.read_into(out[at : at + n], int(first[i]))
+                else:
+                    out[at : at + n] = column[int(first[i]) : int(first[i]) + n]
+        return hashes, offsets, bounds
+
     # -- sidecar --------------------------------------------------------
 
     @classmethod
