@@ -319,19 +319,6 @@ def test_near_maxima_equal_numpys_positions(seed: int) -> None:
     assert got.dtype == np.int64 and np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_background_sums_equal_numpys(seed: int) -> None:
-    from dejavu_lab.core._kernels import background_sums
-
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 400))
-    matched, total = rng.integers(0, 50, n), rng.integers(50, 100, n)
-    a, b, c, d = (int(x) for x in rng.integers(-5, n + 5, 4))  # empty and clipped ranges
-    parts = [slice(max(a, 0), max(b, 0)), slice(max(c, 0), max(d, 0))]
-    want = (sum(int(matched[p].sum()) for p in parts), sum(int(total[p].sum()) for p in parts))
-    assert background_sums(matched, total, (a, b, c, d)) == want
-
-
 def _random_stretch(rng: np.random.Generator, start: int) -> Fingerprints:
     """Rows of a song around ``start``: repeated peaks, a few triplet hashes, any order of ties."""
     n = int(rng.integers(0, 3000))

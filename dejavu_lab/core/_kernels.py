@@ -21,8 +21,7 @@ sorts them in one pass instead of six.
 and their temporaries with the same arithmetic in the same order:
 :func:`spectral_power` (the STFT's power), :func:`near_maxima` (peak
 candidates), :func:`hash_variants` (the ``dt`` variants), :func:`hash_labels`
-(the vote's hash ids) and :func:`background_sums` (the peak check's
-background). Each has a test against the numpy it replaces.
+(the vote's hash ids). Each has a test against the numpy it replaces.
 """
 
 from __future__ import annotations
@@ -381,37 +380,6 @@ def near_maxima(values: np.ndarray, largest: np.ndarray) -> np.ndarray:
         found[n] = i
         n += flat_values[i] >= flat_largest[i] * half
     return found[:n].copy()
-
-
-@njit(cache=True, nogil=True)
-def background_sums(
-    matched: np.ndarray, total: np.ndarray, parts: tuple[int, int, int, int]
-) -> tuple[int, int]:
-    """The sums of ``matched`` and ``total`` over ``[a, b)`` and ``[c, d)`` of ``parts``.
-
-    The peak check's background counts (two integer sums each), in one call
-    instead of four numpy reductions: it runs for ten candidates a query.
-
-    Parameters
-    ----------
-    matched, total : np.ndarray, int64
-    parts : (a, b, c, d)
-        Two ranges of positions (empty when the start is not below the end).
-
-    Returns
-    -------
-    (int, int)
-    """
-    a, b, c, d = parts
-    matched_sum = np.int64(0)
-    total_sum = np.int64(0)
-    for i in range(max(a, 0), min(b, len(matched))):
-        matched_sum += matched[i]
-        total_sum += total[i]
-    for i in range(max(c, 0), min(d, len(matched))):
-        matched_sum += matched[i]
-        total_sum += total[i]
-    return int(matched_sum), int(total_sum)
 
 
 @njit(cache=True, nogil=True)

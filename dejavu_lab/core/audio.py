@@ -19,7 +19,7 @@ import soundfile as sf
 import soxr
 
 from ..exceptions import AudioError
-from .wav import pcm16_layout, read_pcm16
+from .wav import load_pcm16
 
 #: Extensions decoded without ffmpeg.
 SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
@@ -184,12 +184,14 @@ def load_audio(
     if size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     # A plain 16-bit PCM WAV is read by `wave`: the same samples, a sixth of the time.
-    layout = pcm16_layout(path) if path.suffix.lower() == ".wav" else None
-    data = None
-    if layout is not None:
-        _refuse_longer(path, layout.duration_s, max_duration_s)
-        data, rate = read_pcm16(path, layout), layout.sample_rate
-    if data is None:
+    direct = None
+    if path.suffix.lower() == ".wav":
+        direct = load_pcm16(
+            path, lambda layout: _refuse_longer(path, layout.duration_s, max_duration_s)
+        )
+    if direct is not None:
+        data, rate = direct[0], direct[1].sample_rate
+    else:
         data, rate = _decode(path, sample_rate, max_duration_s)
     if data.shape[0] == 0:
         raise AudioError(path, "contains no audio samples")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,3 +87,39 @@ def read_pcm16(path: str | os.PathLike[str], layout: PcmLayout) -> np.ndarray | 
     samples = np.frombuffer(raw, dtype="<i2").astype(np.float32)
     samples *= _INT16_TO_FLOAT
     return samples.reshape(layout.n_frames, layout.channels)
+
+
+def load_pcm16(
+    path: str | os.PathLike[str], before_reading: Callable[[PcmLayout], None] | None = None
+) -> tuple[np.ndarray, PcmLayout] | None:
+    """:func:`pcm16_layout` then :func:`read_pcm16`, opening the file once.
+
+    ``before_reading(layout)`` is called once the header is read, before the
+    frames are (it may raise: a file too long to read). A query's decode opened
+    the file twice: about a fifth of its 0.3 ms read.
+
+    Returns
+    -------
+    (samples, layout) or None
+        As :func:`read_pcm16` and :func:`pcm16_layout`; None for any file they decline.
+    """
+    try:
+        with wave.open(os.fspath(path), "rb") as reader:
+            layout = PcmLayout(reader.getnframes(), reader.getnchannels(), reader.getframerate())
+            if (
+                reader.getsampwidth() != 2
+                or layout.n_frames == 0
+                or layout.channels < 1
+                or layout.sample_rate < 1
+            ):
+                return None
+            if before_reading is not None:
+                before_reading(layout)  # an AudioError is none of _DECLINED: it passes
+            raw = reader.readframes(layout.n_frames)
+    except _DECLINED:
+        return None
+    if len(raw) != 2 * layout.channels * layout.n_frames:
+        return None
+    samples = np.frombuffer(raw, dtype="<i2").astype(np.float32)
+    samples *= _INT16_TO_FLOAT
+    return samples.reshape(layout.n_frames, layout.channels), layout
