@@ -346,28 +346,33 @@ def test_checking_stretches_at_once_equals_one_by_one(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_excess_is_the_scalar_formula_row_by_row(seed: int) -> None:
-    """The peak check's z and p0, for all candidates at once = one at a time in Python floats."""
-    import math
-
-    from dejavu_lab.core.verify import _excess
+def test_best_offset_and_background_sums_equal_numpy(seed: int) -> None:
+    """The compiled summary of the candidates' counts = argmax and slice sums row by row."""
+    from dejavu_lab.core._kernels import best_and_background
 
     rng = np.random.default_rng(seed)
     reach, search = int(rng.integers(3, 200)), int(rng.integers(0, 3))
     rows, columns = int(rng.integers(1, 12)), 2 * reach + 1
-    total = rng.integers(0, 80, (rows, columns))
-    total[rng.random((rows, columns)) < 0.1] = 0  # no stored peak under the query
-    matched = np.minimum(total, rng.integers(0, 40, (rows, columns)))
-    best = rng.integers(0, columns, rows)
+    counts = []
+    for _ in range(2):
+        total = rng.integers(0, 80, (rows, columns))
+        counts += [
+            np.minimum(total, rng.integers(0, int(rng.integers(1, 40)), (rows, columns))),
+            total,
+        ]
     # Candidates near (or before) the song's start: part or all of the background is cut.
     first = np.maximum(0, reach - rng.integers(-3 * reach, 3 * reach, rows))
-    background = (first, reach - search - 1, np.maximum(first, reach + search + 2), columns)
-    z, p0 = _excess(matched, total, best, background)
+    start = np.maximum(first, reach + search + 2)
+    got = best_and_background(
+        *counts, reach - search, reach + search + 1, first, reach - search - 1, start
+    )
+    assert got.dtype == np.int64 and got.shape == (rows, 9)
     for i in range(rows):
-        parts = [range(first[i], background[1]), range(background[2][i], columns)]
-        bm = sum(int(matched[i, j]) for part in parts for j in part)
-        bt = sum(int(total[i, j]) for part in parts for j in part)
-        n, m = int(total[i, best[i]]), int(matched[i, best[i]])
-        want_p0 = min((float(bm) + 0.5) / (int(bt) + 1.0), 1.0 - 1e-6)
-        want_z = (m - n * want_p0) / math.sqrt(n * want_p0 * (1.0 - want_p0)) if n else 0.0
-        assert float(p0[i]) == want_p0 and float(z[i]) == want_z
+        best = reach - search + int(np.argmax(counts[0][i, reach - search : reach + search + 1]))
+        want = [best]
+        for met, under in ((counts[0], counts[1]), (counts[2], counts[3])):
+            parts = [slice(first[i], max(first[i], reach - search - 1)), slice(start[i], columns)]
+            want += [met[i, best], under[i, best]]
+            want += [sum(int(met[i, p].sum()) for p in parts)]
+            want += [sum(int(under[i, p].sum()) for p in parts)]
+        assert got[i].tolist() == want

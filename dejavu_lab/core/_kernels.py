@@ -1185,3 +1185,57 @@ def stretch_alignment_counts(
             total[c, k] += total[c, k - 1]
             frames_total[c, k] += frames_total[c, k - 1]
     return matched, total[:, :n_offsets].copy(), frames_matched, frames_total[:, :n_offsets].copy()
+
+
+@njit(cache=True, nogil=True)
+def best_and_background(
+    matched: np.ndarray,
+    total: np.ndarray,
+    frames_matched: np.ndarray,
+    frames_total: np.ndarray,
+    near_start: int,
+    near_stop: int,
+    first: np.ndarray,
+    background_stop: int,
+    background_start: np.ndarray,
+) -> np.ndarray:
+    """Each candidate's best column and the counts the peak check's ``z`` is made of.
+
+    Row ``i``: the best column is the first largest ``matched[i]`` in
+    ``[near_start, near_stop)``; the background is the columns ``[first[i],
+    background_stop)`` and ``[background_start[i], columns)``.
+
+    Parameters
+    ----------
+    matched, total, frames_matched, frames_total : np.ndarray, int64, shape (candidates, columns)
+    near_start, near_stop, background_stop : int
+    first, background_start : np.ndarray, int64, one per candidate
+
+    Returns
+    -------
+    np.ndarray, int64, shape (candidates, 9)
+        Per row: the best column, then for peaks and for frames: the matched
+        and total counts there, and the background's matched and total sums.
+    """
+    n_rows, n_columns = matched.shape
+    out = np.zeros((n_rows, 9), np.int64)
+    for i in range(n_rows):
+        best = near_start
+        for j in range(near_start + 1, near_stop):
+            if matched[i, j] > matched[i, best]:
+                best = j
+        out[i, 0] = best
+        for part, (counts, under) in enumerate(((matched, total), (frames_matched, frames_total))):
+            met = np.int64(0)
+            seen = np.int64(0)
+            for j in range(max(first[i], 0), min(background_stop, n_columns)):
+                met += counts[i, j]
+                seen += under[i, j]
+            for j in range(max(background_start[i], 0), n_columns):
+                met += counts[i, j]
+                seen += under[i, j]
+            out[i, 1 + 4 * part] = counts[i, best]
+            out[i, 2 + 4 * part] = under[i, best]
+            out[i, 3 + 4 * part] = met
+            out[i, 4 + 4 * part] = seen
+    return out

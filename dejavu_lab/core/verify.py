@@ -38,6 +38,7 @@ documentation's no-match page (``docs/no-match.md``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -574,72 +575,51 @@ class Verifier:
         """The checks of candidates from their counts (one row each) at offsets ``centre +- reach``.
 
         ``counts``: matched, total, frames matched, frames total, each of shape
-        (candidates, 2 * reach + 1). Done for all candidates at once (ten a
-        query): the same arithmetic, element by element, as one at a time.
+        (candidates, 2 * reach + 1). The best offset and the background sums of
+        all candidates come from one compiled pass (ten candidates a query).
         """
-        matched, total, frames_matched, frames_total = counts
+        from ._kernels import best_and_background
+
         # Column ``reach`` is the centre: the offsets tried are those within
         # search_frames of it; the background, those beyond search_frames + 1
-        # either side that are not before the song's start.
+        # either side that are not before the song's start (column ``first``).
         search = self.search_frames
-        near = slice(reach - search, reach + search + 1)
-        best = near.start + np.argmax(matched[:, near], axis=1)  # the first largest
-        # Columns not below 0 start at ``first``; the background is [a, b) and [c, d).
         first = np.maximum(0, reach - np.asarray(centres, dtype=np.int64))
-        background = (
+        summary = best_and_background(
+            *counts,
+            reach - search,
+            reach + search + 1,
             first,
             reach - search - 1,
             np.maximum(first, reach + search + 2),
-            2 * reach + 1,
-        )
-        z, p0 = _excess(matched, total, best, background)
-        frame_z, _ = _excess(frames_matched, frames_total, best, background)
-        return [
-            Verification(
-                song_id=int(song_ids[i]),
-                offset_frames=int(centres[i]) - reach + int(best[i]),
-                matched=int(matched[i, best[i]]),
-                reference_peaks=int(total[i, best[i]]),
-                # Python's rounding of Python floats (numpy's may differ in the last digit).
-                background_rate=round(float(p0[i]), 6),
-                z=round(float(z[i]), 3),
-                matched_frames=int(frames_matched[i, best[i]]),
-                reference_frames=int(frames_total[i, best[i]]),
-                frame_z=round(float(frame_z[i]), 3),
-                hash_confidence=float(hash_confidences[i]),
+        ).tolist()
+        checks = []
+        for i, (best, m, n, bm, bt, fm, fn, fbm, fbt) in enumerate(summary):
+            z, p0 = _excess(m, n, bm, bt)
+            frame_z, _ = _excess(fm, fn, fbm, fbt)
+            checks.append(
+                Verification(
+                    song_id=int(song_ids[i]),
+                    offset_frames=int(centres[i]) - reach + best,
+                    matched=m,
+                    reference_peaks=n,
+                    background_rate=round(p0, 6),
+                    z=round(z, 3),
+                    matched_frames=fm,
+                    reference_frames=fn,
+                    frame_z=round(frame_z, 3),
+                    hash_confidence=float(hash_confidences[i]),
+                )
             )
-            for i in range(len(centres))
-        ]
+        return checks
 
 
-def _excess(
-    matched: np.ndarray,
-    total: np.ndarray,
-    best: np.ndarray,
-    background: tuple[np.ndarray, int, np.ndarray, int],
-) -> tuple[np.ndarray, np.ndarray]:
-    """``z`` of each row's count at ``best`` against its rate at the ``background``
-    columns, ``[a, b)`` and ``[c, d)`` of ``background = (a, b, c, d)`` (``a`` and
-    ``c`` one per row, ``0 <= a``, ``c``; ``b``, ``d <= columns``).
+def _excess(m: int, n: int, background_matched: int, background_total: int) -> tuple[float, float]:
+    """``z`` of ``m`` of ``n`` stored peaks met against the background's rate.
 
-    Returns ``(z, p0)``, one per row; ``p0`` is smoothed by half a count so that
-    it is never 0. Each is ``(m - n p0) / sqrt(n p0 (1 - p0))`` in float64, the
-    operations of a scalar formula in the same order (``tests/test_verify.py``).
+    Returns ``(z, p0)``; ``p0`` is smoothed by half a count so that it is never 0.
     """
-    a, b, c, d = background
-    rows = np.arange(len(matched))
-    n, m = total[rows, best], matched[rows, best]
-    sums = []
-    for counts in (matched, total):
-        cumulative = np.zeros((len(counts), counts.shape[1] + 1), np.int64)
-        np.cumsum(counts, axis=1, out=cumulative[:, 1:])
-        whole = cumulative[:, d] - cumulative[rows, np.minimum(c, d)]
-        sums.append(
-            np.where(a < b, cumulative[:, b] - cumulative[rows, np.minimum(a, b)], 0) + whole
-        )
-    p0 = (sums[0].astype(np.float64) + 0.5) / (sums[1].astype(np.float64) + 1.0)
-    p0 = np.minimum(p0, 1.0 - 1e-6)
-    n_float = n.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = (m.astype(np.float64) - n_float * p0) / np.sqrt(n_float * p0 * (1.0 - p0))
-    return np.where(n > 0, z, 0.0), p0
+    p0 = (float(background_matched) + 0.5) / (int(background_total) + 1.0)
+    p0 = min(p0, 1.0 - 1e-6)
+    z = (m - n * p0) / math.sqrt(n * p0 * (1.0 - p0)) if n else 0.0
+    return z, p0
