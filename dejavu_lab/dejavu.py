@@ -582,35 +582,28 @@ class Dejavu:
         query = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
         reach_back = self.pipeline.hasher.max_dt
         chosen = list(ranked[: verifier.candidates])
+        if not chosen:
+            return []
         windows = [verifier.window(c.offset_frames, frame_s, query_frames) for c in chosen]
-        checks: list[Verification] = []
         pinned = getattr(self.db, "pinned", None)
         # The candidates' stretches are read under one check of the store's version.
         with pinned() if callable(pinned) else contextlib.nullcontext():
-            # The best candidate alone (it often passes), then the others at once.
-            for batch in (slice(0, 1), slice(1, len(chosen))):
-                group = chosen[batch]
-                if not group:
-                    continue
-                # Targets of anchors up to max_dt frames earlier land in the window too.
-                stretches = self._stretches(
-                    [c.song_id for c in group],
-                    [first - reach_back for first, _ in windows[batch]],
-                    [stop for _, stop in windows[batch]],
-                )
-                for check in verifier.check_stretches(
-                    query,
-                    stretches,
-                    song_ids=[c.song_id for c in group],
-                    offsets_frames=[c.offset_frames for c in group],
-                    query_frames=query_frames,
-                    frame_seconds=frame_s,
-                    hash_confidences=[float(c.confidence) for c in group],
-                ):
-                    checks.append(check)
-                    if passes(check):
-                        return checks
-        return checks
+            # Targets of anchors up to max_dt frames earlier land in the window too.
+            stretches = self._stretches(
+                [c.song_id for c in chosen],
+                [first - reach_back for first, _ in windows],
+                [stop for _, stop in windows],
+            )
+        return verifier.check_stretches(
+            query,
+            stretches,
+            song_ids=[c.song_id for c in chosen],
+            offsets_frames=[c.offset_frames for c in chosen],
+            query_frames=query_frames,
+            frame_seconds=frame_s,
+            hash_confidences=[float(c.confidence) for c in chosen],
+            passes=passes,
+        )
 
     def _stretches(self, song_ids: list[int], start: list[int], stop: list[int]) -> Stretches:
         """The stored rows of each song with ``start <= offset < stop``, for the peak check."""

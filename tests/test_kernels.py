@@ -8,6 +8,7 @@ from test_votes_prefilter import assert_same_windows, random_votes
 
 from dejavu_lab.core import hashing, matching, verify
 from dejavu_lab.core._kernels import (
+    dilated_query,
     gather_runs,
     hash_labels,
     join_sorted,
@@ -368,8 +369,9 @@ def test_stretch_alignment_counts_equal_the_numpy_reference(seed: int) -> None:
     stretches = verify.Stretches.of(parts, starts, stops)
     for time_tolerance, freq_tolerance in ((0, 0), (1, 0), (2, 1)):
         got = stretch_alignment_counts(
-            query.frame,
-            query.bin,
+            *dilated_query(
+                query.frame, query.bin, np.int64(query_frames), time_tolerance, freq_tolerance
+            ),
             stretches.hashes,
             stretches.offsets,
             stretches.bounds,
@@ -379,8 +381,6 @@ def test_stretch_alignment_counts_equal_the_numpy_reference(seed: int) -> None:
             centres.astype(np.int64) - reach,
             2 * reach + 1,
             query_frames,
-            time_tolerance,
-            freq_tolerance,
             hashing.F2_SHIFT,
             hashing.F1_SHIFT - hashing.F2_SHIFT,
             MAX_BIN,

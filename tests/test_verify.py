@@ -343,6 +343,25 @@ def test_checking_stretches_at_once_equals_one_by_one(seed: int) -> None:
         for i in range(len(offsets))
     ]
     assert got == want
+    # Best first until one passes: the checks up to it, whichever it is.
+    for stop in range(len(offsets)):
+        seen: list[object] = []
+
+        def passes(check: object, stop: int = stop, seen: list[object] = seen) -> bool:
+            seen.append(check)
+            return len(seen) == stop + 1
+
+        partial = verifier.check_stretches(
+            query,
+            stretches,
+            song_ids=song_ids,
+            offsets_frames=offsets,
+            query_frames=query_frames,
+            frame_seconds=frame_s,
+            hash_confidences=confidences,
+            passes=passes,
+        )
+        assert partial == want[: stop + 1] == seen
 
 
 @pytest.mark.parametrize("seed", range(12))

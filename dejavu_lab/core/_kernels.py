@@ -1001,7 +1001,7 @@ def _lower_bound(keys: np.ndarray, lo: int, hi: int, value: np.uint32) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _dilated_query(
+def dilated_query(
     query_frame: np.ndarray,
     query_bin: np.ndarray,
     width: np.int64,
@@ -1058,8 +1058,8 @@ def _dilated_query(
 
 @njit(cache=True, nogil=True)
 def stretch_alignment_counts(
-    query_frame: np.ndarray,
-    query_bin: np.ndarray,
+    met_starts: np.ndarray,
+    met_positions: np.ndarray,
     hashes: np.ndarray,
     offsets: np.ndarray,
     bounds: np.ndarray,
@@ -1069,13 +1069,14 @@ def stretch_alignment_counts(
     firsts: np.ndarray,
     n_offsets: int,
     query_frames: int,
-    time_tolerance: int,
-    freq_tolerance: int,
     dt_shift: int,
     bin_shift: int,
     bin_mask: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`alignment_counts` of several candidates, from their stored rows.
+
+    ``met_starts``, ``met_positions``: :func:`dilated_query` of the query's
+    peaks (``query_frames`` wide, with the tolerances).
 
     For candidate ``c``, the stored peaks are those its hashes were made of
     (:func:`distinct_peaks`) among its rows ``bounds[c]:bounds[c + 1]`` with
@@ -1086,7 +1087,7 @@ def stretch_alignment_counts(
     with less work: only the peaks that can lie under the query at an offset
     tried are kept (in a bitmap of frames x bins, which drops repeats and
     sorts them), and each stored bin's meeting positions in the query are
-    listed once for all candidates (:func:`_dilated_query`), so a stored
+    listed once for all candidates (:func:`dilated_query`), so a stored
     peak visits each offset it meets once, without the per-offset checks.
 
     Returns
@@ -1099,9 +1100,6 @@ def stretch_alignment_counts(
     frames_matched = np.zeros((n_candidates, n_offsets), np.int64)
     frames_total = np.zeros((n_candidates, n_offsets + 1), np.int64)
     width = max(np.int64(query_frames), np.int64(0))
-    met_starts, met_positions = _dilated_query(
-        query_frame, query_bin, width, time_tolerance, freq_tolerance
-    )
     n_met_bins = len(met_starts) - 1
     dt_mask = (np.int64(1) << dt_shift) - 1
     frame_met = np.full(n_offsets, -1, np.int64)

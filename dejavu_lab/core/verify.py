@@ -39,7 +39,7 @@ documentation's no-match page (``docs/no-match.md``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -522,47 +522,57 @@ class Verifier:
         query_frames: int,
         frame_seconds: float,
         hash_confidences: Sequence[float],
+        passes: Callable[[Verification], bool] | None = None,
     ) -> list[Verification]:
-        """Verify several candidates from their stored rows, in one pass.
+        """Verify candidates from their stored rows, best first, until one ``passes``.
 
         Candidate ``i`` (``song_ids[i]`` at ``offsets_frames[i]``) is checked
         against the peaks of the landmark hashes of stretch ``i``, which must
         cover its :meth:`window` reaching back ``max_dt`` frames: the same
         :class:`Verification` as ``self(query,
         peaks_from_fingerprints(landmarks_only(stretches.fingerprints(i))), ...)``
-        (``tests/test_verify.py``), without a Python round trip a candidate.
+        (``tests/test_verify.py``). The best candidate is checked alone (it
+        often passes), then the others in one compiled pass; the checks are
+        returned up to the first that ``passes`` (None: every candidate's).
         """
-        from ._kernels import stretch_alignment_counts
+        from ._kernels import dilated_query, stretch_alignment_counts
 
         reach = self.background_frames(frame_seconds)
         centres = [round(offset) for offset in offsets_frames]
-        if not centres:
-            return []
-        matched, total, frames_matched, frames_total = stretch_alignment_counts(
+        met = dilated_query(
             np.asarray(query.frame, np.int64),
             np.asarray(query.bin, np.int64),
-            stretches.hashes,
-            stretches.offsets,
-            stretches.bounds,
-            stretches.start,
-            stretches.stop,
-            int(TAG),
-            np.asarray(centres, dtype=np.int64) - reach,
-            2 * reach + 1,
-            query_frames,
+            np.int64(max(query_frames, 0)),
             self.time_tolerance,
             self.freq_tolerance,
-            F2_SHIFT,
-            F1_SHIFT - F2_SHIFT,
-            MAX_BIN,
         )
-        return self._verifications(
-            (matched, total, frames_matched, frames_total),
-            centres,
-            reach,
-            song_ids,
-            hash_confidences,
-        )
+        firsts = np.asarray(centres, dtype=np.int64) - reach
+        checks: list[Verification] = []
+        for part in (slice(0, 1), slice(1, len(centres))):
+            if part.start >= part.stop:
+                continue
+            counts = stretch_alignment_counts(
+                *met,
+                stretches.hashes,
+                stretches.offsets,
+                stretches.bounds[part.start : part.stop + 1],
+                stretches.start[part],
+                stretches.stop[part],
+                int(TAG),
+                firsts[part],
+                2 * reach + 1,
+                query_frames,
+                F2_SHIFT,
+                F1_SHIFT - F2_SHIFT,
+                MAX_BIN,
+            )
+            for check in self._verifications(
+                counts, centres[part], reach, song_ids[part], hash_confidences[part]
+            ):
+                checks.append(check)
+                if passes is not None and passes(check):
+                    return checks
+        return checks
 
     def _verifications(
         self,
