@@ -191,9 +191,7 @@ def side_by_side(reference: Path, baseline: Path, runs: int, out: Path) -> None:
                 db = Path(folder) / f"{side}{run}.duckdb"
                 env = {**os.environ, "PYTHONPATH": str(roots[side])}
                 command = [sys.executable, __file__, "--child", str(reference), str(db)]
-                done = subprocess.run(
-                    command, env=env, capture_output=True, text=True, check=True
-                )
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 if Path(result["package"]).resolve().parent != roots[side]:
                     raise RuntimeError(f"{side} imported {result['package']}")

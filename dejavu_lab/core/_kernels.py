@@ -20,9 +20,10 @@ sorts them in one pass instead of six.
 **Single passes over a query's arrays**, each replacing a few numpy calls
 and their temporaries with the same arithmetic in the same order:
 :func:`spectral_power` (the STFT's power), :func:`near_maxima` and
-:func:`rect_near_maxima` (peak candidates), :func:`hash_variants` (the ``dt`` variants), :func:`hash_labels`
-(the vote's hash ids) and :func:`background_sums` (the peak check's
-background). Each has a test against the numpy it replaces.
+:func:`rect_near_maxima` (peak candidates), :func:`hash_variants` (the ``dt``
+variants), :func:`hash_labels` (the vote's hash ids) and
+:func:`background_sums` (the peak check's background). Each has a test
+against the numpy it replaces.
 """
 
 from __future__ import annotations
