@@ -5,8 +5,8 @@ reference tracks with the ``default`` preset as it is at run time, three times:
 
 1. in one process under ``cProfile``, to split the time between the stages by
    the cumulative time of the function doing each (content hash, header probe,
-   decode, resample, mix to mono, spectrogram, peaks, hashing, storing), with
-   the main sub-steps of peaks and hashing;
+   decode with its block-wise resampling and mixing, spectrogram, peaks,
+   hashing, storing), with the main sub-steps of decoding, peaks and hashing;
 2. in one process without the profiler: x real time per core, decode
    included, next to decode alone (``load_audio``), the limit;
 3. with two worker processes: the speed-up from 1 to 2 processes.
@@ -64,12 +64,25 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STAGES: tuple[tuple[str, str, tuple[str, str]], ...] = (
     ("content hash (SHA-1)", "", ("dejavu_lab/core/audio.py", "content_hash")),
     ("header probe (sf.info)", "", ("soundfile.py", "info")),
-    ("decode (libsndfile/mpg123)", "", ("dejavu_lab/core/audio.py", "_decode_soundfile")),
-    ("resample (soxr)", "", ("soxr/__init__.py", "resample")),
-    ("mix to mono", "", ("dejavu_lab/core/audio.py", "to_mono")),
+    (
+        "decode, resample, mix (blocks)",
+        "",
+        ("dejavu_lab/core/audio.py", "_decode_soundfile"),
+    ),
+    ("  read (libsndfile/mpg123)", "decode, resample, mix (blocks)", ("soundfile.py", "_cdata_io")),
+    (
+        "  resample (soxr stream)",
+        "decode, resample, mix (blocks)",
+        ("soxr/__init__.py", "resample_chunk"),
+    ),
+    ("  mix to mono", "decode, resample, mix (blocks)", ("dejavu_lab/core/audio.py", "to_mono")),
     ("spectrogram (STFT, power)", "", ("dejavu_lab/core/spectrogram.py", "power_spectrogram")),
     ("peaks", "", ("dejavu_lab/core/peaks.py", "find_peaks_in_power")),
-    ("  maximum filter", "peaks", ("dejavu_lab/core/peaks.py", "_rect_maximum_filter")),
+    (
+        "  candidates (compiled filter)",
+        "peaks",
+        ("dejavu_lab/core/_kernels.py", "rect_near_maxima"),
+    ),
     ("  strongest per second", "peaks", ("dejavu_lab/core/peaks.py", "_keep_strongest")),
     ("hashing (compiled pass)", "", ("dejavu_lab/core/hashing.py", "hash_peaks")),
     (
