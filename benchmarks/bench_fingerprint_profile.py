@@ -179,6 +179,79 @@ def child_run(reference: Path, db: Path) -> None:
     print(json.dumps(result), flush=True)
 
 
+def child_split(reference: Path) -> None:
+    """One side's stage split (own process): CPU seconds of each stage over every track."""
+    import dejavu_lab
+    from dejavu_lab.core.audio import content_hash
+    from dejavu_lab.fingerprinting import MIN_SONG_SECONDS
+
+    pipeline = get_preset("default")
+    rate = pipeline.spectrogram.sample_rate
+    files = sorted(reference.glob("*.mp3"))
+    pipeline.fingerprint(load_audio(files[0], sample_rate=rate).samples)  # warm-up
+    seconds = dict.fromkeys(SPLIT_STAGES, 0.0)
+    audio_seconds = 0.0
+    for path in files:
+        marks = [time.process_time()]
+        content_hash(path)
+        marks.append(time.process_time())
+        samples = load_audio(path, sample_rate=rate, min_duration_s=MIN_SONG_SECONDS).samples
+        marks.append(time.process_time())
+        power = pipeline.spectrogram.power(samples)
+        marks.append(time.process_time())
+        peaks = pipeline.peaks.from_power(power)
+        marks.append(time.process_time())
+        pipeline.hasher(peaks)
+        marks.append(time.process_time())
+        for stage, start, stop in zip(SPLIT_STAGES, marks, marks[1:], strict=False):
+            seconds[stage] += stop - start
+        audio_seconds += len(samples) / rate
+    result = {
+        "package": str(Path(dejavu_lab.__file__).parent),
+        "audio_seconds": audio_seconds,
+        **seconds,
+    }
+    print(json.dumps(result), flush=True)
+
+
+#: The stages :func:`child_split` times (CPU), in order.
+SPLIT_STAGES = ("content_hash", "decode_resample_mix", "stft", "peaks", "hashing")
+
+
+def split_side_by_side(reference: Path, baseline: Path, runs: int, out: Path) -> None:
+    """Alternate stage splits of this checkout ("new") and ``baseline`` ("old")."""
+    roots = {"old": baseline.resolve(), "new": Path(__file__).resolve().parent.parent}
+    commits = {side: commit_of(root) for side, root in roots.items()}
+    rows: list[dict[str, Any]] = []
+    for run in range(runs):
+        for side in ("old", "new") if run % 2 == 0 else ("new", "old"):
+            env = {**os.environ, "PYTHONPATH": str(roots[side])}
+            command = [sys.executable, __file__, "--child-split", str(reference)]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            if Path(result["package"]).resolve().parent != roots[side]:
+                raise RuntimeError(f"{side} imported {result['package']}")
+            for stage in SPLIT_STAGES:
+                rows.append(
+                    {
+                        "run": run,
+                        "side": side,
+                        "commit": commits[side],
+                        "stage": stage,
+                        "cpu_s": result[stage],
+                        "x_realtime_cpu": result["audio_seconds"] / result[stage],
+                        "audio_seconds": result["audio_seconds"],
+                        "load_average": os.getloadavg()[0],
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False, float_format="%.4g")
+    table = frame.pivot_table(index="stage", columns="side", values="cpu_s", aggfunc="median")
+    print(table.loc[list(SPLIT_STAGES), ["old", "new"]].to_string(float_format="%.2f"))
+    print(f"CPU seconds, median of {runs} runs a side; wrote {out}")
+
+
 def commit_of(root: Path) -> str:
     """The short commit of a checkout (``+dirty`` when it has changes)."""
     head = subprocess.run(
@@ -244,14 +317,22 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=RESULTS / "profile.csv")
     p.add_argument("--baseline", type=Path, help="checkout to compare with, side by side")
     p.add_argument("--runs", type=int, default=4, help="runs a side with --baseline")
+    p.add_argument(
+        "--split", action="store_true", help="with --baseline: CPU seconds of each stage"
+    )
     p.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--child-split", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         child_run(*args.child)
         return
+    if args.child_split:
+        child_split(args.child_split)
+        return
     corpus_dir = default_corpus_dir(args.size)
     if args.baseline:
-        side_by_side(corpus_dir / "reference", args.baseline, args.runs, args.out)
+        compare = split_side_by_side if args.split else side_by_side
+        compare(corpus_dir / "reference", args.baseline, args.runs, args.out)
         return
     reference = corpus_dir / "reference"
     listed = tracks(corpus_dir, set="reference")
