@@ -337,6 +337,45 @@ def _random_stretch(rng: np.random.Generator, start: int) -> Fingerprints:
     return Fingerprints((key & 0xFFFFFFFF).astype(np.uint32), (key >> 32).astype(np.int32))
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_rect_near_maxima_equal_the_numpy_filters(seed: int) -> None:
+    from dejavu_lab.core._kernels import rect_near_maxima
+    from dejavu_lab.core.peaks import _rect_maximum_filter
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(0, 50)), int(rng.integers(0, 70)))
+    half_bins, half_frames = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    values = (10.0 ** rng.uniform(-44, 38, shape)).astype(np.float32)
+    if seed % 2 == 0:  # ties: a few distinct levels
+        values = rng.choice(np.float32([0, 1e-45, 2e-45, 1, 2, 3, np.inf]), shape)
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    largest = _rect_maximum_filter(values, half_bins, half_frames)
+    want = np.flatnonzero(values >= largest * np.float32(0.5))
+    positions, at, finite = rect_near_maxima(values, half_bins, half_frames)
+    assert finite and positions.dtype == np.int64 and np.array_equal(positions, want)
+    assert np.array_equal(at.view(np.uint32), largest.ravel()[want].view(np.uint32))
+    if values.size:
+        values.flat[int(rng.integers(0, values.size))] = np.nan
+        assert not rect_near_maxima(values, half_bins, half_frames)[2]
+
+
+def test_peaks_with_a_nan_are_those_of_the_numpy_filter() -> None:
+    """A NaN (which np.maximum spreads) sends find_peaks_in_power to the numpy filter."""
+    from dejavu_lab.core.peaks import find_peaks, find_peaks_in_power
+    from dejavu_lab.core.spectrogram import LogSpectrogram, PowerSpectrogram, power_to_db
+
+    rng = np.random.default_rng(3)
+    by_frame = (10.0 ** rng.uniform(-2, 6, (80, 60))).astype(np.float32)
+    by_frame[40, 30] = np.nan
+    power = PowerSpectrogram(by_frame.T, 11025, 256, 2048, 10)
+    log = LogSpectrogram(power_to_db(by_frame.T), 11025, 256, 2048, 10)
+    settings = {"neighborhood_freq": 3, "neighborhood_time": 4, "amp_min_db": 10.0}
+    got, want = find_peaks_in_power(power, **settings), find_peaks(log, **settings)
+    assert len(want) and np.array_equal(got.frame, want.frame)
+    assert np.array_equal(got.bin, want.bin) and np.array_equal(got.amp_db, want.amp_db)
+    assert not np.any((got.frame >= 35) & (got.frame <= 45) & (abs(got.bin - 40) <= 4))
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_stretch_alignment_counts_equal_the_numpy_reference(seed: int) -> None:
     """Candidates' counts from their rows at once = peaks rebuilt and aligned one by one."""

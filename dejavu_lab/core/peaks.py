@@ -256,6 +256,19 @@ def find_peaks_in_power(
     """
     power = spec.power
     by_frame = np.ascontiguousarray(power.T)  # no copy for power_spectrogram's
+    if footprint == "rect" and by_frame.dtype == np.float32:
+        from ._kernels import rect_near_maxima
+
+        # The filter's candidates in one pass, its maxima only where needed.
+        near, largest_near, finite = rect_near_maxima(
+            by_frame, neighborhood_freq, neighborhood_time
+        )
+        if finite:
+            amp = power_to_db(by_frame.ravel()[near])
+            keep = (amp == power_to_db(largest_near)) & (amp > amp_min_db)
+            return _peaks_at(
+                near[keep], amp[keep], by_frame.shape[1], spec, peaks_per_second=peaks_per_second
+            )
     if footprint == "rect":
         largest = _rect_maximum_filter(by_frame, neighborhood_freq, neighborhood_time)
     else:
