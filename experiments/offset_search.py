@@ -42,9 +42,9 @@ from tqdm.auto import tqdm
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import resample
-from dejavu_lab.core.calibration import fit_null, hash_evidence, peak_evidence
+from dejavu_lab.core.calibration import DEFAULT_NULL, fit_null, hash_evidence, peak_evidence
 from dejavu_lab.core.invariant import landmarks_only
-from dejavu_lab.core.matching import Candidate, count_votes
+from dejavu_lab.core.matching import count_votes
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.probe import PEAKNESS, contrast_map, probe_check
 from dejavu_lab.core.verify import PeakSet, peaks_from_fingerprints
@@ -81,9 +81,9 @@ def windows_of(votes: Any, song_id: int, first: float, limit: int) -> list[tuple
     for i in order:
         if len(kept) >= limit:
             break
-        if all(abs(int(diff[i]) - k) >= SEPARATION_FRAMES for k, _ in kept):
-            if diff[i] >= 0:
-                kept.append((int(diff[i]), int(windowed[i])))
+        apart = all(abs(int(diff[i]) - k) >= SEPARATION_FRAMES for k, _ in kept)
+        if apart and diff[i] >= 0:
+            kept.append((int(diff[i]), int(windowed[i])))
     return kept
 
 
@@ -244,45 +244,50 @@ def tables(
     fit: pd.DataFrame, reports: dict[int, pd.DataFrame], levels: tuple[float, ...]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per statistic, ``k`` and level: the null fitted on the fit seed's unseen clips (all
-    lengths), and on each seed, the known clips named right and the unseen clips named."""
+    lengths), and on each seed, the known clips named right and the unseen clips named; and
+    the default's own rule (its evidence, its shipped null at ``1e-3``) on the same clips."""
     out, nulls = [], {}
-    for stat, k, chosen in itertools.product(STATISTICS, KS, levels):
-        if True:
-            best = best_of(fit[fit.source != "reference"], stat, k)
-            null = fit_null(best[stat].to_numpy(float), best.seconds.to_numpy(float))
-            nulls[f"{stat} k{k}"] = null
-            for seed, rows in {**reports, -1: fit}.items():
-                top = best_of(rows, stat, k)
-                limit = top.seconds.map(lambda s, null=null: null.evidence_for(chosen, float(s)))
-                top = top.assign(named=top[stat] >= limit)
-                oracle = rows[rows.kind == "oracle"]
-                oracle = oracle.assign(
-                    limit=oracle.seconds.map(lambda s, null=null: null.evidence_for(chosen, s))
+    configs = [("shipped", "evidence", 1, 1e-3, DEFAULT_NULL)]
+    for stat, k in itertools.product(STATISTICS, KS):
+        best = best_of(fit[fit.source != "reference"], stat, k)
+        nulls[f"{stat} k{k}"] = fit_null(best[stat].to_numpy(float), best.seconds.to_numpy(float))
+        configs += [("fitted", stat, k, level, nulls[f"{stat} k{k}"]) for level in levels]
+    for fitted, stat, k, chosen, null in configs:
+        for seed, rows in {**reports, -1: fit}.items():
+            top = best_of(rows, stat, k)
+            limit = top.seconds.map(
+                lambda s, null=null, chosen=chosen: null.evidence_for(chosen, float(s))
+            )
+            top = top.assign(named=top[stat] >= limit)
+            oracle = rows[rows.kind == "oracle"]
+            oracle = oracle.assign(
+                limit=oracle.seconds.map(
+                    lambda s, null=null, chosen=chosen: null.evidence_for(chosen, s)
                 )
-                for (condition, seconds), group in top.groupby(["condition", "seconds"]):
-                    known = group[group.source == "reference"]
-                    unseen = group[group.source != "reference"]
-                    mine = oracle[(oracle.condition == condition) & (oracle.seconds == seconds)]
-                    oracle_stat = mine.evidence + (WEIGHT * mine.z if stat == "fold" else 0.0)
-                    out.append(
-                        {
-                            "statistic": stat,
-                            "k": k,
-                            "level": chosen,
-                            "seed": seed if seed >= 0 else int(fit.seed.iloc[0]),
-                            "role": "fit" if seed < 0 else "held out",
-                            "condition": condition,
-                            "seconds": seconds,
-                            "threshold": null.evidence_for(chosen, float(seconds)),
-                            "known": len(known),
-                            "right": int(
-                                (known.named & known.right_song & known.offset_right).sum()
-                            ),
-                            "oracle_above": int((oracle_stat >= mine.limit).sum()),
-                            "unseen": len(unseen),
-                            "false": int(unseen.named.sum()),
-                        }
-                    )
+            )
+            for (condition, seconds), group in top.groupby(["condition", "seconds"]):
+                known = group[group.source == "reference"]
+                unseen = group[group.source != "reference"]
+                mine = oracle[(oracle.condition == condition) & (oracle.seconds == seconds)]
+                oracle_stat = mine.evidence + (WEIGHT * mine.z if stat == "fold" else 0.0)
+                out.append(
+                    {
+                        "null": fitted,
+                        "statistic": stat,
+                        "k": k,
+                        "level": chosen,
+                        "seed": seed if seed >= 0 else int(fit.seed.iloc[0]),
+                        "role": "fit" if seed < 0 else "held out",
+                        "condition": condition,
+                        "seconds": seconds,
+                        "threshold": null.evidence_for(chosen, float(seconds)),
+                        "known": len(known),
+                        "right": int((known.named & known.right_song & known.offset_right).sum()),
+                        "oracle_above": int((oracle_stat >= mine.limit).sum()),
+                        "unseen": len(unseen),
+                        "false": int(unseen.named.sum()),
+                    }
+                )
     return pd.DataFrame(out), nulls
 
 
@@ -368,12 +373,14 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         + table["false"].astype(str)
     )
     wide = cells.pivot_table(
-        index=["statistic", "k", "level", "seed", "condition"],
+        index=["null", "statistic", "k", "level", "seed", "condition"],
         columns="seconds",
         values="cell",
         aggfunc="first",
     )
-    totals = table.groupby(["statistic", "k", "level", "seed", "condition"])[["false", "unseen"]].sum()
+    totals = table.groupby(["null", "statistic", "k", "level", "seed", "condition"])[
+        ["false", "unseen"]
+    ].sum()
     return wide.join(totals.rename(columns={"false": "false_all", "unseen": "unseen_all"}))
 
 
@@ -426,11 +433,9 @@ def main() -> None:
 
     fit = load(args.fit_seed)
     reports = {
-        s: load(s)
-        for s in args.report_seeds
-        if any(folder.glob(f"offset_search_seed{s}*.csv.gz"))
+        s: load(s) for s in args.report_seeds if any(folder.glob(f"offset_search_seed{s}*.csv.gz"))
     }
-    table, nulls = tables(fit, reports, LEVELS)
+    table, _ = tables(fit, reports, LEVELS)
     pd.set_option("display.width", 200)
     text = (
         f"offset_search: null fitted on seed {args.fit_seed}'s unseen clips (all lengths), "
