@@ -428,7 +428,10 @@ def main() -> None:
         if not every.exists():
             return pd.read_csv(best, dtype={"truth": object})
         rows = pd.read_csv(every, dtype={"truth": object})
-        best_rows(rows).to_csv(best, index=False, float_format="%.4g")
+        # mtime 0: the same rows give the same bytes (no change for git to see)
+        best_rows(rows).to_csv(
+            best, index=False, float_format="%.4g", compression={"method": "gzip", "mtime": 0}
+        )
         return rows
 
     fit = load(args.fit_seed)
