@@ -14,23 +14,27 @@ go to experiments/results/<size>/calibration_*.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from _common import output_dir, panels, parser, save, save_figure
+from tqdm.auto import tqdm
 
 from dejavu_lab import Dejavu
-from dejavu_lab.core.audio import load_audio
+from dejavu_lab.core.audio import load_audio, resample
 from dejavu_lab.core.calibration import NullModel
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import CorpusAudio, evaluate_queries, plots
-from dejavu_lab.studies.accuracy import DEFAULT_CONDITIONS
+from dejavu_lab.studies.accuracy import DEFAULT_CONDITIONS, OFFSET_TOLERANCE_S
 from dejavu_lab.studies.calibration import (
     calibrate,
     evidence_rows,
+    null_pipeline,
     operating_characteristic,
     predicted,
     reliability,
@@ -76,6 +80,44 @@ def query_chunks(args, seed: int, per_unseen: int, size: int = 128):  # type: ig
                 chunk = []
     if chunk:
         yield chunk
+
+
+def score_clips(args, djv: Dejavu, clip_rows) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Rows of every clip of ``args.seed`` (:func:`query_chunks`), each clip resampled to
+    the pipeline's rate and scored by ``clip_rows(probe, query, songs)`` against a copy of
+    ``djv`` that answers nothing (:func:`null_pipeline`); at most ``args.limit`` clips.
+
+    Adds ``offset_right`` (the answer's offset within the accuracy study's tolerance of
+    the clip's start) and ``seed``.
+    """
+    probe = Dejavu(pipeline=null_pipeline(djv.pipeline), store=djv.db, null_model=djv.null_model)
+    rate = probe.pipeline.spectrogram.sample_rate
+    songs = djv.db.stats().num_songs
+    rows: list[dict] = []
+    cpu, wall = time.process_time(), time.perf_counter()
+    clips = 0
+    with tqdm(desc="clips", unit="clip", disable=args.quiet) as bar:
+        for chunk in query_chunks(args, args.seed, args.per_unseen):
+            for query in chunk:
+                if args.limit and clips >= args.limit:
+                    continue  # the rest of the chunk; the next is not made
+                query = dataclasses.replace(
+                    query, clip=resample(query.clip, query.sample_rate, rate), sample_rate=rate
+                )
+                rows += clip_rows(probe, query, songs)
+                clips += 1
+                bar.update()
+            if args.limit and clips >= args.limit:
+                break
+    print(
+        f"{clips} clips: {time.process_time() - cpu:.0f} s CPU, "
+        f"{time.perf_counter() - wall:.0f} s wall",
+        flush=True,
+    )
+    out = pd.DataFrame(rows)
+    out["offset_right"] = (out.offset_s - out.start_s).abs() <= OFFSET_TOLERANCE_S
+    out["seed"] = args.seed
+    return out
 
 
 def study_database(args, manifest: str, preset: str) -> Dejavu:  # type: ignore[no-untyped-def]

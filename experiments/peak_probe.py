@@ -36,28 +36,22 @@ same clips. Every (clip, candidate) row the tables use goes to ``peak_probe_seed
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from _common import at_true_offset, output_dir, parser, save
-from calibration import query_chunks, study_database
-from tqdm.auto import tqdm
+from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
-from dejavu_lab.core.audio import resample
 from dejavu_lab.core.calibration import fit_null, peak_evidence
 from dejavu_lab.core.invariant import landmarks_only
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.probe import PEAKNESS, contrast_map, probe_check
 from dejavu_lab.core.verify import PeakSet, peaks_from_fingerprints
 from dejavu_lab.studies import CorpusAudio
-from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S
-from dejavu_lab.studies.calibration import null_pipeline
 from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash
 from dejavu_lab.studies.corpus_audio import STUDY_RATE
 
@@ -198,33 +192,7 @@ def clip_rows(djv: Dejavu, query: Any, songs: int) -> list[dict[str, Any]]:
 
 def score(args: argparse.Namespace, djv: Dejavu) -> pd.DataFrame:
     """Every clip of the seed scored (see the module doc)."""
-    probe = Dejavu(pipeline=null_pipeline(djv.pipeline), store=djv.db, null_model=djv.null_model)
-    rate = probe.pipeline.spectrogram.sample_rate
-    songs = djv.db.stats().num_songs
-    rows: list[dict[str, Any]] = []
-    cpu, wall = time.process_time(), time.perf_counter()
-    clips = 0
-    with tqdm(desc="clips", unit="clip", disable=args.quiet) as bar:
-        for chunk in query_chunks(args, args.seed, args.per_unseen):
-            for query in chunk:
-                if args.limit and clips >= args.limit:
-                    continue  # the rest of the chunk; the next is not made
-                query = dataclasses.replace(
-                    query, clip=resample(query.clip, query.sample_rate, rate), sample_rate=rate
-                )
-                rows += clip_rows(probe, query, songs)
-                clips += 1
-                bar.update()
-            if args.limit and clips >= args.limit:
-                break
-    print(
-        f"{clips} clips: {time.process_time() - cpu:.0f} s CPU, "
-        f"{time.perf_counter() - wall:.0f} s wall",
-        flush=True,
-    )
-    out = pd.DataFrame(rows)
-    out["offset_right"] = (out.offset_s - out.start_s).abs() <= OFFSET_TOLERANCE_S
-    out["seed"] = args.seed
+    out = score_clips(args, djv, clip_rows)
     return out
 
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from dejavu_lab.core import audio
 from dejavu_lab.core.audio import load_audio
-from dejavu_lab.core.wav import load_pcm16, pcm16_layout, read_pcm16
+from dejavu_lab.core.wav import load_pcm16
 
 
 def _write(
@@ -46,20 +46,17 @@ def test_pcm16_samples_equal_libsndfiles(seed: int, tmp_path: Path) -> None:
     if seed % 3 == 1:
         _with_chunk_before_data(path, b"LIST", rng.bytes(int(rng.integers(1, 40))))
     expected, expected_rate = sf.read(path, dtype="float32", always_2d=True)
-    layout = pcm16_layout(path)
-    if kind == "WAVEX" and sys.version_info < (3, 12):
-        assert layout is None  # wave reads WAVE_FORMAT_EXTENSIBLE from 3.12: libsndfile does
-        return
-    assert layout is not None
-    assert (layout.sample_rate, layout.n_frames, layout.channels) == (expected_rate, n, channels)
-    got = read_pcm16(path, layout)
-    assert got is not None and got.dtype == np.float32 and got.shape == expected.shape
-    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))  # bit for bit
-    # In one open: the same samples and layout, the header seen before the frames are read.
     seen = []
-    once = load_pcm16(path, seen.append)
-    assert once is not None and once[1] == layout and seen == [layout]
-    assert np.array_equal(once[0].view(np.uint32), expected.view(np.uint32))
+    loaded = load_pcm16(path, seen.append)
+    if kind == "WAVEX" and sys.version_info < (3, 12):
+        assert loaded is None  # wave reads WAVE_FORMAT_EXTENSIBLE from 3.12: libsndfile does
+        return
+    assert loaded is not None
+    got, layout = loaded
+    assert (layout.sample_rate, layout.n_frames, layout.channels) == (expected_rate, n, channels)
+    assert seen == [layout]  # the header seen before the frames are read
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))  # bit for bit
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -85,7 +82,7 @@ def test_other_sample_formats_are_left_to_libsndfile(
     subtype: str, kind: str, tmp_path: Path
 ) -> None:
     path = _write(tmp_path / "c.wav", np.zeros((100, 1)), 8000, subtype, kind)
-    assert pcm16_layout(path) is None and load_pcm16(path) is None
+    assert load_pcm16(path) is None
     assert load_audio(path, sample_rate=8000).duration_s == pytest.approx(100 / 8000)
 
 
@@ -94,16 +91,12 @@ def test_truncated_and_foreign_files_are_declined(tmp_path: Path) -> None:
     raw = path.read_bytes()
     truncated = tmp_path / "truncated.wav"
     truncated.write_bytes(raw[:-10])  # the data chunk runs past the end
-    layout = pcm16_layout(truncated)
-    assert layout is None or read_pcm16(truncated, layout) is None
     assert load_pcm16(truncated) is None
     assert load_audio(truncated, sample_rate=8000).duration_s < 1000 / 8000  # by libsndfile
     noise = tmp_path / "noise.wav"
     noise.write_bytes(np.random.default_rng(0).bytes(5000))
-    assert pcm16_layout(noise) is None
     no_fmt = tmp_path / "no_fmt.wav"
     no_fmt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEdata\x04\x00\x00\x00\x00\x00\x00\x00")
-    assert pcm16_layout(no_fmt) is None
     assert load_pcm16(no_fmt) is None and load_pcm16(noise) is None
-    assert pcm16_layout(tmp_path / "missing.wav") is None
-    assert pcm16_layout(path) is not None
+    assert load_pcm16(tmp_path / "missing.wav") is None
+    assert load_pcm16(path) is not None

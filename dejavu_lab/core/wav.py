@@ -6,13 +6,13 @@ conversion: about 0.6 ms of the 2 ms decode of a 5 s query. The standard
 library's :mod:`wave` reads the header and the int16 frames with less work.
 libsndfile's float conversion of 16-bit PCM is ``(float) sample * (1.0f /
 0x8000)``, an exact product by a power of two, which is what
-:func:`read_pcm16` does: the samples are identical, bit for bit
-(``tests/test_wav.py``).
+:func:`load_pcm16` does, opening the file once: the samples are identical,
+bit for bit (``tests/test_wav.py``).
 
 Anything :mod:`wave` does not read as 16-bit PCM (another sample width, a
 float or compressed format, a WAVE_FORMAT_EXTENSIBLE header before Python
 3.12, a data chunk that runs past the end of the file) is left to libsndfile:
-these functions return None.
+:func:`load_pcm16` returns None.
 """
 
 from __future__ import annotations
@@ -53,55 +53,20 @@ class PcmLayout:
         return self.n_frames / self.sample_rate
 
 
-def pcm16_layout(path: str | os.PathLike[str]) -> PcmLayout | None:
-    """The layout of a 16-bit PCM WAV file with frames, or None for any other file."""
-    try:
-        with wave.open(os.fspath(path), "rb") as reader:
-            layout = PcmLayout(reader.getnframes(), reader.getnchannels(), reader.getframerate())
-            width = reader.getsampwidth()
-    except _DECLINED:
-        return None
-    if width != 2 or layout.n_frames == 0 or layout.channels < 1 or layout.sample_rate < 1:
-        return None
-    return layout
-
-
-def read_pcm16(path: str | os.PathLike[str], layout: PcmLayout) -> np.ndarray | None:
-    """The frames of a file :func:`pcm16_layout` described, as libsndfile gives them.
-
-    Returns
-    -------
-    np.ndarray, shape (n_frames, channels), float32, or None
-        ``int16 / 32768``, as ``soundfile.read(dtype="float32",
-        always_2d=True)``; None if the file does not hold them all.
-    """
-    try:
-        with wave.open(os.fspath(path), "rb") as reader:
-            if (reader.getnchannels(), reader.getsampwidth()) != (layout.channels, 2):
-                return None
-            raw = reader.readframes(layout.n_frames)
-    except _DECLINED:
-        return None
-    if len(raw) != 2 * layout.channels * layout.n_frames:
-        return None
-    samples = np.frombuffer(raw, dtype="<i2").astype(np.float32)
-    samples *= _INT16_TO_FLOAT
-    return samples.reshape(layout.n_frames, layout.channels)
-
-
 def load_pcm16(
     path: str | os.PathLike[str], before_reading: Callable[[PcmLayout], None] | None = None
 ) -> tuple[np.ndarray, PcmLayout] | None:
-    """:func:`pcm16_layout` then :func:`read_pcm16`, opening the file once.
+    """A 16-bit PCM WAV file's frames and layout, as libsndfile gives them, in one open.
 
     ``before_reading(layout)`` is called once the header is read, before the
-    frames are (it may raise: a file too long to read). A query's decode opened
-    the file twice: about a fifth of its 0.3 ms read.
+    frames are (it may raise: a file too long to read).
 
     Returns
     -------
     (samples, layout) or None
-        As :func:`read_pcm16` and :func:`pcm16_layout`; None for any file they decline.
+        ``samples``: shape (n_frames, channels), float32, ``int16 / 32768`` as
+        ``soundfile.read(dtype="float32", always_2d=True)``. None for any other
+        file, or one whose frames are not all there.
     """
     try:
         with wave.open(os.fspath(path), "rb") as reader:
