@@ -56,7 +56,7 @@ from dejavu_lab.core.presets import get_preset
 from dejavu_lab.dejavu import Dejavu
 from dejavu_lab.fingerprinting import FingerprintReport
 from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
-from dejavu_lab.studies.provenance import provenance
+from dejavu_lab.studies.provenance import git_commit, provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -254,15 +254,7 @@ def split_side_by_side(reference: Path, baseline: Path, runs: int, out: Path) ->
 
 def commit_of(root: Path) -> str:
     """The short commit of a checkout (``+dirty`` when it has changes)."""
-    head = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return head + ("+dirty" if dirty else "")
+    return git_commit(root, digits=7)
 
 
 def side_by_side(reference: Path, baseline: Path, runs: int, out: Path) -> None:

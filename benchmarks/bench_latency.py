@@ -269,15 +269,9 @@ class Side:
 
 def commit_of(root: Path) -> str:
     """The short commit of a checkout (``+dirty`` when it has changes)."""
-    head = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return head + ("+dirty" if dirty else "")
+    from dejavu_lab.studies.provenance import git_commit
+
+    return git_commit(root, digits=7)
 
 
 def ensure_collection(workdir: Path, size: int, corpus: str, keep: bool, seed: int) -> Path:

@@ -13,12 +13,13 @@ from .._version import __version__
 REPO = Path(__file__).resolve().parents[2]
 
 
-def git_commit() -> str:
-    """The repository's commit (with ``+dirty`` for local changes), or ``"unknown"``."""
+def git_commit(root: Path = REPO, *, digits: int = 12) -> str:
+    """The commit of the checkout at ``root`` (at least ``digits`` hex digits, with
+    ``+dirty`` for local changes), or ``"unknown"``."""
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=REPO,
+            ["git", "rev-parse", f"--short={digits}", "HEAD"],
+            cwd=root,
             capture_output=True,
             text=True,
             timeout=10,
@@ -26,7 +27,7 @@ def git_commit() -> str:
         )
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
+            cwd=root,
             capture_output=True,
             text=True,
             timeout=10,
