@@ -83,16 +83,13 @@ def windows_of(votes: Any, song_id: int, first: float, limit: int) -> list[tuple
     return kept
 
 
-def clip_rows(djv: Dejavu, query: Any, songs: int) -> list[dict[str, Any]]:
-    """One row per (clip, checked candidate, window); plus an ``oracle`` row for a known
-    clip (the right song at the true offset)."""
+def analysed(djv: Dejavu, clip: np.ndarray, duration_s: float):  # type: ignore[no-untyped-def]
+    """A clip's spectrogram, its contrast map, its hashes and peaks, and its votes for
+    every song (the work the offset search adds to a match)."""
     pipeline = djv.pipeline
-    frame_s = pipeline.spectrogram.frame_seconds
-    scales = djv.evidence_scales()
-    found = djv.match_samples(query.clip, query.sample_rate, top_k=songs)
-    spectrogram = pipeline.spectrogram(query.clip)
+    spectrogram = pipeline.spectrogram(clip)
     contrast = contrast_map(spectrogram.values_db, **PEAKNESS)  # type: ignore[arg-type]
-    hashed, query_peaks = pipeline.analyse_query(query.clip)
+    hashed, query_peaks = pipeline.analyse_query(clip)
     frames, _ = djv._songs()
     lookup = djv._lookup(hashed.hashes, hashed.offsets, frames)
     votes = count_votes(
@@ -101,7 +98,19 @@ def clip_rows(djv: Dejavu, query: Any, songs: int) -> list[dict[str, Any]]:
         time_tolerance=pipeline.matcher.time_tolerance,
         query_hashes=hashed.hashes,
     )
-    query_frames = pipeline.frames_for(query.duration_s)
+    return spectrogram, contrast, query_peaks, votes, pipeline.frames_for(duration_s)
+
+
+def clip_rows(djv: Dejavu, query: Any, songs: int) -> list[dict[str, Any]]:
+    """One row per (clip, checked candidate, window); plus an ``oracle`` row for a known
+    clip (the right song at the true offset)."""
+    pipeline = djv.pipeline
+    frame_s = pipeline.spectrogram.frame_seconds
+    scales = djv.evidence_scales()
+    found = djv.match_samples(query.clip, query.sample_rate, top_k=songs)
+    spectrogram, contrast, query_peaks, votes, query_frames = analysed(
+        djv, query.clip, query.duration_s
+    )
     verifier = pipeline.verifier
     background = verifier.background_frames(frame_s)
     reach_back = pipeline.hasher.max_dt
@@ -283,18 +292,9 @@ def timing(args: argparse.Namespace, djv: Dejavu) -> pd.DataFrame:
             row = {**query.describe(), "default_ms": 1e3 * default_s, "decided": found.decided_by}
             for k in (1, 3):
                 start = time.perf_counter()
-                spectrogram = pipeline.spectrogram(clip)
-                contrast = contrast_map(spectrogram.values_db, **PEAKNESS)  # type: ignore[arg-type]
-                hashed, query_peaks = pipeline.analyse_query(clip)
-                frames, _ = djv._songs()
-                lookup = djv._lookup(hashed.hashes, hashed.offsets, frames)
-                votes = count_votes(
-                    hashed.offsets,
-                    lookup,
-                    time_tolerance=pipeline.matcher.time_tolerance,
-                    query_hashes=hashed.hashes,
+                spectrogram, contrast, query_peaks, votes, query_frames = analysed(
+                    djv, clip, query.duration_s
                 )
-                query_frames = pipeline.frames_for(query.duration_s)
                 query_set = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
                 for candidate in found.candidates[:CANDIDATES]:
                     centre = candidate["offset_seconds"] / frame_s
