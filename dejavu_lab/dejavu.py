@@ -610,11 +610,7 @@ class Dejavu:
         read = getattr(self.db, "song_stretches", None)
         if callable(read):
             return read(song_ids, start, stop)  # type: ignore[no-any-return]
-        parts = [
-            self.db.song_fingerprints(song, first, last)
-            for song, first, last in zip(song_ids, start, stop, strict=True)
-        ]
-        return Stretches.of(parts, start, stop)
+        return Stretches.read(self.db.song_fingerprints, song_ids, start, stop)
 
     def _match_speed(
         self, query_peaks: Peaks, query_frames: int, song_frames: np.ndarray, top_k: int

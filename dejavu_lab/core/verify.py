@@ -148,6 +148,22 @@ class Stretches:
             np.asarray(stop, dtype=np.int64),
         )
 
+    @classmethod
+    def read(
+        cls,
+        song_fingerprints: Callable[[int, int, int], Fingerprints],
+        song_ids: Sequence[int],
+        start: Sequence[int],
+        stop: Sequence[int],
+    ) -> Stretches:
+        """Stretches read one at a time by ``song_fingerprints(song_id, start, stop)``
+        (a store's method of that name)."""
+        parts = [
+            song_fingerprints(int(song), int(first), int(last))
+            for song, first, last in zip(song_ids, start, stop, strict=True)
+        ]
+        return cls.of(parts, start, stop)
+
     def fingerprints(self, i: int) -> Fingerprints:
         """Stretch ``i``'s rows (only those within its range)."""
         rows = slice(int(self.bounds[i]), int(self.bounds[i + 1]))

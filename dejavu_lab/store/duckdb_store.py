@@ -449,11 +449,7 @@ class DuckDBStore:
             return Stretches(
                 hashes, offsets, bounds, np.asarray(start, np.int64), np.asarray(stop, np.int64)
             )
-        parts = [
-            self.song_fingerprints(int(song), int(lo), int(hi))
-            for song, lo, hi in zip(song_ids, start, stop, strict=True)
-        ]
-        return Stretches.of(parts, start, stop)
+        return Stretches.read(self.song_fingerprints, song_ids, start, stop)
 
     # -- lookups --------------------------------------------------------
 
