@@ -21,6 +21,10 @@ hash support: stricter scales) and the sketch's ``z``. A known clip also gets an
 the right song at the true offset. The songs' sketches are made here from their audio (the
 database does not hold them): 4 bytes a frame, about 41 kB for a 4-minute track.
 
+Every (clip, candidate, window) row goes to ``sketch_check_seed<S>.csv.gz`` (1.3 MB a seed,
+not committed), the rows the tables read to ``sketch_check_seed<S>_best.csv.gz``, the tables
+to ``sketch_check_fit<F>.txt`` and ``_table.csv``; ``--timing N`` times the added work.
+
 Statistics (:data:`WEIGHTS`): ``r`` and the folds ``r + w z``; a clip's score is its best
 (candidate, window) among the first ``k`` windows (:data:`KS`). One null a statistic and ``k``
 (:func:`fit_null`: 3 quantiles a length and a pooled tail, 16 numbers) on all the fit seed's
@@ -42,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import at_true_offset, output_dir, parser, save
+from _common import at_true_offset, output_dir, panels, parser, save, save_figure, shared_legend
 from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
@@ -199,6 +203,14 @@ def best_of(rows: pd.DataFrame, weight: float, k: int) -> pd.DataFrame:
     return pool.loc[pool.groupby("query_id").score.idxmax()]
 
 
+def best_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows the tables read: each clip's oracle row and its best (candidate, window) row
+    for every weight and ``k`` (:func:`best_of`); the tables from them are the same."""
+    kept = [rows[rows.kind == "oracle"]]
+    kept += [best_of(rows, w, k).drop(columns="score") for w in WEIGHTS for k in KS]
+    return pd.concat(kept).drop_duplicates().sort_index()
+
+
 def tables(fit: pd.DataFrame, reports: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """Per statistic, ``k`` and level, for the fit seed and each held-out one: known clips
     named right (song and offset), those reaching the threshold at the true offset, and
@@ -274,26 +286,125 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return wide.join(totals.rename(columns={"false": "false_all", "unseen": "unseen_all"}))
 
 
+#: Curves of the operating figure: (label, weight, k).
+CURVES = (
+    ("peak check's evidence r", 0.0, 1),
+    ("r + 0.1 z, hash offsets (k = 1)", 0.1, 1),
+    ("r + 0.1 z, and the sketch's best offset (k = 2; chosen)", 0.1, 2),
+)
+
+
+def operating(fit: pd.DataFrame, reports: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """For each curve (:data:`CURVES`) and level on a fine grid, on the held-out seeds
+    pooled: laptop-mic clips named right at 1 and 2 s, and unseen clips named (every length,
+    both conditions); the null of each curve fitted on the fit seed as in :func:`tables`."""
+    out = []
+    levels = np.geomspace(1e-5, 3e-2, 41)
+    for label, weight, k in CURVES:
+        best = best_of(fit[fit.source != "reference"], weight, k)
+        null = fit_null(best.score.to_numpy(float), best.seconds.to_numpy(float))
+        tops = [best_of(rows, weight, k) for rows in reports.values()]
+        top = pd.concat(tops)
+        known = top[(top.source == "reference") & (top.condition == "laptop-mic")]
+        unseen = top[top.source != "reference"]
+        for level in levels:
+
+            def named(t: pd.DataFrame, lv: float = level, n: Any = null) -> pd.Series:
+                return t.score >= t.seconds.map(lambda s: n.evidence_for(lv, float(s)))
+
+            right = named(known) & known.right_song & known.offset_right
+            row = {"curve": label, "weight": weight, "k": k, "level": level}
+            for seconds in (1.0, 2.0):
+                at = known.seconds == seconds
+                row[f"right_{seconds:g}s"] = int(right[at].sum())
+                row[f"known_{seconds:g}s"] = int(at.sum())
+            row["false"] = int(named(unseen).sum())
+            row["false_clean"] = int(named(unseen)[unseen.condition == "clean"].sum())
+            row["unseen"] = len(unseen)
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def operating_figure(curves: pd.DataFrame, table: pd.DataFrame, pick: pd.Series, path) -> None:  # type: ignore[no-untyped-def]
+    """Laptop-mic 1 and 2 s clips named right against unseen clips named, as the level
+    moves; the chosen rule's level and the shipped default (its null, ``1e-3``) marked."""
+    fig, axes = panels(2)
+    held = table[table.role == "held out"]
+    shipped = held[held.null == "shipped"]
+    mine = held[
+        (held.null == "fitted")
+        & (held.weight == pick.weight)
+        & (held.k == pick.k)
+        & np.isclose(held.level, pick.level)
+    ]
+    for ax, seconds in zip(axes, (1.0, 2.0), strict=True):
+        for label, group in curves.groupby("curve", sort=False):
+            known = group[f"known_{seconds:g}s"].iloc[0]
+            ax.plot(
+                100 * group["false"] / group.unseen,
+                100 * group[f"right_{seconds:g}s"] / known,
+                marker=".",
+                label=label,
+            )
+        for rows, marker, label in (
+            (shipped, "s", "default today (shipped null, 1e-3)"),
+            (mine, "*", f"chosen rule ({pick.level:g})"),
+        ):
+            lm = rows[(rows.condition == "laptop-mic") & (rows.seconds == seconds)]
+            ax.plot(
+                100 * rows["false"].sum() / rows.unseen.sum(),
+                100 * lm.right.sum() / lm.known.sum(),
+                marker=marker,
+                markersize=11,
+                linestyle="none",
+                color="black" if marker == "s" else "tab:red",
+                label=label,
+            )
+        ax.set_xscale("symlog", linthresh=0.01)
+        ax.set_xlabel("unseen clips named (%; 1-10 s, clean and laptop-mic)")
+        ax.set_ylabel(f"laptop-mic {seconds:g} s clips named right (%)")
+        ax.set_title(f"{seconds:g} s, held-out seeds pooled")
+        ax.grid(alpha=0.3)
+    shared_legend(fig, axes, ncols=2)
+    save_figure(fig, path)
+
+
 def timing(djv: Dejavu, songs_bits: dict[str, np.ndarray], seconds: float, n: int) -> dict:
-    """Median CPU of a query's sketch and of 10 sketch checks (ms), on ``n`` noise clips."""
-    rate = djv.pipeline.spectrogram.sample_rate
-    background = djv.pipeline.verifier.background_frames(djv.pipeline.spectrogram.frame_seconds)
+    """Median CPU (ms) on ``n`` noise clips of the work the sketch check adds to a query whose
+    spectrogram is made: the query's sketch, the 10 candidates checked at their hash offsets
+    (window 1), and each candidate's best offset over its whole song (window 2's search)."""
+    params = djv.pipeline.spectrogram
+    rate = params.sample_rate
+    background = djv.pipeline.verifier.background_frames(params.frame_seconds)
     rng = np.random.default_rng(0)
-    names = list(songs_bits)
-    made, checked = [], []
+    names = list(songs_bits)[:CANDIDATES]
+    made, checked, searched = [], [], []
     for _ in range(n):
-        clip = rng.standard_normal(int(seconds * rate)).astype(np.float32)
+        spectrogram = params(rng.standard_normal(int(seconds * rate)).astype(np.float32))
         start = time.process_time()
-        bits = sketch_of(djv, clip)
+        filters = band_filters(
+            params.sample_rate,
+            params.window_size,
+            spectrogram.first_bin,
+            spectrogram.values_db.shape[0],
+            fmin_hz=params.fmin_hz,
+            fmax_hz=params.fmax_hz,
+        )
+        bits = sketch_bits(spectrogram.values_db, filters)
         made.append(time.process_time() - start)
         start = time.process_time()
-        for name in names[:CANDIDATES]:
+        for name in names:
             sketch_check(bits, songs_bits[name], 1000, background_frames=background)
         checked.append(time.process_time() - start)
+        start = time.process_time()
+        for name in names:
+            best_offset(bits, songs_bits[name])
+        searched.append(time.process_time() - start)
     return {
         "seconds": seconds,
         "sketch_ms": 1e3 * float(np.median(made)),
         "ten_checks_ms": 1e3 * float(np.median(checked)),
+        "ten_song_searches_ms": 1e3 * float(np.median(searched)),
     }
 
 
@@ -336,11 +447,20 @@ def main() -> None:
             return
 
     def load(seed: int) -> pd.DataFrame:
-        return pd.read_csv(folder / f"sketch_check_seed{seed}.csv.gz", dtype={"truth": object})
+        # Every row if this machine scored the seed, else the committed best rows.
+        every = folder / f"sketch_check_seed{seed}.csv.gz"
+        best = folder / f"sketch_check_seed{seed}_best.csv.gz"
+        if not every.exists():
+            return pd.read_csv(best, dtype={"truth": object})
+        rows = pd.read_csv(every, dtype={"truth": object})
+        best_rows(rows).to_csv(
+            best, index=False, float_format="%.4g", compression={"method": "gzip", "mtime": 0}
+        )
+        return rows
 
     fit = load(args.fit_seed)
     reports = {
-        s: load(s) for s in args.report_seeds if (folder / f"sketch_check_seed{s}.csv.gz").exists()
+        s: load(s) for s in args.report_seeds if any(folder.glob(f"sketch_check_seed{s}*.csv.gz"))
     }
     table = tables(fit, reports)
     pick = chosen(table)
@@ -357,6 +477,10 @@ def main() -> None:
     stem = f"sketch_check_fit{args.fit_seed}"
     (folder / f"{stem}.txt").write_text(text + "\n")
     table.to_csv(folder / f"{stem}_table.csv", index=False, float_format="%.4g")
+    if reports:
+        curves = operating(fit, reports)
+        curves.to_csv(folder / f"{stem}_operating.csv", index=False, float_format="%.4g")
+        operating_figure(curves, table, pick, folder / f"{stem}_operating.png")
     print(text)
 
 
