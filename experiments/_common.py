@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")
 
@@ -93,6 +94,22 @@ def save(frame, folder: Path, name: str, corpus: CorpusAudio, params: dict) -> P
         json.dumps(provenance(params, corpus.manifest_hash), indent=2)
     )
     return path
+
+
+def scored_rows(folder: Path, stem: str, seed: int, best_rows) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """A seed's scored rows: every row (``<stem>_seed<S>.csv.gz``) if this machine scored the
+    seed, writing the rows the tables read (``best_rows(rows)``) to ``..._best.csv.gz``; else
+    those committed best rows."""
+    every = folder / f"{stem}_seed{seed}.csv.gz"
+    best = folder / f"{stem}_seed{seed}_best.csv.gz"
+    if not every.exists():
+        return pd.read_csv(best, dtype={"truth": object})
+    rows = pd.read_csv(every, dtype={"truth": object})
+    # mtime 0: the same rows give the same bytes (no change for git to see)
+    best_rows(rows).to_csv(
+        best, index=False, float_format="%.4g", compression={"method": "gzip", "mtime": 0}
+    )
+    return rows
 
 
 #: Width of a figure of panels side by side (inches): at 100 dpi, a documentation page's width.

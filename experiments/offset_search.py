@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import at_true_offset, output_dir, parser, save
+from _common import at_true_offset, output_dir, parser, save, scored_rows
 from calibration import query_chunks, score_clips, study_database
 
 from dejavu_lab import Dejavu
@@ -391,22 +391,11 @@ def main() -> None:
         if args.limit:
             return
 
-    def load(seed: int) -> pd.DataFrame:
-        # Every row if this machine scored the seed, else the committed best rows.
-        every = folder / f"offset_search_seed{seed}.csv.gz"
-        best = folder / f"offset_search_seed{seed}_best.csv.gz"
-        if not every.exists():
-            return pd.read_csv(best, dtype={"truth": object})
-        rows = pd.read_csv(every, dtype={"truth": object})
-        # mtime 0: the same rows give the same bytes (no change for git to see)
-        best_rows(rows).to_csv(
-            best, index=False, float_format="%.4g", compression={"method": "gzip", "mtime": 0}
-        )
-        return rows
-
-    fit = load(args.fit_seed)
+    fit = scored_rows(folder, "offset_search", args.fit_seed, best_rows)
     reports = {
-        s: load(s) for s in args.report_seeds if any(folder.glob(f"offset_search_seed{s}*.csv.gz"))
+        s: scored_rows(folder, "offset_search", s, best_rows)
+        for s in args.report_seeds
+        if any(folder.glob(f"offset_search_seed{s}*.csv.gz"))
     }
     table, _ = tables(fit, reports, LEVELS)
     pd.set_option("display.width", 200)

@@ -46,14 +46,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import at_true_offset, output_dir, panels, parser, save, save_figure, shared_legend
+from _common import (
+    at_true_offset,
+    output_dir,
+    panels,
+    parser,
+    save,
+    save_figure,
+    scored_rows,
+    shared_legend,
+)
 from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio
 from dejavu_lab.core.calibration import DEFAULT_NULL, fit_null, peak_evidence
 from dejavu_lab.core.presets import get_preset
-from dejavu_lab.core.sketch import band_filters, best_offset, sketch_bits, sketch_check
+from dejavu_lab.core.sketch import best_offset, sketch_check, spectrogram_sketch
 from dejavu_lab.studies import CorpusAudio
 from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.studies.corpus_audio import STUDY_RATE
@@ -83,16 +92,7 @@ def song_sketches(djv: Dejavu, size: str) -> dict[str, np.ndarray]:
 def sketch_of(djv: Dejavu, samples: np.ndarray) -> np.ndarray:
     """The sketch of samples at the pipeline's rate."""
     params = djv.pipeline.spectrogram
-    spectrogram = params(samples)
-    filters = band_filters(
-        params.sample_rate,
-        params.window_size,
-        spectrogram.first_bin,
-        spectrogram.values_db.shape[0],
-        fmin_hz=params.fmin_hz,
-        fmax_hz=params.fmax_hz,
-    )
-    return sketch_bits(spectrogram.values_db, filters)
+    return spectrogram_sketch(params(samples), fmin_hz=params.fmin_hz, fmax_hz=params.fmax_hz)
 
 
 def rows_maker(songs_bits: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
@@ -382,15 +382,7 @@ def timing(djv: Dejavu, songs_bits: dict[str, np.ndarray], seconds: float, n: in
     for _ in range(n):
         spectrogram = params(rng.standard_normal(int(seconds * rate)).astype(np.float32))
         start = time.process_time()
-        filters = band_filters(
-            params.sample_rate,
-            params.window_size,
-            spectrogram.first_bin,
-            spectrogram.values_db.shape[0],
-            fmin_hz=params.fmin_hz,
-            fmax_hz=params.fmax_hz,
-        )
-        bits = sketch_bits(spectrogram.values_db, filters)
+        bits = spectrogram_sketch(spectrogram, fmin_hz=params.fmin_hz, fmax_hz=params.fmax_hz)
         made.append(time.process_time() - start)
         start = time.process_time()
         for name in names:
@@ -446,21 +438,11 @@ def main() -> None:
         if args.limit:
             return
 
-    def load(seed: int) -> pd.DataFrame:
-        # Every row if this machine scored the seed, else the committed best rows.
-        every = folder / f"sketch_check_seed{seed}.csv.gz"
-        best = folder / f"sketch_check_seed{seed}_best.csv.gz"
-        if not every.exists():
-            return pd.read_csv(best, dtype={"truth": object})
-        rows = pd.read_csv(every, dtype={"truth": object})
-        best_rows(rows).to_csv(
-            best, index=False, float_format="%.4g", compression={"method": "gzip", "mtime": 0}
-        )
-        return rows
-
-    fit = load(args.fit_seed)
+    fit = scored_rows(folder, "sketch_check", args.fit_seed, best_rows)
     reports = {
-        s: load(s) for s in args.report_seeds if any(folder.glob(f"sketch_check_seed{s}*.csv.gz"))
+        s: scored_rows(folder, "sketch_check", s, best_rows)
+        for s in args.report_seeds
+        if any(folder.glob(f"sketch_check_seed{s}*.csv.gz"))
     }
     table = tables(fit, reports)
     pick = chosen(table)

@@ -15,6 +15,7 @@ from dejavu_lab.core.sketch import (
     best_offset,
     sketch_bits,
     sketch_check,
+    spectrogram_sketch,
 )
 from dejavu_lab.studies.synth import synth_song
 
@@ -24,16 +25,7 @@ RATE = PIPELINE.spectrogram.sample_rate
 
 def _sketch(samples: np.ndarray) -> np.ndarray:
     params = PIPELINE.spectrogram
-    spectrogram = params(samples)
-    filters = band_filters(
-        params.sample_rate,
-        params.window_size,
-        spectrogram.first_bin,
-        spectrogram.values_db.shape[0],
-        fmin_hz=params.fmin_hz,
-        fmax_hz=params.fmax_hz,
-    )
-    return sketch_bits(spectrogram.values_db, filters)
+    return spectrogram_sketch(params(samples), fmin_hz=params.fmin_hz, fmax_hz=params.fmax_hz)
 
 
 def _song(seed: int, seconds: float = 30.0) -> np.ndarray:

@@ -39,6 +39,8 @@ import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .spectrogram import LogSpectrogram
+
 #: Bands of the default sketch: 33 give 32 difference bits, one ``uint32`` a frame.
 N_BANDS = 33
 #: Bits a frame holds at most (the bands' differences are packed into one ``uint32``).
@@ -117,6 +119,22 @@ def sketch_bits(values_db: np.ndarray, filters: np.ndarray) -> np.ndarray:
     grew[:, 1:] = np.diff(across, axis=1) > 0
     weights = np.left_shift(np.uint32(1), np.arange(across.shape[0], dtype=np.uint32))
     return (grew.T.astype(np.uint32) * weights).sum(axis=1, dtype=np.uint64).astype(np.uint32)
+
+
+def spectrogram_sketch(
+    spectrogram: LogSpectrogram, *, fmin_hz: float = 150.0, fmax_hz: float = 5000.0
+) -> np.ndarray:
+    """The sketch of a log spectrogram (:func:`sketch_bits` with :func:`band_filters` over
+    its bins); ``fmin_hz`` and ``fmax_hz`` as the spectrogram stage's (Hz)."""
+    filters = band_filters(
+        spectrogram.sample_rate,
+        spectrogram.window_size,
+        spectrogram.first_bin,
+        spectrogram.values_db.shape[0],
+        fmin_hz=fmin_hz,
+        fmax_hz=fmax_hz,
+    )
+    return sketch_bits(spectrogram.values_db, filters)
 
 
 def agreement(query: np.ndarray, song: np.ndarray, starts: np.ndarray, n_bits: int) -> np.ndarray:
