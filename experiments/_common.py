@@ -86,10 +86,16 @@ def database(args: argparse.Namespace, corpus: CorpusAudio, preset: str) -> tupl
     return cached_database(preset, corpus, output_dir(args) / "db", progress=not args.quiet)
 
 
-def save(frame, folder: Path, name: str, corpus: CorpusAudio, params: dict) -> Path:  # type: ignore[no-untyped-def]
-    """Write a result CSV with a provenance JSON beside it."""
-    path = folder / f"{name}.csv"
-    frame.to_csv(path, index=False, float_format="%.4g")
+#: Gzip without a time stamp: the same rows give the same bytes (no change for git to see).
+GZIP = {"method": "gzip", "mtime": 0}
+
+
+def save(  # type: ignore[no-untyped-def]
+    frame, folder: Path, name: str, corpus: CorpusAudio, params: dict, *, gzipped: bool = False
+) -> Path:
+    """Write a result CSV (``.csv.gz`` if ``gzipped``) with a provenance JSON beside it."""
+    path = folder / f"{name}.csv{'.gz' if gzipped else ''}"
+    frame.to_csv(path, index=False, float_format="%.4g", compression=GZIP if gzipped else None)
     (folder / f"{name}.provenance.json").write_text(
         json.dumps(provenance(params, corpus.manifest_hash), indent=2)
     )
@@ -105,11 +111,17 @@ def scored_rows(folder: Path, stem: str, seed: int, best_rows) -> pd.DataFrame: 
     if not every.exists():
         return pd.read_csv(best, dtype={"truth": object})
     rows = pd.read_csv(every, dtype={"truth": object})
-    # mtime 0: the same rows give the same bytes (no change for git to see)
-    best_rows(rows).to_csv(
-        best, index=False, float_format="%.4g", compression={"method": "gzip", "mtime": 0}
-    )
+    best_rows(rows).to_csv(best, index=False, float_format="%.4g", compression=GZIP)
     return rows
+
+
+def scored_seeds(folder: Path, stem: str, seeds, best_rows) -> dict[int, pd.DataFrame]:  # type: ignore[no-untyped-def]
+    """:func:`scored_rows` of each of ``seeds`` scored here or committed (the others left out)."""
+    return {
+        seed: scored_rows(folder, stem, seed, best_rows)
+        for seed in seeds
+        if any(folder.glob(f"{stem}_seed{seed}*.csv.gz"))
+    }
 
 
 #: Width of a figure of panels side by side (inches): at 100 dpi, a documentation page's width.

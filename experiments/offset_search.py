@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import at_true_offset, output_dir, parser, save, scored_rows
+from _common import at_true_offset, output_dir, parser, save, scored_rows, scored_seeds
 from calibration import query_chunks, score_clips, study_database
 
 from dejavu_lab import Dejavu
@@ -385,18 +385,12 @@ def main() -> None:
         djv = study_database(args, manifest, "default")
         rows = score(args, djv)
         name = f"offset_search_seed{args.seed}"
-        written = save(rows, folder, name, corpus, preset.get_params())
-        rows.to_csv(written.with_suffix(".csv.gz"), index=False, float_format="%.4g")
-        written.unlink()
+        save(rows, folder, name, corpus, preset.get_params(), gzipped=True)
         if args.limit:
             return
 
     fit = scored_rows(folder, "offset_search", args.fit_seed, best_rows)
-    reports = {
-        s: scored_rows(folder, "offset_search", s, best_rows)
-        for s in args.report_seeds
-        if any(folder.glob(f"offset_search_seed{s}*.csv.gz"))
-    }
+    reports = scored_seeds(folder, "offset_search", args.report_seeds, best_rows)
     table, _ = tables(fit, reports, LEVELS)
     pd.set_option("display.width", 200)
     text = (

@@ -334,9 +334,7 @@ def main() -> None:
         djv = study_database(args, manifest, "default")
         rows = score(args, djv)
         rows = compact(rows)
-        written = save(rows, folder, name, corpus, preset.get_params())
-        rows.to_csv(written.with_suffix(".csv.gz"), index=False, float_format="%.4g")
-        written.unlink()  # every (clip, candidate) row of a seed: gzipped
+        save(rows, folder, name, corpus, preset.get_params(), gzipped=True)
     chosen = preset.verifier.max_false_match or 1e-3
     rows = with_folds(rows)
     fitted = thresholds_of(rows, chosen)

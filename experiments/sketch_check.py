@@ -54,6 +54,7 @@ from _common import (
     save,
     save_figure,
     scored_rows,
+    scored_seeds,
     shared_legend,
 )
 from calibration import score_clips, study_database
@@ -427,23 +428,12 @@ def main() -> None:
         djv = study_database(args, manifest, "default")
         rows = score_clips(args, djv, rows_maker(song_sketches(djv, args.size)))
         name = f"sketch_check_seed{args.seed}"
-        written = save(rows, folder, name, corpus, get_preset("default").get_params())
-        rows.to_csv(
-            written.with_suffix(".csv.gz"),
-            index=False,
-            float_format="%.4g",
-            compression={"method": "gzip", "mtime": 0},
-        )
-        written.unlink()
+        save(rows, folder, name, corpus, get_preset("default").get_params(), gzipped=True)
         if args.limit:
             return
 
     fit = scored_rows(folder, "sketch_check", args.fit_seed, best_rows)
-    reports = {
-        s: scored_rows(folder, "sketch_check", s, best_rows)
-        for s in args.report_seeds
-        if any(folder.glob(f"sketch_check_seed{s}*.csv.gz"))
-    }
+    reports = scored_seeds(folder, "sketch_check", args.report_seeds, best_rows)
     table = tables(fit, reports)
     pick = chosen(table)
     pd.set_option("display.width", 220)
