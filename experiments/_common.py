@@ -64,6 +64,30 @@ def parser(description: str, *, presets: bool = True) -> argparse.ArgumentParser
     return p
 
 
+def clip_scoring_parser(
+    description: str, *, seconds: list[float], per_unseen: int
+) -> argparse.ArgumentParser:
+    """:func:`parser` plus the arguments of the explorations that score the calibration study's
+    clips one seed at a time (``experiments/calibration.py``'s query set): conditions, lengths,
+    clips a track, database workers, a trial limit and ``--from-csv``."""
+    p = parser(description, presets=False)
+    p.add_argument("--conditions", nargs="+", default=["clean", "laptop-mic"])
+    p.add_argument("--seconds", nargs="+", type=float, default=seconds)
+    p.add_argument("--per-song", type=int, default=1)
+    p.add_argument("--per-unseen", type=int, default=per_unseen)
+    p.add_argument("--workers", type=int, default=1, help="processes fingerprinting the database")
+    p.add_argument("--limit", type=int, default=0, help="score only this many clips (a trial)")
+    p.add_argument("--from-csv", action="store_true", help="tables from the saved scores only")
+    return p
+
+
+def write_report(folder: Path, stem: str, text: str, table: pd.DataFrame) -> None:
+    """``<stem>.txt`` (``text``) and ``<stem>_table.csv`` (``table``), and print ``text``."""
+    (folder / f"{stem}.txt").write_text(text + "\n")
+    table.to_csv(folder / f"{stem}_table.csv", index=False, float_format="%.4g")
+    print(text)
+
+
 def output_dir(args: argparse.Namespace) -> Path:
     """``experiments/results/<size>`` unless ``--out`` says otherwise."""
     folder = args.out or RESULTS / args.size

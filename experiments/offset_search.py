@@ -35,7 +35,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import at_true_offset, output_dir, parser, save, scored_rows, scored_seeds
+from _common import (
+    at_true_offset,
+    clip_scoring_parser,
+    output_dir,
+    save,
+    scored_rows,
+    scored_seeds,
+    write_report,
+)
 from calibration import query_chunks, score_clips, study_database
 
 from dejavu_lab import Dejavu
@@ -355,14 +363,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def main() -> None:
-    p = parser(__doc__ or "", presets=False)
-    p.add_argument("--conditions", nargs="+", default=["clean", "laptop-mic"])
-    p.add_argument("--seconds", nargs="+", type=float, default=[1.0, 2.0, 3.0, 5.0])
-    p.add_argument("--per-song", type=int, default=1)
-    p.add_argument("--per-unseen", type=int, default=2)
-    p.add_argument("--workers", type=int, default=1, help="processes fingerprinting the database")
-    p.add_argument("--limit", type=int, default=0, help="score only this many clips (a trial)")
-    p.add_argument("--from-csv", action="store_true", help="tables from the saved scores only")
+    p = clip_scoring_parser(__doc__ or "", seconds=[1.0, 2.0, 3.0, 5.0], per_unseen=2)
     p.add_argument("--fit-seed", type=int, default=1)
     p.add_argument("--report-seeds", nargs="+", type=int, default=[0, 2])
     p.add_argument(
@@ -402,9 +403,7 @@ def main() -> None:
         + table.to_string(index=False, float_format=lambda v: f"{v:.3g}")
     )
     stem = f"offset_search_fit{args.fit_seed}"
-    (folder / f"{stem}.txt").write_text(text + "\n")
-    table.to_csv(folder / f"{stem}_table.csv", index=False, float_format="%.4g")
-    print(text)
+    write_report(folder, stem, text, table)
 
 
 if __name__ == "__main__":

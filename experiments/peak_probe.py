@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import at_true_offset, output_dir, parser, save
+from _common import at_true_offset, clip_scoring_parser, output_dir, save, write_report
 from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
@@ -304,17 +304,10 @@ def tables(
 
 
 def main() -> None:
-    p = parser(__doc__ or "", presets=False)
-    p.add_argument("--conditions", nargs="+", default=["clean", "laptop-mic"])
-    p.add_argument("--seconds", nargs="+", type=float, default=[1.0, 2.0])
-    p.add_argument("--per-song", type=int, default=1)
-    p.add_argument("--per-unseen", type=int, default=2)
-    p.add_argument("--workers", type=int, default=1, help="processes fingerprinting the database")
-    p.add_argument("--limit", type=int, default=0, help="score only this many clips (a trial)")
+    p = clip_scoring_parser(__doc__ or "", seconds=[1.0, 2.0], per_unseen=2)
     p.add_argument(
         "--label", default="", help="appended to the names of the tables written (not the scores)"
     )
-    p.add_argument("--from-csv", action="store_true", help="tables from the saved scores only")
     p.add_argument(
         "--thresholds-from",
         type=Path,
@@ -373,9 +366,7 @@ def main() -> None:
         + table.to_string(index=False, float_format=lambda v: f"{v:.3g}")
     )
     stem = f"{name}{'_replayed' if args.thresholds_from else ''}{args.label}"
-    (folder / f"{stem}.txt").write_text(text + "\n")
-    table.to_csv(folder / f"{stem}_table.csv", index=False, float_format="%.4g")
-    print(text)
+    write_report(folder, stem, text, table)
 
 
 if __name__ == "__main__":

@@ -48,14 +48,15 @@ import numpy as np
 import pandas as pd
 from _common import (
     at_true_offset,
+    clip_scoring_parser,
     output_dir,
     panels,
-    parser,
     save,
     save_figure,
     scored_rows,
     scored_seeds,
     shared_legend,
+    write_report,
 )
 from calibration import score_clips, study_database
 
@@ -402,14 +403,7 @@ def timing(djv: Dejavu, songs_bits: dict[str, np.ndarray], seconds: float, n: in
 
 
 def main() -> None:
-    p = parser(__doc__ or "", presets=False)
-    p.add_argument("--conditions", nargs="+", default=["clean", "laptop-mic"])
-    p.add_argument("--seconds", nargs="+", type=float, default=[1.0, 2.0, 3.0, 5.0, 10.0])
-    p.add_argument("--per-song", type=int, default=1)
-    p.add_argument("--per-unseen", type=int, default=8)
-    p.add_argument("--workers", type=int, default=1, help="processes fingerprinting the database")
-    p.add_argument("--limit", type=int, default=0, help="score only this many clips (a trial)")
-    p.add_argument("--from-csv", action="store_true", help="tables from the saved scores only")
+    p = clip_scoring_parser(__doc__ or "", seconds=[1.0, 2.0, 3.0, 5.0, 10.0], per_unseen=8)
     p.add_argument("--fit-seed", type=int, default=1)
     p.add_argument("--report-seeds", nargs="+", type=int, default=[0, 2])
     p.add_argument("--timing", type=int, default=0, help="time this many clips a length, then stop")
@@ -447,13 +441,11 @@ def main() -> None:
         + summary(table).to_string()
     )
     stem = f"sketch_check_fit{args.fit_seed}"
-    (folder / f"{stem}.txt").write_text(text + "\n")
-    table.to_csv(folder / f"{stem}_table.csv", index=False, float_format="%.4g")
+    write_report(folder, stem, text, table)
     if reports:
         curves = operating(fit, reports)
         curves.to_csv(folder / f"{stem}_operating.csv", index=False, float_format="%.4g")
         operating_figure(curves, table, pick, folder / f"{stem}_operating.png")
-    print(text)
 
 
 if __name__ == "__main__":
