@@ -21,6 +21,7 @@ import numpy as np
 
 from ._version import __version__
 from .core.audio import load_audio, resample
+from .core.bandwidth import low_band_ratio_db
 from .core.calibration import (
     DEFAULT_NULL,
     EvidenceScales,
@@ -110,7 +111,9 @@ class Recognition:
         score or None where not verified), including rejected ones.
     decided_by : str
         ``"hashes"`` (the matcher's rule, the verifier off or not needed) or
-        ``"peaks"`` (candidates checked peak by peak).
+        ``"peaks"`` (candidates checked peak by peak); ``"gate"`` for a "no match"
+        that the calibrated rule's channel gate decided (``verifier__full_band_db``:
+        the null alone would have named a song).
     speed : float
         Tempo of the query over the song's (1.02: played 2 % fast), as found
         by the speed search (:mod:`dejavu_lab.core.speed`); 1.0 when not
@@ -386,8 +389,13 @@ class Dejavu:
         evidence = 0.0
         evidence_of: dict[int, float] = {}
         if verifier.calibrated:
+            rate = self.pipeline.spectrogram.sample_rate
             best, evidence, probability, z_of, decided_by, evidence_of = self._decide(
-                ranked, query_peaks, query_frames, query_s
+                ranked,
+                query_peaks,
+                query_frames,
+                query_s,
+                full_band=lambda: _full_band(samples, rate, verifier.full_band_db),
             )
             score = confidence_of(probability)
         elif verifier.enabled and not (verifier.unsure_only and result.best is not None):
@@ -490,6 +498,8 @@ class Dejavu:
         query_peaks: Peaks,
         query_frames: int,
         query_s: float,
+        *,
+        full_band: Callable[[], bool] = lambda: False,
     ) -> tuple[Candidate | None, float, float, dict[int, float], str, dict[int, float]]:
         """The calibrated rule: the answer, its evidence and false-match probability
         (then the peak-check ``z``, what decided and each candidate's evidence, by song).
@@ -498,12 +508,25 @@ class Dejavu:
         under the null (and ``unsure_only``), it is the answer. Otherwise the
         candidates are checked peak by peak, best first, until one is; for "no
         match", every candidate was checked and the evidence is the largest.
+        With the channel gate (``verifier__full_band_db``), evidence below
+        ``verifier__full_band_min_evidence`` is not enough for a query that kept
+        its bass (``full_band()``, asked only then, at most once).
         """
         verifier, scales = self.pipeline.verifier, self.evidence_scales()
         limit = float(verifier.max_false_match or 0.0)
         # The probability falls as the evidence grows: compare evidence with the
         # threshold's, and read the probability once, for the answer.
         needed = self.null_model.evidence_for(limit, query_s) if limit > 0 else math.inf
+        gated: list[bool] = []  # the gate's verdict, once asked
+
+        def enough(r: float) -> bool:
+            if r < needed:
+                return False
+            if verifier.full_band_db is None or r >= verifier.full_band_min_evidence:
+                return True
+            if not gated:
+                gated.append(full_band())
+            return not gated[0]
 
         def probability(r: float) -> float:
             return self.null_model.false_match_probability(r, query_s)
@@ -515,10 +538,11 @@ class Dejavu:
         }
         top = ranked[0]
         evidence = of_check[top.song_id]
-        if evidence >= needed and (verifier.unsure_only or not verifier.enabled):
+        if (verifier.unsure_only or not verifier.enabled) and enough(evidence):
             return top, evidence, probability(evidence), {}, "hashes", of_check
         if not verifier.enabled:
-            return None, evidence, probability(evidence), {}, "hashes", of_check
+            why = "gate" if gated and gated[0] else "hashes"
+            return None, evidence, probability(evidence), {}, why, of_check
 
         def passes(check: Verification) -> bool:
             candidate = next(c for c in ranked if c.song_id == check.song_id)
@@ -534,16 +558,17 @@ class Dejavu:
                 ),
             )
             of_check[check.song_id] = r
-            return r >= needed
+            return enough(r)
 
         checks = self._verify(ranked, query_peaks, query_frames, passes=passes)
         z_of = {c.song_id: c.z for c in checks}
-        if checks and of_check[checks[-1].song_id] >= needed:
+        if checks and enough(of_check[checks[-1].song_id]):
             chosen = next(c for c in ranked if c.song_id == checks[-1].song_id)
             r = of_check[chosen.song_id]
             return chosen, r, probability(r), z_of, "peaks", of_check
         evidence = max(of_check.values())
-        return None, evidence, probability(evidence), z_of, "peaks", of_check
+        why = "gate" if gated and gated[0] else "peaks"  # the null alone would have named one
+        return None, evidence, probability(evidence), z_of, why, of_check
 
     def _lookup(
         self, hashes: np.ndarray, query_offsets: np.ndarray, song_frames: np.ndarray
@@ -794,6 +819,11 @@ class Dejavu:
         ``djv.recognize(MicrophoneRecognizer, seconds=5)``.
         """
         return dict(recognizer(self).recognize(*args, **options))
+
+
+def _full_band(samples: np.ndarray, rate: int, full_band_db: float | None) -> bool:
+    """Whether a query kept its bass, for the channel gate (silence does not)."""
+    return full_band_db is not None and low_band_ratio_db(samples, rate) > full_band_db
 
 
 def _first(ranked: list[Candidate], best: Candidate) -> list[Candidate]:

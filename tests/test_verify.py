@@ -395,3 +395,73 @@ def test_best_offset_and_background_sums_equal_numpy(seed: int) -> None:
             want += [sum(int(met[i, p].sum()) for p in parts)]
             want += [sum(int(under[i, p].sum()) for p in parts)]
         assert got[i].tolist() == want
+
+
+def _with_bass(clip: np.ndarray, rate: int) -> np.ndarray:
+    """``clip`` with a bass line at 55-80 Hz as loud as it: below the spectrogram's band."""
+    t = np.arange(len(clip)) / rate
+    bass = np.sin(2 * np.pi * (55.0 + 25.0 * (np.sin(2 * np.pi * 0.5 * t) > 0)) * t)
+    return clip + bass * np.std(clip) * np.sqrt(2)
+
+
+def test_the_channel_gate_holds_a_query_that_kept_its_bass_to_its_own_bar(
+    fingerprinted: Dejavu, song_samples: dict[str, np.ndarray]
+) -> None:
+    name = "synth_007"
+    clip = add_noise(
+        song_samples[name][int(4.0 * SONG_RATE) : int(6.0 * SONG_RATE)],
+        5.0,
+        np.random.default_rng(3),
+    )
+    heard_full_band = _with_bass(clip, SONG_RATE)
+    ungated = Dejavu(
+        store=fingerprinted.db,
+        pipeline=get_preset("default").with_params(verifier__full_band_db=None),
+    )
+    plain = ungated.match_samples(clip, SONG_RATE)
+    assert plain.song_name == name and plain.offset_seconds == pytest.approx(4.0, abs=0.05)
+    # The bass is below the spectrogram's band: without the gate, the same answer and evidence.
+    bass = ungated.match_samples(heard_full_band, SONG_RATE)
+    assert (bass.song_name, bass.offset_seconds) == (name, plain.offset_seconds)
+    assert bass.evidence == pytest.approx(plain.evidence, rel=0.05)
+
+    def gate(bar: float) -> Dejavu:
+        pipeline = get_preset("default").with_params(
+            verifier__full_band_db=-6.0, verifier__full_band_min_evidence=bar
+        )
+        return Dejavu(store=fingerprinted.db, pipeline=pipeline)
+
+    strict = gate(bass.evidence + 1.0)
+    refused = strict.match_samples(heard_full_band, SONG_RATE)
+    assert refused.song_id is None and refused.decided_by == "gate"
+    # The null alone would have named it: its probability is within the threshold.
+    assert refused.false_match_probability is not None
+    assert refused.false_match_probability <= strict.pipeline.verifier.max_false_match
+    # The same music without its bass (a small loudspeaker's channel) is not gated.
+    kept = strict.match_samples(clip, SONG_RATE)
+    assert (kept.song_name, kept.offset_seconds) == (name, plain.offset_seconds)
+    # A bar the evidence clears names it with its bass.
+    cleared = gate(bass.evidence - 0.5).match_samples(heard_full_band, SONG_RATE)
+    assert (cleared.song_name, cleared.offset_seconds) == (name, plain.offset_seconds)
+
+
+def test_the_channel_gate_parameters_are_checked() -> None:
+    with pytest.raises(ParameterError, match="full_band_db"):
+        get_preset("default").with_params(verifier__full_band_db=500.0)
+    with pytest.raises(ParameterError, match="full_band_min_evidence"):
+        get_preset("default").with_params(verifier__full_band_min_evidence=-1.0)
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.0, 5.0])
+def test_a_clean_copy_with_its_bass_clears_the_channel_gate(
+    fingerprinted: Dejavu, song_samples: dict[str, np.ndarray], seconds: float
+) -> None:
+    default = Dejavu(store=fingerprinted.db, pipeline=get_preset("default"))
+    gate = default.pipeline.verifier
+    assert gate.full_band_db is not None
+    for k, name in enumerate(sorted(song_samples)[:4]):
+        start = 3.0 + 2.5 * k
+        clip = song_samples[name][int(start * SONG_RATE) : int((start + seconds) * SONG_RATE)]
+        result = default.match_samples(_with_bass(clip, SONG_RATE), SONG_RATE)
+        assert (result.song_name, result.offset_seconds) == (name, pytest.approx(start, abs=0.05))
+        assert result.evidence >= gate.full_band_min_evidence

@@ -14,6 +14,10 @@
     the null model of unseen music turns ``r`` into a false-match probability,
     and a match needs it ``<= verifier__max_false_match`` (1e-3). The hashes'
     best candidate is tried first; else the 10 best are checked peak by peak.
+    The channel gate: a query that kept its bass (power at 30-110 Hz within
+    6 dB of that at 150 Hz-5 kHz: not played through a small loudspeaker)
+    also needs ``r >= 2``, as a clean copy of a stored song far exceeds and
+    music that only resembles one does not (``verifier__full_band_*``).
 
 ``"hash-only"``
     ``"default"`` answering from the hashes alone, with hash confidence 3
@@ -121,6 +125,8 @@ PRESETS["default"] = PRESETS["hash-only"].with_params(
     verifier__supported_min_frame_z=4.0,
     verifier__unsure_only=True,
     verifier__max_false_match=1e-3,
+    verifier__full_band_db=-6.0,
+    verifier__full_band_min_evidence=2.0,
 )
 
 PRESETS["speed"] = PRESETS["default"].with_params(

@@ -426,6 +426,15 @@ class Verifier:
         above (and the matcher's ``min_confidence``, ``min_aligned``) then only
         shape the evidence, with ``r = 1`` where they would have accepted.
         None: the thresholds decide, as listed.
+    full_band_db : float or None
+        The channel gate of the calibrated rule: a query whose bass, the power at
+        30-110 Hz over that at 150 Hz-5 kHz
+        (:func:`~dejavu_lab.core.bandwidth.low_band_ratio_db`), is above this (dB)
+        did not come through a small loudspeaker, and a match needs evidence
+        ``full_band_min_evidence`` as well (-100 to 100). None: no gate.
+    full_band_min_evidence : float
+        The evidence ``r`` such a query needs at least (0-1000): a clean copy of
+        a stored song gives far more; music that only resembles it, less.
     """
 
     candidates: int = 10
@@ -441,6 +450,8 @@ class Verifier:
     supported_min_frame_z: float = 4.0
     unsure_only: bool = False
     max_false_match: float | None = None
+    full_band_db: float | None = None
+    full_band_min_evidence: float = 2.0
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "candidates": Constraint(int, 0, 1000),
@@ -456,6 +467,8 @@ class Verifier:
         "supported_min_frame_z": Constraint(float, 0.0, 1000.0),
         "unsure_only": Constraint(bool),
         "max_false_match": Constraint(float, 0.0, 1.0, allow_none=True),
+        "full_band_db": Constraint(float, -100.0, 100.0, allow_none=True),
+        "full_band_min_evidence": Constraint(float, 0.0, 1000.0),
     }
 
     def __post_init__(self) -> None:
