@@ -3,6 +3,8 @@
 python experiments/channel_gate.py --size full --seed 1    (each clip's bass; fit seed)
 python experiments/channel_gate.py --size full --seed 2    (held out; likewise 0, 3, 4, 5)
 python experiments/channel_gate.py --size full --from-csv --fit-seed 1 --report-seeds 0 2 3 4 5
+python experiments/channel_gate.py --size full --cost --seed 0 --seconds 1 2 3
+    (what the gate costs known clips through channels that keep the bass: noise alone, a codec)
 
 Why: the clean false matches left (``docs/no-match.md``, the sketch check) are music that
 resembles a reference song, heard clean; their evidence (``r`` about 1.2-1.4) is that of a true
@@ -35,6 +37,7 @@ tables show the same statistic and level without the gate and with the gate at -
 
 from __future__ import annotations
 
+import argparse
 import itertools
 from pathlib import Path
 from typing import Any
@@ -42,17 +45,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _common import GZIP, RESULTS, clip_scoring_parser, output_dir, save, write_report
-from calibration import query_chunks
+from calibration import query_chunks, study_database
 from sketch_check import best_of
 from tqdm.auto import tqdm
 
-from dejavu_lab.core.audio import resample
+from dejavu_lab import Dejavu
+from dejavu_lab.core.audio import load_audio, resample
 from dejavu_lab.core.bandwidth import low_band_ratio_db
 from dejavu_lab.core.calibration import DEFAULT_NULL, fit_null
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import CorpusAudio
-from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash
+from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S
+from dejavu_lab.studies.channel import BandLimit, Channel, Noise, get_condition
+from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.studies.corpus_audio import STUDY_RATE
+from dejavu_lab.studies.queries import QuerySetSpec, iter_queries
 
 #: Statistics replayed: (weight of the sketch's ``z``, windows ``k``), as ``sketch_check.py``.
 STATISTICS = ((0.0, 1), (0.1, 1), (0.1, 2))
@@ -213,6 +220,60 @@ def summary(table: pd.DataFrame, picks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["null", "statistic", "level", "gate", "seed", "condition"])
 
 
+#: Channels that keep more bass than ``laptop-mic`` for ``--cost``: noise alone (no
+#: loudspeaker), a codec, and ``laptop-mic``'s room and microphone with a full-range loudspeaker.
+COST_CHANNELS = (
+    *(
+        Channel(name=f"{kind}-{snr:g}db", stages=(Noise(snr_db=snr, kind=kind),))
+        for kind, snr in (("pink", 10.0), ("pink", 5.0), ("pink", 0.0), ("babble", 5.0))
+    ),
+    get_condition("mp3-64k"),
+    Channel(
+        name="full-range-speaker-laptop-mic",
+        stages=tuple(
+            stage
+            for stage in get_condition("laptop-mic").stages
+            if not (isinstance(stage, BandLimit) and stage.low_hz == 150.0)
+        ),
+    ),
+)
+
+
+def gate_cost(args: Any) -> pd.DataFrame:
+    """``--cost``: clips of the reference tracks through :data:`COST_CHANNELS` (seed
+    ``args.seed``, ``args.seconds``), each recognised by the default with and without its
+    gate: song and offset, evidence, bass ratio and what decided."""
+    manifest = manifest_hash(default_corpus_dir(args.size))
+    djv = study_database(argparse.Namespace(**{**vars(args), "out": None}), manifest, "default")
+    ungated = Dejavu(store=djv.db, pipeline=djv.pipeline.with_params(verifier__full_band_db=None))
+    rate = djv.pipeline.spectrogram.sample_rate
+    spec = QuerySetSpec(durations_s=tuple(args.seconds), conditions=COST_CHANNELS, seed=args.seed)
+    songs = (
+        (track.name, load_audio(track.path, sample_rate=STUDY_RATE).samples, STUDY_RATE)
+        for track in tracks(default_corpus_dir(args.size), set="reference")
+    )
+    rows = []
+    for query in tqdm(iter_queries(songs, spec), unit="clip", disable=args.quiet):
+        clip = resample(query.clip, query.sample_rate, rate)
+        for gate, recogniser in (("on", djv), ("off", ungated)):
+            found = recogniser.match_samples(clip, rate)
+            right = found.song_name == query.song_name and (
+                abs((found.offset_seconds or 0.0) - query.start_s) <= OFFSET_TOLERANCE_S
+            )
+            rows.append(
+                {
+                    **query.describe(),
+                    "gate": gate,
+                    "right": right,
+                    "named": found.song_name,
+                    "evidence": found.evidence,
+                    "decided_by": found.decided_by,
+                    "bass_db": low_band_ratio_db(clip, rate),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     p = clip_scoring_parser(__doc__ or "", seconds=list(LENGTHS), per_unseen=8)
     p.add_argument("--fit-seed", type=int, default=1)
@@ -222,8 +283,37 @@ def main() -> None:
         type=Path,
         help="folder of sketch_check's rows (default: experiments/results/<size>/sketch_check)",
     )
+    p.add_argument(
+        "--cost",
+        action="store_true",
+        help="known clips through channels that keep the bass, with and without the gate",
+    )
     args = p.parse_args()
     folder = output_dir(args)
+    if args.cost:
+        cost = gate_cost(args)
+        name = f"channel_gate_cost_seed{args.seed}"
+        params = get_preset("default").get_params()
+        corpus = CorpusAudio(
+            {}, {}, STUDY_RATE, manifest_hash=manifest_hash(default_corpus_dir(args.size))
+        )
+        save(cost, folder, name, corpus, params)
+        table = cost.pivot_table(
+            index=["condition", "seconds"], columns="gate", values="right", aggfunc="sum"
+        )
+        table["gated"] = (
+            cost[cost.gate == "on"]
+            .groupby(["condition", "seconds"])
+            .apply(lambda g: int((g.bass_db > -6.0).sum()))
+        )
+        table["refused_by_gate"] = (
+            cost[cost.gate == "on"]
+            .groupby(["condition", "seconds"])
+            .decided_by.apply(lambda d: int((d == "gate").sum()))
+        )
+        text = f"channel_gate --cost, seed {args.seed}: known clips named right of 45\n{table}"
+        write_report(folder, name, text, table.reset_index())
+        return
     if not args.from_csv:
         manifest = manifest_hash(default_corpus_dir(args.size))
         corpus = CorpusAudio({}, {}, STUDY_RATE, manifest_hash=manifest)
