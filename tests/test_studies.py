@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,7 @@ from dejavu_lab.studies import (
 )
 from dejavu_lab.studies.accuracy import ACCURACY_COLUMNS
 from dejavu_lab.studies.corpus_audio import cached_database, write_synthetic_corpus
+from dejavu_lab.studies.provenance import git_commit
 from dejavu_lab.studies.storage import STORAGE_COLUMNS
 from dejavu_lab.studies.timing import TIMING_COLUMNS
 
@@ -211,3 +213,22 @@ def test_cached_database_held_by_another_process_is_an_error_not_a_rebuild(
     again, _ = cached_database("default", corpus, tmp_path, name="held")
     assert again.db.stats().num_songs == songs  # nothing rebuilt or lost
     again.close()
+
+
+def test_provenance_is_dirty_for_code_changes_not_for_the_studies_outputs(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (tmp_path / "experiments" / "results").mkdir(parents=True)
+    (tmp_path / "experiments" / "results" / "table.csv").write_text("a\n1\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    assert not git_commit(tmp_path).endswith("+dirty")
+    (tmp_path / "experiments" / "results" / "table.csv").write_text("a\n2\n")
+    assert not git_commit(tmp_path).endswith("+dirty")  # a study rewrote its output
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path).endswith("+dirty")

@@ -15,7 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def git_commit(root: Path = REPO, *, digits: int = 12) -> str:
     """The commit of the checkout at ``root`` (at least ``digits`` hex digits, with
-    ``+dirty`` for local changes), or ``"unknown"``."""
+    ``+dirty`` for local changes), or ``"unknown"``.
+
+    Changes under ``experiments/results`` do not count: they are the studies' outputs (a
+    study that rewrites its committed CSV before its provenance would mark itself dirty).
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", f"--short={digits}", "HEAD"],
@@ -26,7 +30,15 @@ def git_commit(root: Path = REPO, *, digits: int = 12) -> str:
             check=True,
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)experiments/results",
+            ],
             cwd=root,
             capture_output=True,
             text=True,
