@@ -44,7 +44,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import GZIP, RESULTS, clip_scoring_parser, output_dir, save, write_report
+from _common import (
+    GZIP,
+    RESULTS,
+    clip_scoring_parser,
+    output_dir,
+    panels,
+    save,
+    save_figure,
+    shared_legend,
+    write_report,
+)
 from calibration import query_chunks, study_database
 from sketch_check import best_of
 from tqdm.auto import tqdm
@@ -220,6 +230,51 @@ def summary(table: pd.DataFrame, picks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["null", "statistic", "level", "gate", "seed", "condition"])
 
 
+def figure(seeds: dict[int, pd.DataFrame], picks: pd.DataFrame, path: Path) -> None:
+    """The shipped pick's gate on every seed pooled: each clip's bass ratio (left), and its best
+    candidate's evidence ``r`` against it (right), for known clips named right by the default's
+    null and for unseen clips the null alone names (``r`` below 0.5 drawn at 0.5)."""
+    pick = picks[picks.null == "shipped"].iloc[0]
+    tops = pd.concat(best_of(rows, 0.0, 1) for rows in seeds.values())
+    limit = tops.seconds.map(lambda s: DEFAULT_NULL.evidence_for(1e-3, float(s)))
+    named = tops.score >= limit
+    known = tops.source == "reference"
+    groups = (
+        ("clean clips of reference tracks", known & (tops.condition == "clean"), "tab:blue", "."),
+        ("laptop-mic clips", known & (tops.condition == "laptop-mic"), "tab:orange", "."),
+        ("unseen clips the null names", ~known & named, "tab:red", "x"),
+    )
+    fig, (left, right) = panels(2)
+    bins = np.linspace(-60, 20, 81)
+    for label, rows, colour, marker in groups:
+        right_song = rows & (~known | (tops.right_song & tops.offset_right & named))
+        left.hist(tops.bass_db[rows].clip(-60, 20), bins=bins, color=colour, alpha=0.5, label=label)
+        right.scatter(
+            tops.bass_db[right_song].clip(-60, 20),
+            tops.score[right_song].clip(0.5, None),
+            s=6 if marker == "." else 28,
+            color=colour,
+            marker=marker,
+            alpha=0.5 if marker == "." else 1.0,
+            label=label,
+        )
+    for ax in (left, right):
+        ax.axvline(pick.gate_db, color="black", linewidth=1, linestyle="--")
+        ax.set_xlabel("bass: power at 30-110 Hz over 150 Hz-5 kHz (dB)")
+        ax.grid(alpha=0.3)
+    left.set_yscale("log")
+    left.set_ylabel("clips (all lengths, seeds pooled)")
+    left.set_title("the channel, read from the query")
+    right.set_yscale("log")
+    right.set_ylabel("best candidate's evidence r")
+    right.fill_between(
+        [pick.gate_db, 20], 0.5, pick.strict, color="grey", alpha=0.2, label="refused by the gate"
+    )
+    right.set_title(f"gate: bass > {pick.gate_db:g} dB needs r >= {pick.strict:g}")
+    shared_legend(fig, [right], ncols=4)
+    save_figure(fig, path)
+
+
 #: Channels that keep more bass than ``laptop-mic`` for ``--cost``: noise alone (no
 #: loudspeaker), a codec, and ``laptop-mic``'s room and microphone with a full-range loudspeaker.
 COST_CHANNELS = (
@@ -343,6 +398,7 @@ def main() -> None:
     )
     stem = f"channel_gate_fit{args.fit_seed}"
     write_report(folder, stem, text, summary(table, picks).reset_index())
+    figure({args.fit_seed: fit, **reports}, picks, folder / f"{stem}.png")
     # Every setting of the grid (21,000 rows), for other rules: gzipped.
     table.to_csv(folder / f"{stem}_grid.csv.gz", index=False, float_format="%.4g", compression=GZIP)
 
