@@ -64,6 +64,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             raise DejavuLabError("recognize needs a FILE, or --mic to record from a microphone")
         with _dejavu(args, preset=args.preset) as djv:
             result = djv.match_file(args.file, top_k=args.top_k)
+    gate_evidence = djv.pipeline.verifier.full_band_min_evidence
     if args.json:
         print(json.dumps(result.to_json_dict()))
         return 0
@@ -80,10 +81,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(
-            f"no match (best bin {result.aligned_hashes} of {result.input_hashes} hashes, "
-            f"confidence {result.confidence:.1f}); {result.match_time_s * 1e3:.1f} ms"
-        )
+        print(no_match_text(result, gate_evidence=gate_evidence))
     if args.top_k and args.top_k > 1:
         for rank, candidate in enumerate(result.candidates, start=1):
             print(
@@ -93,6 +91,22 @@ def cmd_recognize(args: argparse.Namespace) -> int:
                 + ("" if candidate.get("z") is None else f", peak z {candidate['z']:.1f}")
             )
     return 0
+
+
+def no_match_text(result: Any, *, gate_evidence: float) -> str:
+    """The line ``recognize`` prints for "no match", with the channel gate's reason if it
+    decided (``result.decided_by == "gate"``; ``gate_evidence`` is its bar)."""
+    text = (
+        f"no match (best bin {result.aligned_hashes} of {result.input_hashes} hashes, "
+        f"confidence {result.confidence:.1f}); {result.match_time_s * 1e3:.1f} ms"
+    )
+    if result.decided_by == "gate":
+        text += (
+            "\n  the channel gate: the query kept its bass (it was not heard through a small "
+            f"loudspeaker), so a match needs evidence r >= {gate_evidence:g}, as a clean copy "
+            f"of a stored song far exceeds; the best candidate has r = {result.evidence:.2f}"
+        )
+    return text
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 from conftest import SONG_RATE
 
-from dejavu_lab.cli import JSON_KEYS, main
+from dejavu_lab import Recognition
+from dejavu_lab.cli import JSON_KEYS, main, no_match_text
 from dejavu_lab.studies.channel import change_speed
 from dejavu_lab.studies.synth import synth_song, write_synth_songs
 
@@ -109,3 +110,21 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
         main([*command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: dejavu-lab" in capsys.readouterr().out
+
+
+def test_a_no_match_the_channel_gate_decided_says_why() -> None:
+    common = {
+        "song_id": None,
+        "song_name": None,
+        "offset_seconds": None,
+        "confidence": 3.4,
+        "aligned_hashes": 6,
+        "input_hashes": 120,
+        "match_time_s": 0.004,
+        "evidence": 1.37,
+    }
+    gated = no_match_text(Recognition(**common, decided_by="gate"), gate_evidence=2.0)
+    assert gated.startswith("no match (best bin 6 of 120 hashes, confidence 3.4); 4.0 ms")
+    assert "channel gate" in gated and "r >= 2" in gated and "r = 1.37" in gated
+    plain = no_match_text(Recognition(**common, decided_by="peaks"), gate_evidence=2.0)
+    assert plain == "no match (best bin 6 of 120 hashes, confidence 3.4); 4.0 ms"
