@@ -81,6 +81,17 @@ def clip_scoring_parser(
     return p
 
 
+def right_oracle_false(table: pd.DataFrame) -> pd.Series:
+    """A table cell per row of a clip-scoring table: ``right (oracle_above) / false``."""
+    return (
+        table.right.astype(str)
+        + " ("
+        + table.oracle_above.astype(str)
+        + ") / "
+        + table["false"].astype(str)
+    )
+
+
 def write_report(folder: Path, stem: str, text: str, table: pd.DataFrame) -> None:
     """``<stem>.txt`` (``text``) and ``<stem>_table.csv`` (``table``), and print ``text``."""
     (folder / f"{stem}.txt").write_text(text + "\n")

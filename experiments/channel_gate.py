@@ -138,7 +138,7 @@ def tables(fit: pd.DataFrame, reports: dict[int, pd.DataFrame]) -> pd.DataFrame:
                 limit = top.seconds.map(
                     lambda s, n=null, lv=level: n.evidence_for(lv, float(s))
                 ).to_numpy(float)
-                gated = top.bass_db > gate if gate is not None else top.bass_db < -np.inf
+                gated = top.bass_db > gate if gate is not None else pd.Series(False, top.index)
                 limit = np.where(gated, np.maximum(limit, strict), limit)
                 named = top.score >= limit
                 right = named & top.right_song & top.offset_right
@@ -310,6 +310,7 @@ def gate_cost(args: Any) -> pd.DataFrame:
     rows = []
     for query in tqdm(iter_queries(songs, spec), unit="clip", disable=args.quiet):
         clip = resample(query.clip, query.sample_rate, rate)
+        bass_db = low_band_ratio_db(clip, rate)  # the same clip for both recognisers
         for gate, recogniser in (("on", djv), ("off", ungated)):
             found = recogniser.match_samples(clip, rate)
             right = found.song_name == query.song_name and (
@@ -323,7 +324,7 @@ def gate_cost(args: Any) -> pd.DataFrame:
                     "named": found.song_name,
                     "evidence": found.evidence,
                     "decided_by": found.decided_by,
-                    "bass_db": low_band_ratio_db(clip, rate),
+                    "bass_db": bass_db,
                 }
             )
     return pd.DataFrame(rows)
@@ -356,16 +357,12 @@ def main() -> None:
         table = cost.pivot_table(
             index=["condition", "seconds"], columns="gate", values="right", aggfunc="sum"
         )
-        table["gated"] = (
-            cost[cost.gate == "on"]
-            .groupby(["condition", "seconds"])
-            .apply(lambda g: int((g.bass_db > -6.0).sum()))
+        gated = cost[cost.gate == "on"].assign(
+            gated=lambda c: c.bass_db > get_preset("default").verifier.full_band_db,
+            refused_by_gate=lambda c: c.decided_by == "gate",
         )
-        table["refused_by_gate"] = (
-            cost[cost.gate == "on"]
-            .groupby(["condition", "seconds"])
-            .decided_by.apply(lambda d: int((d == "gate").sum()))
-        )
+        cells = gated.groupby(["condition", "seconds"])[["gated", "refused_by_gate"]].sum()
+        table = table.join(cells.astype(int))
         text = f"channel_gate --cost, seed {args.seed}: known clips named right of 45\n{table}"
         write_report(folder, name, text, table.reset_index())
         return

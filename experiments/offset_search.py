@@ -39,6 +39,7 @@ from _common import (
     at_true_offset,
     clip_scoring_parser,
     output_dir,
+    right_oracle_false,
     save,
     scored_rows,
     scored_seeds,
@@ -343,13 +344,7 @@ def timing(args: argparse.Namespace, djv: Dejavu) -> pd.DataFrame:
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """One line per statistic, ``k``, seed and condition: per length, the known clips named
     right (in brackets, reaching the threshold at the true offset) / unseen clips named."""
-    cells = table.assign(
-        cell=table.right.astype(str)
-        + " ("
-        + table.oracle_above.astype(str)
-        + ") / "
-        + table["false"].astype(str)
-    )
+    cells = table.assign(cell=right_oracle_false(table))
     wide = cells.pivot_table(
         index=["null", "statistic", "k", "level", "seed", "condition"],
         columns="seconds",

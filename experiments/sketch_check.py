@@ -51,6 +51,7 @@ from _common import (
     clip_scoring_parser,
     output_dir,
     panels,
+    right_oracle_false,
     save,
     save_figure,
     scored_rows,
@@ -275,13 +276,7 @@ def chosen(table: pd.DataFrame) -> pd.Series:
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """One line per rule, seed and condition: per length ``right (oracle) / false``."""
-    cells = table.assign(
-        cell=table.right.astype(str)
-        + " ("
-        + table.oracle_above.astype(str)
-        + ") / "
-        + table["false"].astype(str)
-    )
+    cells = table.assign(cell=right_oracle_false(table))
     index = ["null", "weight", "k", "level", "seed", "condition"]
     wide = cells.pivot_table(index=index, columns="seconds", values="cell", aggfunc="first")
     totals = table.groupby(index)[["false", "unseen"]].sum()
