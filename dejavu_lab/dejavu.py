@@ -395,7 +395,7 @@ class Dejavu:
                 query_peaks,
                 query_frames,
                 query_s,
-                full_band=lambda: _full_band(samples, rate, verifier.full_band_db),
+                full_band=lambda: _full_band(samples, rate, verifier),
             )
             score = confidence_of(probability)
         elif verifier.enabled and not (verifier.unsure_only and result.best is not None):
@@ -522,7 +522,7 @@ class Dejavu:
         def enough(r: float) -> bool:
             if r < needed:
                 return False
-            if verifier.full_band_db is None or r >= verifier.full_band_min_evidence:
+            if not verifier.gates(r):
                 return True
             if not gated:
                 gated.append(full_band())
@@ -821,9 +821,9 @@ class Dejavu:
         return dict(recognizer(self).recognize(*args, **options))
 
 
-def _full_band(samples: np.ndarray, rate: int, full_band_db: float | None) -> bool:
+def _full_band(samples: np.ndarray, rate: int, verifier: Verifier) -> bool:
     """Whether a query kept its bass, for the channel gate (silence does not)."""
-    return full_band_db is not None and low_band_ratio_db(samples, rate) > full_band_db
+    return bool(verifier.keeps_bass(low_band_ratio_db(samples, rate)))
 
 
 def _first(ranked: list[Candidate], best: Candidate) -> list[Candidate]:

@@ -7,9 +7,10 @@ reference track and 2 of each unseen track a length and condition, as the
 committed results were run; the dejavu preset's curve: 1 of each unseen track). The default preset's
 null is fitted on seed 1 and the unseen tracks of even index (``--fit-seed``),
 and its reliability is reported on seed 0 and the tracks of odd index. The
-tables of the default rule at a threshold, the reliability diagram and the
-operating characteristic (default, hash-only and dejavu on their own scores)
-go to experiments/results/<size>/calibration_*.
+tables of the default rule at a threshold (the null's threshold with and without
+the channel gate, which reads each clip's bass: ``calibration_bass_seed<S>.csv``),
+the reliability diagram and the operating characteristic (default, hash-only and
+dejavu on their own scores) go to experiments/results/<size>/calibration_*.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio, resample
 from dejavu_lab.core.calibration import NullModel
 from dejavu_lab.core.presets import get_preset
+from dejavu_lab.core.verify import Verifier
 from dejavu_lab.studies import CorpusAudio, evaluate_queries, plots
 from dejavu_lab.studies.accuracy import DEFAULT_CONDITIONS, OFFSET_TOLERANCE_S
 from dejavu_lab.studies.calibration import (
+    bass_rows,
     calibrate,
     evidence_rows,
+    named,
     null_pipeline,
     operating_characteristic,
     predicted,
@@ -120,6 +124,32 @@ def score_clips(args, djv: Dejavu, clip_rows) -> pd.DataFrame:  # type: ignore[n
     return out
 
 
+def with_bass(
+    args, folder: Path, seed: int, rows: pd.DataFrame, djv: Dejavu, corpus
+) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """A seed's evidence rows with each clip's bass ratio (``calibration_bass_seed<S>.csv``,
+    measured once from the clips: the evidence rows need not be scored again)."""
+    path = folder / f"calibration_bass_seed{seed}.csv"
+    if path.exists():
+        bass = pd.read_csv(path)
+    else:
+        rate = djv.pipeline.spectrogram.sample_rate
+        bass = pd.concat(
+            [bass_rows(chunk, rate) for chunk in query_chunks(args, seed, args.per_unseen)],
+            ignore_index=True,
+        )
+        save(bass, folder, path.stem, corpus, {"sample_rate": rate, "seed": seed})
+    out = rows.drop(columns="bass_db", errors="ignore").merge(
+        bass[["query_id", "bass_db"]], on="query_id", how="left", validate="one_to_one"
+    )
+    if len(bass) != len(rows) or out.bass_db.isna().sum() > (bass.bass_db.isna().sum()):
+        raise SystemExit(
+            f"{path}: {len(bass)} clips' bass for {len(rows)} evidence rows; "
+            "delete it to measure again"
+        )
+    return out
+
+
 def study_database(args, manifest: str, preset: str) -> Dejavu:  # type: ignore[no-untyped-def]
     """The preset's database of the reference tracks, fingerprinted from the files once
     (named as :func:`cached_database` names it, so the other studies share it)."""
@@ -142,12 +172,24 @@ def fit_half(rows: pd.DataFrame) -> pd.Series:
     return (rows.source != "reference") & (rows.song_index % 2 == 0)
 
 
-def decision_table(rows: pd.DataFrame, null: NullModel, max_false_match: float) -> pd.DataFrame:
-    """The calibrated rule at one threshold, replayed on evidence rows."""
-    named = predicted(rows, null) <= max_false_match
+def rules(verifier: Verifier) -> dict[str, Verifier]:
+    """The default's rule, and the same without the channel gate, by name."""
+    return {
+        "null + channel gate": verifier,
+        "null only": dataclasses.replace(verifier, full_band_db=None),
+    }
+
+
+def decision_table(
+    rows: pd.DataFrame, null: NullModel, verifier: Verifier, max_false_match: float
+) -> pd.DataFrame:
+    """The calibrated rule at one threshold, replayed on evidence rows (with ``bass_db``)."""
+    answered = named(rows, null, verifier, max_false_match)
     rows = rows.assign(
-        right=named & rows.correct,
-        false=named & (rows.source != "reference"),
+        right=answered & rows.correct,
+        false=answered & (rows.source != "reference"),
+        refused=verifier.refuses(rows.evidence.to_numpy(float), rows.bass_db)
+        & (predicted(rows, null) <= max_false_match),
     )
     out = []
     for (condition, seconds), group in rows.groupby(["condition", "seconds"], sort=False):
@@ -162,6 +204,8 @@ def decision_table(rows: pd.DataFrame, null: NullModel, max_false_match: float) 
                 "accuracy_pct": 100 * known.right.mean(),
                 "false_matches": int(unseen.false.sum()),
                 "unseen_total": len(unseen),
+                "known_refused_by_gate": int(known.refused.sum()),
+                "unseen_refused_by_gate": int(unseen.refused.sum()),
             }
         )
     return pd.DataFrame(out)
@@ -241,6 +285,8 @@ def main() -> None:
             rows = pd.concat(parts, ignore_index=True)
             save(rows, folder, path.stem, corpus, djv.pipeline.get_params())
             evidence[seed] = rows
+        for seed, rows in evidence.items():
+            evidence[seed] = with_bass(args, folder, seed, rows, djv, corpus)
         if args.evidence_only:
             return
         fit_rows = evidence[args.fit_seed]
@@ -260,16 +306,21 @@ def main() -> None:
                 part = held if condition == "all" else held[held.condition == condition]
                 table = reliability(part, null)
                 reliabilities.append(table.assign(seed=seed, condition=condition))
-            tables.append(decision_table(rows, null, chosen).assign(seed=seed))
+            for rule, verifier in rules(djv.pipeline.verifier).items():
+                table = decision_table(rows, null, verifier, chosen)
+                tables.append(table.assign(seed=seed, rule=rule))
         grid = pd.concat(
             [
-                decision_table(rows, null, alpha).assign(seed=seed, max_false_match=alpha)
+                decision_table(rows, null, verifier, alpha).assign(
+                    seed=seed, max_false_match=alpha, rule=rule
+                )
                 for seed, rows in evidence.items()
                 for alpha in THRESHOLDS
+                for rule, verifier in rules(djv.pipeline.verifier).items()
             ],
             ignore_index=True,
         )
-        summary = grid.groupby(["max_false_match", "seed", "condition"]).agg(
+        summary = grid.groupby(["rule", "max_false_match", "seed", "condition"]).agg(
             false_matches=("false_matches", "sum"), unseen_total=("unseen_total", "sum")
         )
         summary["false_match_pct"] = 100 * summary.false_matches / summary.unseen_total
@@ -287,7 +338,13 @@ def main() -> None:
         score_seed = args.seeds[0]
         rows = evidence[score_seed]
         rows = rows.assign(score=-np.log10(np.maximum(predicted(rows, null), 1e-12)))
-        curves.append(operating_characteristic(rows, score="score").assign(preset="default"))
+        # The gate refuses whatever the threshold: its refusals never count.
+        refused = djv.pipeline.verifier.refuses(rows.evidence.to_numpy(float), rows.bass_db)
+        gated = rows.assign(score=np.where(refused, 0.0, rows.score))
+        curves.append(operating_characteristic(gated, score="score").assign(preset="default"))
+        curves.append(
+            operating_characteristic(rows, score="score").assign(preset="default, no gate")
+        )
         # hash-only answers with the hash vote's best candidate: scored in the same run.
         hashes = rows.assign(score=rows.hash_confidence, correct=rows.hash_correct)
         curves.append(operating_characteristic(hashes, score="score").assign(preset="hash-only"))

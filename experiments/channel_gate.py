@@ -66,6 +66,7 @@ from dejavu_lab.core.calibration import DEFAULT_NULL, fit_null
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import CorpusAudio
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S
+from dejavu_lab.studies.calibration import bass_rows
 from dejavu_lab.studies.channel import BandLimit, Channel, Noise, get_condition
 from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.studies.corpus_audio import STUDY_RATE
@@ -85,20 +86,10 @@ LENGTHS = (1.0, 2.0, 3.0, 5.0, 10.0)
 def clip_ratios(args: Any) -> pd.DataFrame:
     """Each clip's bass ratio (dB) at the default pipeline's rate, by ``query_id``."""
     rate = get_preset("default").spectrogram.sample_rate
-    rows = []
-    for chunk in tqdm(query_chunks(args, args.seed, args.per_unseen), unit="chunk"):
-        for query in chunk:
-            clip = resample(query.clip, query.sample_rate, rate)
-            rows.append(
-                {
-                    "query_id": query.query_id,
-                    "condition": query.condition,
-                    "seconds": query.duration_s,
-                    "source": query.source,
-                    "bass_db": low_band_ratio_db(clip, rate),
-                }
-            )
-    return pd.DataFrame(rows)
+    chunks = query_chunks(args, args.seed, args.per_unseen)
+    return pd.concat(
+        [bass_rows(chunk, rate) for chunk in tqdm(chunks, unit="chunk")], ignore_index=True
+    )
 
 
 def joined(folder: Path, scored: Path, seed: int) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -17,7 +18,7 @@ from dejavu_lab.core.calibration import (
     NullModel,
     fit_null,
 )
-from dejavu_lab.studies.calibration import calibrate, evidence_rows, predicted
+from dejavu_lab.studies.calibration import bass_rows, calibrate, evidence_rows, named, predicted
 from dejavu_lab.studies.queries import Query, make_queries
 from dejavu_lab.studies.synth import synth_song
 
@@ -158,3 +159,48 @@ def test_known_song_is_named_with_its_offset_at_any_length(
         assert result.confidence == pytest.approx(
             -math.log10(result.false_match_probability), abs=2e-3
         )
+
+
+@pytest.mark.timeout(300)
+def test_the_studys_replay_of_the_rule_names_what_the_recogniser_names(
+    synthetic_db: tuple[Dejavu, dict[str, np.ndarray]],
+) -> None:
+    """named() on evidence and bass rows answers as recognition does, the channel gate included."""
+    djv, songs = synthetic_db
+    known = make_queries(
+        [(name, samples, SONG_RATE) for name, samples in list(songs.items())[:6]],
+        durations_s=(1.0, 2.0),
+        conditions=("clean", "laptop-mic"),
+        n_per_song=1,
+        seed=3,
+        margin_s=1.0,
+    )
+    queries = known + _unseen_clips(range(600, 606), 3)
+    rate = djv.pipeline.spectrogram.sample_rate
+    rows = evidence_rows(djv, queries, progress=False).merge(
+        bass_rows(queries, rate)[["query_id", "bass_db"]], on="query_id", validate="one_to_one"
+    )
+    # The synthetic songs have no bass at 30-110 Hz: a gate at the clips' median ratio and a
+    # bar at the known clips' median evidence, so that it refuses some clips and not others.
+    bar = float(np.median(rows.evidence[rows.source == "reference"]))
+    gated = Dejavu(
+        pipeline=djv.pipeline.with_params(
+            verifier__full_band_db=float(np.median(rows.bass_db)),
+            verifier__full_band_min_evidence=bar,
+        ),
+        store=djv.db,
+        null_model=djv.null_model,
+    )
+    replayed = named(rows, djv.null_model, gated.pipeline.verifier)
+    recognised = np.array(
+        [gated.match_samples(q.clip, q.sample_rate).song_name is not None for q in queries]
+    )
+    assert replayed.tolist() == recognised.tolist()
+    verifier = gated.pipeline.verifier
+    null_only = named(rows, djv.null_model, dataclasses.replace(verifier, full_band_db=None))
+    refused = verifier.refuses(rows.evidence.to_numpy(float), rows.bass_db)
+    assert (refused & null_only).any()  # the gate decided some clips here
+    assert (replayed & (rows.source == "reference")).any()
+    assert (replayed == (null_only & ~refused)).all()
+    # Clips with no bass face the null's threshold alone.
+    assert (named(rows.assign(bass_db=-60.0), djv.null_model, verifier) == null_only).all()

@@ -452,6 +452,19 @@ def test_the_channel_gate_parameters_are_checked() -> None:
         get_preset("default").with_params(verifier__full_band_min_evidence=-1.0)
 
 
+def test_the_channel_gate_refuses_weak_evidence_of_queries_that_kept_their_bass() -> None:
+    gate = Verifier(full_band_db=-6.0, full_band_min_evidence=2.0)
+    bass = np.array([-3.0, -6.0, -20.0, np.nan, -3.0])
+    evidence = np.array([1.5, 1.5, 1.5, 1.5, 2.0])
+    assert gate.keeps_bass(bass).tolist() == [True, False, False, False, True]
+    assert gate.refuses(evidence, bass).tolist() == [True, False, False, False, False]
+    assert gate.gates(1.99) and not gate.gates(2.0)
+    no_gate = Verifier()
+    assert not no_gate.gates(0.1)
+    assert not no_gate.refuses(evidence, bass).any()
+    assert not no_gate.keeps_bass(bass).any()
+
+
 @pytest.mark.parametrize("seconds", [1.0, 2.0, 5.0])
 def test_a_clean_copy_with_its_bass_clears_the_channel_gate(
     fingerprinted: Dejavu, song_samples: dict[str, np.ndarray], seconds: float

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._arrays import sorted_unique
 from .hashing import F1_SHIFT, F2_SHIFT, MAX_BIN, Fingerprints, unpack_hashes
@@ -483,6 +484,31 @@ class Verifier:
     def enabled(self) -> bool:
         """Whether candidates are verified at all."""
         return self.candidates > 0
+
+    def gates(self, evidence: float) -> bool:
+        """Whether the channel gate can refuse this evidence ``r`` (it is below
+        ``full_band_min_evidence``): only then need a query's bass be measured."""
+        return self.full_band_db is not None and evidence < self.full_band_min_evidence
+
+    def keeps_bass(self, bass_db: ArrayLike) -> np.ndarray:
+        """Whether queries with these bass ratios (dB,
+        :func:`~dejavu_lab.core.bandwidth.low_band_ratio_db`) face the channel gate's
+        bar: above ``full_band_db`` (NaN, silence, does not; without the gate, none)."""
+        bass_db = np.asarray(bass_db, float)
+        if self.full_band_db is None:
+            return np.zeros(bass_db.shape, bool)
+        return bass_db > self.full_band_db
+
+    def refuses(self, evidence: ArrayLike, bass_db: ArrayLike) -> np.ndarray:
+        """Whether the channel gate refuses evidence ``r`` of queries with these bass
+        ratios (dB): they kept their bass and ``r`` is below ``full_band_min_evidence``.
+        The null's own threshold is apart: a match needs both.
+
+        >>> Verifier(full_band_db=-6.0).refuses([1.5, 1.5, 2.5], [-3.0, -20.0, -3.0]).tolist()
+        [True, False, False]
+        """
+        evidence = np.asarray(evidence, float)
+        return (evidence < self.full_band_min_evidence) & self.keeps_bass(bass_db)
 
     def passes(self, check: Verification) -> bool:
         """Whether a checked candidate is a match."""

@@ -11,7 +11,10 @@ each query and the candidate it belongs to. From these rows:
   rate ``alpha`` with the observed share of unseen clips at or below it;
 - :func:`operating_characteristic` gives, per query length, the accuracy on
   known clips against the false-match rate on unseen clips as the threshold
-  on a score moves.
+  on a score moves;
+- :func:`named` replays the default's whole rule on the rows: the null's
+  threshold and the channel gate, which reads each clip's bass
+  (:func:`bass_rows`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ import pandas as pd
 from scipy.stats import binom
 from tqdm.auto import tqdm
 
+from ..core.audio import resample
+from ..core.bandwidth import low_band_ratio_db
 from ..core.calibration import NullModel, fit_null
 from ..core.pipeline import Pipeline
+from ..core.verify import Verifier
 from ..dejavu import Dejavu
 from ..fingerprinting import executor_width, ordered_results
 from ..store import open_store, store_spec
@@ -184,6 +190,55 @@ def predicted(rows: pd.DataFrame, null: NullModel) -> np.ndarray:
             for r, s in zip(rows["evidence"], rows["seconds"], strict=True)
         ]
     )
+
+
+def bass_rows(queries: Sequence[Query], sample_rate: int) -> pd.DataFrame:
+    """Each clip's bass ratio (dB) as the recogniser measures it for the channel gate:
+    :func:`~dejavu_lab.core.bandwidth.low_band_ratio_db` of the clip resampled to
+    ``sample_rate`` (the pipeline's, Hz).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``query_id, condition, seconds, source, bass_db``.
+    """
+    rows = []
+    for query in queries:
+        clip = resample(query.clip, query.sample_rate, sample_rate)
+        rows.append(
+            {
+                "query_id": query.query_id,
+                "condition": query.condition,
+                "seconds": query.duration_s,
+                "source": query.source,
+                "bass_db": low_band_ratio_db(clip, sample_rate),
+            }
+        )
+    return pd.DataFrame(rows, columns=["query_id", "condition", "seconds", "source", "bass_db"])
+
+
+def named(
+    rows: pd.DataFrame,
+    null: NullModel,
+    verifier: Verifier,
+    max_false_match: float | None = None,
+) -> np.ndarray:
+    """Whether the calibrated rule names the candidate of largest evidence, per row.
+
+    The false-match probability of ``evidence`` must be at most ``max_false_match``
+    (default: the verifier's), and the channel gate must not refuse it
+    (:meth:`Verifier.refuses <dejavu_lab.core.verify.Verifier.refuses>`; it reads the
+    ``bass_db`` column, :func:`bass_rows`, and is required when the verifier has a gate).
+    """
+    limit = verifier.max_false_match if max_false_match is None else max_false_match
+    if limit is None:
+        raise ValueError("named: the verifier has no max_false_match and none was given")
+    out = predicted(rows, null) <= limit
+    if verifier.full_band_db is not None:
+        if "bass_db" not in rows.columns:
+            raise ValueError("named: the verifier has a channel gate; rows need bass_db")
+        out &= ~verifier.refuses(rows["evidence"].to_numpy(float), rows["bass_db"])
+    return out
 
 
 def reliability(
