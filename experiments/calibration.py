@@ -236,7 +236,11 @@ def figures(folder: Path, curves: pd.DataFrame, table: pd.DataFrame, chosen: flo
     fig, axes = panels(len(lengths), height_in=3.2)
     for ax, seconds in zip(axes, lengths, strict=True):
         plots.operating_characteristic(
-            curves[curves.seconds == seconds], ax=ax, title=f"{seconds:g} s", marker=chosen
+            curves[curves.seconds == seconds],
+            ax=ax,
+            title=f"{seconds:g} s",
+            marker=chosen,
+            dashed=("default, no gate",),
         )
     for ax in axes[1:]:
         ax.set_ylabel("")
@@ -247,7 +251,7 @@ def figures(folder: Path, curves: pd.DataFrame, table: pd.DataFrame, chosen: flo
     for ax in axes:
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-    fig.legend(handles, labels, loc="outside lower center", ncols=4, frameon=False)
+    fig.legend(handles, labels, loc="outside upper center", ncols=5, frameon=False)
     save_figure(fig, folder / "calibration_operating.png")
 
 

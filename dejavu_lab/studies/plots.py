@@ -1526,6 +1526,7 @@ def operating_characteristic(
     ax: Axes | None = None,
     title: str | None = None,
     marker: float | None = None,
+    dashed: Sequence[str] = (),
 ) -> Axes:
     """Accuracy on known clips against false-match rate on unseen clips.
 
@@ -1538,13 +1539,21 @@ def operating_characteristic(
     marker : float, optional
         The default preset's ``max_false_match``: its operating point (the
         ``threshold`` of ``-log10(marker)``) is marked.
+    dashed : sequence of str
+        Presets drawn dashed (variants of another, for comparison).
     """
     columns = ["preset", "threshold", "accuracy_pct", "false_match_pct"]
     _require_columns(curves, columns, "operating_characteristic")
     ax = _axes(ax)
     for preset, group in curves.groupby("preset", sort=False):
         group = group.sort_values("threshold")
-        ax.step(group.false_match_pct, group.accuracy_pct, where="post", label=str(preset))
+        ax.step(
+            group.false_match_pct,
+            group.accuracy_pct,
+            where="post",
+            label=str(preset),
+            linestyle="--" if preset in dashed else "-",
+        )
         if marker is not None and preset == "default":
             at = group[group.threshold >= -np.log10(marker)].iloc[0]
             ax.plot(
