@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -128,13 +130,21 @@ GZIP = {"method": "gzip", "mtime": 0}
 def save(  # type: ignore[no-untyped-def]
     frame, folder: Path, name: str, corpus: CorpusAudio, params: dict, *, gzipped: bool = False
 ) -> Path:
-    """Write a result CSV (``.csv.gz`` if ``gzipped``) with a provenance JSON beside it."""
+    """Write a result CSV (``.csv.gz`` if ``gzipped``) with a provenance JSON beside it (and
+    the command that made it: its seed, size and presets are there, not in ``params``)."""
     path = folder / f"{name}.csv{'.gz' if gzipped else ''}"
     frame.to_csv(path, index=False, float_format="%.4g", compression=GZIP if gzipped else None)
-    (folder / f"{name}.provenance.json").write_text(
-        json.dumps(provenance(params, corpus.manifest_hash), indent=2)
-    )
+    record = {**provenance(params, corpus.manifest_hash), "command": command_line()}
+    (folder / f"{name}.provenance.json").write_text(json.dumps(record, indent=2))
     return path
+
+
+def command_line() -> str:
+    """This run's command, as a shell would take it (paths relative to the repository)."""
+    script = Path(sys.argv[0]).resolve()
+    with contextlib.suppress(ValueError):
+        script = script.relative_to(RESULTS.parent.parent)
+    return shlex.join(["python", str(script), *sys.argv[1:]])
 
 
 def scored_rows(folder: Path, stem: str, seed: int, best_rows) -> pd.DataFrame:  # type: ignore[no-untyped-def]
