@@ -15,6 +15,7 @@ dejavu on their own scores) go to experiments/results/<size>/calibration_*.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import time
@@ -125,8 +126,13 @@ def score_clips(args, djv: Dejavu, clip_rows) -> pd.DataFrame:  # type: ignore[n
 
 
 def with_bass(
-    args, folder: Path, seed: int, rows: pd.DataFrame, djv: Dejavu, corpus
-) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    args: argparse.Namespace,
+    folder: Path,
+    seed: int,
+    rows: pd.DataFrame,
+    djv: Dejavu,
+    corpus: CorpusAudio,
+) -> pd.DataFrame:
     """A seed's evidence rows with each clip's bass ratio (``calibration_bass_seed<S>.csv``,
     measured once from the clips: the evidence rows need not be scored again)."""
     path = folder / f"calibration_bass_seed{seed}.csv"
