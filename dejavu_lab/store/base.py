@@ -7,7 +7,7 @@ lives in its own module.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core.hashing import Fingerprints
 from ..core.matching import Lookup
-from ..exceptions import IncompatibleStoreError, StoreError
+from ..exceptions import IncompatibleStoreError, ParameterError, StoreError
 
 SCHEMA_VERSION = 1
 
@@ -100,10 +100,19 @@ class Store(Protocol):
         """Content hashes of every complete song."""
         ...
 
-    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
-        """Store a song and all its hashes atomically; return its id.
+    def add_song(
+        self, info: SongInfo, fingerprints: Fingerprints, *, sketch: np.ndarray | None = None
+    ) -> int:
+        """Store a song, all its hashes and its sketch atomically; return its id.
 
-        Raises :class:`DuplicateSongError` if its content hash is stored.
+        ``sketch`` (shape (n_frames,), uint32, one value a spectrogram frame:
+        :func:`~dejavu_lab.core.sketch.spectrogram_sketch`) is stored in the same
+        transaction; None stores none.
+
+        Raises :class:`DuplicateSongError` if its content hash is stored (and
+        stores nothing), :class:`~dejavu_lab.exceptions.ParameterError` (a
+        ``ValueError``) for a sketch that is not 1-D uint32 values, before
+        anything is written.
         """
         ...
 
@@ -143,6 +152,13 @@ class Store(Protocol):
         """
         ...
 
+    def song_sketches(self, song_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored sketches of ``song_ids`` (one query), uint32 as they were given.
+
+        Songs stored without a sketch, and unknown ids, are absent.
+        """
+        ...
+
     def stats(self) -> StoreStats:
         """Counts and size."""
         ...
@@ -158,6 +174,58 @@ def restrict_songs(lookup: Lookup, song_ids: np.ndarray) -> Lookup:
         return lookup
     keep = np.flatnonzero(np.isin(lookup.song_id, np.asarray(song_ids)))
     return Lookup(lookup.query_index[keep], lookup.song_id[keep], lookup.offset[keep])
+
+
+def sketch_bytes(info: SongInfo, sketch: np.ndarray | None) -> bytes | None:
+    """A song's sketch as the bytes stored: little-endian uint32, 4 a frame.
+
+    Parameters
+    ----------
+    info : SongInfo
+        The song, named in errors.
+    sketch : np.ndarray, shape (n_frames,), integer values in [0, 2**32), or None
+
+    Returns
+    -------
+    bytes or None
+        None for no sketch.
+
+    Raises
+    ------
+    ParameterError
+        (a ``ValueError``) If ``sketch`` is not 1-D, not of an integer dtype
+        (floats and booleans are refused, whatever their values), or holds a
+        value outside uint32.
+    """
+    if sketch is None:
+        return None
+    where = f"sketch of song {info.name!r}" + (f" ({info.path})" if info.path else "")
+    try:
+        values = np.asarray(sketch)
+    except (ValueError, TypeError) as error:
+        raise ParameterError(f"{where}: not an array of uint32 values: {error}") from None
+    if values.ndim != 1:
+        raise ParameterError(
+            f"{where}: expected a 1-D array (one value a frame), got shape {values.shape}"
+        )
+    if values.dtype.kind not in "iu":
+        raise ParameterError(f"{where}: expected uint32 values, got dtype {values.dtype}")
+    if len(values) and (values.min() < 0 or values.max() > np.iinfo(np.uint32).max):
+        raise ParameterError(
+            f"{where}: values {values.min()}..{values.max()} do not fit in uint32 "
+            f"(0..{np.iinfo(np.uint32).max})"
+        )
+    return values.astype("<u4").tobytes()
+
+
+def sketch_array(data: bytes) -> np.ndarray:
+    """A stored sketch back: shape (n_frames,), native uint32 (a writable copy)."""
+    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+
+
+def sketch_ids(song_ids: Sequence[int]) -> np.ndarray:
+    """The distinct song ids asked for, sorted (int64)."""
+    return np.unique(np.asarray(song_ids, dtype=np.int64).reshape(-1))
 
 
 def frame_range(start: int | None, stop: int | None) -> tuple[int, int]:

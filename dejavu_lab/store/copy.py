@@ -5,11 +5,11 @@
 >>> report.added, report.skipped
 (0, 0)
 
-Songs are copied one transaction each, in song id order, through the store
-protocol: a copy into an empty database keeps gap-free song ids; songs whose
-content hash the target already has are skipped, so an interrupted copy is
-simply started again. The pipeline parameters go first: a target holding
-other parameters is refused.
+Songs are copied one transaction each (hashes and sketch), in song id order,
+through the store protocol: a copy into an empty database keeps gap-free song
+ids; songs whose content hash the target already has are skipped, so an
+interrupted copy is simply started again. The pipeline parameters go first:
+a target holding other parameters is refused.
 
 Command line: ``dejavu-lab copy --from duckdb:fingerprints.duckdb --to
 postgresql://me@db.example.org/dejavu``.
@@ -44,6 +44,8 @@ class CopyReport:
         Songs the target already had (same content hash).
     num_hashes : int
         Hashes copied.
+    num_sketches : int
+        Sketches copied (songs stored without one are copied without one).
     elapsed_s : float
         Wall-clock time (s).
     """
@@ -51,6 +53,7 @@ class CopyReport:
     added: int = 0
     skipped: int = 0
     num_hashes: int = 0
+    num_sketches: int = 0
     elapsed_s: float = 0.0
 
     def summary(self) -> str:
@@ -63,7 +66,7 @@ class CopyReport:
 
 
 def copy_store(source: Any, target: Any, progress: bool = True) -> CopyReport:
-    """Copy every song, its hashes and the pipeline parameters from one store to another.
+    """Copy every song, its hashes, its sketch and the pipeline parameters to another store.
 
     Parameters
     ----------
@@ -119,13 +122,15 @@ def _copy(source: Any, target: Any, progress: bool) -> CopyReport:
             else:
                 info = SongInfo(song.name, song.path, song.content_hash, song.duration_s)
                 fingerprints = source.song_fingerprints(song.song_id)
+                sketch = source.song_sketches([song.song_id]).get(song.song_id)
                 try:
-                    target.add_song(info, fingerprints)
+                    target.add_song(info, fingerprints, sketch=sketch)
                 except DuplicateSongError:
                     report.skipped += 1  # another writer stored it meanwhile
                 else:
                     report.added += 1
                     report.num_hashes += len(fingerprints)
+                    report.num_sketches += int(sketch is not None)
             bar.update(1)
     finally:
         bar.close()

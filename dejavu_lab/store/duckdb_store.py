@@ -6,9 +6,12 @@ Tables::
     songs(song_id, name, path, content_hash UNIQUE, duration_s, num_hashes,
           fingerprinted_at)
     fingerprints(hash UINTEGER, song_id INTEGER, "offset" INTEGER)
+    sketches(song_id INTEGER PRIMARY KEY, frames BLOB)  -- little-endian uint32 a frame
 
-A song and its hashes are inserted in one transaction, so a song is visible
-only once all its hashes are; a killed writer leaves nothing half-stored.
+A song, its hashes and its sketch are inserted in one transaction, so a song
+is visible only once all its hashes are; a killed writer leaves nothing
+half-stored. ``sketches`` is added to a database of before it when the file is
+opened for writing; read-only, such a database simply has no sketches.
 Lookups go through a :class:`~dejavu_lab.store.hash_index.HashIndex` (``index="memory"``,
 the default) or through one SQL join per query (``index="sql"``). The index of
 a database file is kept in a sidecar next to it, ``<path>.index``, opened
@@ -57,6 +60,9 @@ from .base import (
     frame_range,
     params_to_json,
     restrict_songs,
+    sketch_array,
+    sketch_bytes,
+    sketch_ids,
 )
 from .hash_index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
 from .song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
@@ -79,7 +85,10 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     song_id INTEGER NOT NULL,
     "offset" INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sketches (song_id INTEGER PRIMARY KEY, frames BLOB NOT NULL);
 """
+#: Tables every database written by this version has (older ones lack ``sketches``).
+_TABLES = ("meta", "sketches")
 
 
 #: DuckDB's memory while it sorts every row for the index; it spills to disk
@@ -176,6 +185,7 @@ class DuckDBStore:
         if read_only and not Path(self.path).exists():
             raise StoreError(f"no database at {self.path}")
         if not read_only and not self._has_schema():
+            # A new file, or one written before the sketches table: CREATE ... IF NOT EXISTS.
             with self.writing() as con:
                 self._create_schema(con)
 
@@ -255,14 +265,16 @@ class DuckDBStore:
             con.close()
 
     def _has_schema(self) -> bool:
+        """Whether the file has every table of this version."""
         if not Path(self.path).exists():
             return False
         with self.connection() as con:
-            return bool(
-                con.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-                ).fetchall()[0][0]
-            )
+            found = con.execute(
+                "SELECT count(DISTINCT table_name) FROM information_schema.tables "
+                "WHERE table_name IN (SELECT unnest(?::VARCHAR[]))",
+                [list(_TABLES)],
+            ).fetchall()[0][0]
+        return int(found) == len(_TABLES)
 
     @staticmethod
     def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -351,7 +363,10 @@ class DuckDBStore:
         with self.connection() as con:
             return {row[0] for row in con.execute("SELECT content_hash FROM songs").fetchall()}
 
-    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
+    def add_song(
+        self, info: SongInfo, fingerprints: Fingerprints, *, sketch: np.ndarray | None = None
+    ) -> int:
+        frames = sketch_bytes(info, sketch)  # checked before anything is written
         frame = pd.DataFrame(
             {
                 "hash": fingerprints.hashes.astype(np.uint32, copy=False),
@@ -359,14 +374,18 @@ class DuckDBStore:
             }
         )
         with self.writing() as con:
-            song_id = self._insert_song(con, info, frame, len(fingerprints))
+            song_id = self._insert_song(con, info, frame, len(fingerprints), frames)
         self._seen = {}
         self._drop_indexes()
         return song_id
 
     @staticmethod
     def _insert_song(
-        con: duckdb.DuckDBPyConnection, info: SongInfo, frame: pd.DataFrame, num_hashes: int
+        con: duckdb.DuckDBPyConnection,
+        info: SongInfo,
+        frame: pd.DataFrame,
+        num_hashes: int,
+        sketch: bytes | None,
     ) -> int:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -385,6 +404,8 @@ class DuckDBStore:
                 )
             finally:
                 con.unregister("new_fingerprints")
+            if sketch is not None:
+                con.execute("INSERT INTO sketches VALUES (?, ?)", [song_id, sketch])
             con.execute(
                 "INSERT INTO songs (song_id, name, path, content_hash, duration_s, num_hashes) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -405,6 +426,29 @@ class DuckDBStore:
 
     def songs(self) -> list[SongRecord]:
         return list(self._current("songs", _read_songs))
+
+    def song_sketches(self, song_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored sketches of ``song_ids``, read in one query.
+
+        Returns
+        -------
+        dict of int to np.ndarray, shape (n_frames,), uint32
+            By song id; songs without a sketch and unknown ids are absent (a
+            database written before sketches, opened read-only, has none).
+        """
+        ids = sketch_ids(song_ids)
+        if len(ids) == 0:
+            return {}
+        with self.connection() as con:
+            try:
+                rows = con.execute(
+                    "SELECT song_id, frames FROM sketches "
+                    "WHERE song_id IN (SELECT unnest(?::BIGINT[]))",
+                    [ids.tolist()],
+                ).fetchall()
+            except duckdb.CatalogException:  # no sketches table: an older database
+                return {}
+        return {int(song_id): sketch_array(frames) for song_id, frames in rows}
 
     def song_fingerprints(
         self, song_id: int, start: int | None = None, stop: int | None = None

@@ -9,6 +9,7 @@ Tables (InnoDB, utf8mb4 so that any song name survives)::
           fingerprinted_at DATETIME(6))                   -- UTC
     fingerprints(hash INT UNSIGNED, song_id INT, `offset` INT, seq INT,
                  PRIMARY KEY (song_id, seq), KEY (hash, `offset`))
+    sketches(song_id INT PRIMARY KEY, frames LONGBLOB)   -- little-endian uint32 a frame
 
 ``seq`` is a hash's position within its song: with ``song_id`` it makes a
 clustered key that new songs append to and that reads one song in order, and
@@ -16,12 +17,13 @@ the secondary key on ``(hash, offset)`` (InnoDB adds the primary key to it)
 answers lookups from the index alone.
 
 **Transactions.** ``add_song`` inserts the song row, then its hashes in
-multi-row INSERTs of :data:`INSERT_BATCH` rows, and commits: other sessions
-see the song only once it is complete. A second writer of the same content
-hash waits on the UNIQUE key until the first commits, then gets
-:class:`DuplicateSongError` and rolls back; a deadlock or lock timeout is
-retried. The connection runs in autocommit between writes, so every read sees
-the songs committed so far (no REPEATABLE READ snapshot is held open).
+multi-row INSERTs of :data:`INSERT_BATCH` rows, then its sketch (if any), and
+commits: other sessions see the song only once it is complete. A second
+writer of the same content hash waits on the UNIQUE key until the first
+commits, then gets :class:`DuplicateSongError` and rolls back; a deadlock or
+lock timeout is retried. The connection runs in autocommit between writes, so
+every read sees the songs committed so far (no REPEATABLE READ snapshot is held
+open).
 
 **Reads.** ``lookup`` asks for each distinct query hash once, in ``IN (...)``
 lists of :data:`LOOKUP_BATCH`, and receives the rows as one GROUP_CONCAT text
@@ -80,6 +82,11 @@ _SCHEMA = (
         seq INT NOT NULL,
         PRIMARY KEY (song_id, seq),
         KEY fingerprints_hash (hash, `offset`)
+    ) ENGINE=InnoDB""",
+    # LONGBLOB: a BLOB holds 64 kB, 16,000 frames (6 minutes); an hour is 620 kB.
+    """CREATE TABLE IF NOT EXISTS sketches (
+        song_id INT NOT NULL PRIMARY KEY,
+        frames LONGBLOB NOT NULL
     ) ENGINE=InnoDB""",
 )
 _QUERY_TABLE = """CREATE TEMPORARY TABLE IF NOT EXISTS vote_query (
@@ -223,9 +230,11 @@ class MySQLStore(ServerStore):
         return _error_parts(error)[1]
 
     def _classify(self, error: Exception) -> Failure:
-        code = _error_parts(error)[0]
+        code, reason = _error_parts(error)
         if code == _ER_DUP_ENTRY:
-            return "duplicate"
+            # Only the content hash's key means the song is stored; another key
+            # (a stray sketch row where the new song's goes) is a plain failure.
+            return "duplicate" if "songs_content_hash" in reason else "fail"
         return "retry" if code in (_ER_LOCK_DEADLOCK, _ER_LOCK_WAIT_TIMEOUT) else "fail"
 
     def _execute(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
@@ -299,7 +308,9 @@ class MySQLStore(ServerStore):
 
     # -- songs --------------------------------------------------------------
 
-    def _add_song_once(self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray) -> int:
+    def _add_song_once(
+        self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray, sketch: bytes | None
+    ) -> int:
         with self._transaction() as cursor:
             # Refusing a known duplicate before the INSERT keeps song ids gap-free:
             # a failed INSERT uses up an AUTO_INCREMENT value. Only writers racing
@@ -329,7 +340,16 @@ class MySQLStore(ServerStore):
                 cursor.execute(
                     "INSERT INTO fingerprints (hash, song_id, `offset`, seq) VALUES " + values
                 )
+            if sketch is not None:
+                cursor.execute(
+                    "INSERT INTO sketches (song_id, frames) VALUES (%s, %s)", [song_id, sketch]
+                )
         return song_id
+
+    def _sketch_rows(self, song_ids: np.ndarray) -> list[tuple[Any, ...]]:
+        return self._execute(
+            f"SELECT song_id, frames FROM sketches WHERE song_id IN ({_int_literals(song_ids)})"
+        )
 
     def _song_rows(self, song_id: int, lo: int, hi: int) -> list[np.ndarray]:
         return self._fetch_ints(
@@ -432,7 +452,7 @@ class MySQLStore(ServerStore):
             self._execute(
                 "SELECT COALESCE(SUM(data_length + index_length), 0) "
                 "FROM information_schema.tables WHERE table_schema = DATABASE() "
-                "AND table_name IN ('meta', 'songs', 'fingerprints')"
+                "AND table_name IN ('meta', 'songs', 'fingerprints', 'sketches')"
             )[0][0]
         )
 

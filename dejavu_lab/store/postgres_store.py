@@ -8,6 +8,7 @@ Tables, in the configured schema (created if missing) or the default one::
           num_hashes BIGINT, fingerprinted_at TIMESTAMP)   -- UTC
     fingerprints(hash BIGINT, song_id INTEGER, "offset" INTEGER)
         -- B-tree index on hash, INCLUDE (song_id, "offset"); BRIN index on song_id
+    sketches(song_id INTEGER PRIMARY KEY, frames BYTEA)   -- little-endian uint32 a frame
 
 The hash index holds the whole row, so lookups are index-only scans (2-3
 times faster than fetching each row from the table) once VACUUM, usually
@@ -18,11 +19,11 @@ blocks, so it finds one song's rows without a second B-tree.
 
 **Transactions.** ``add_song`` inserts the song row, then streams its hashes
 with ``COPY ... FROM STDIN (FORMAT BINARY)`` (the rows built by numpy and
-written in blocks of :data:`COPY_BLOCK_BYTES`), and commits: other sessions see
-the song only once it is complete. A second writer of the same content hash
-waits on the UNIQUE index until the first commits, then gets
-:class:`DuplicateSongError` and rolls back; a deadlock is retried. The
-connection runs in autocommit between writes, so it never sits idle in a
+written in blocks of :data:`COPY_BLOCK_BYTES`), then its sketch (if any), and
+commits: other sessions see the song only once it is complete. A second writer
+of the same content hash waits on the UNIQUE index until the first commits,
+then gets :class:`DuplicateSongError` and rolls back; a deadlock is retried.
+The connection runs in autocommit between writes, so it never sits idle in a
 transaction.
 
 Every value reaches the server as a bound parameter or through COPY.
@@ -70,6 +71,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS fingerprints_hash ON fingerprints (hash) "
     'INCLUDE (song_id, "offset")',
     "CREATE INDEX IF NOT EXISTS fingerprints_song ON fingerprints USING brin (song_id)",
+    "CREATE TABLE IF NOT EXISTS sketches (song_id INTEGER PRIMARY KEY, frames BYTEA NOT NULL)",
 )
 # One row of COPY's binary format: field count, then (length, value) per field.
 _COPY_ROW = np.dtype(
@@ -274,7 +276,9 @@ class PostgresStore(ServerStore):
 
     # -- songs --------------------------------------------------------------
 
-    def _add_song_once(self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray) -> int:
+    def _add_song_once(
+        self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray, sketch: bytes | None
+    ) -> int:
         with self.con.transaction(), self.con.cursor() as cursor:
             # Refusing a known duplicate before the INSERT keeps song ids gap-free:
             # a failed INSERT uses up an identity value. Only writers racing for
@@ -304,7 +308,17 @@ class PostgresStore(ServerStore):
             ) as copy:
                 for start in range(0, len(data), COPY_BLOCK_BYTES):
                     copy.write(data[start : start + COPY_BLOCK_BYTES])
+            if sketch is not None:
+                cursor.execute(
+                    "INSERT INTO sketches (song_id, frames) VALUES (%s, %s)", [song_id, sketch]
+                )
         return song_id
+
+    def _sketch_rows(self, song_ids: np.ndarray) -> list[tuple[Any, ...]]:
+        return self._execute(
+            "SELECT song_id, frames FROM sketches WHERE song_id = ANY(%s::bigint[])",
+            [song_ids.tolist()],
+        )
 
     def _song_rows(self, song_id: int, lo: int, hi: int) -> list[np.ndarray]:
         return self._arrays(
@@ -374,7 +388,7 @@ class PostgresStore(ServerStore):
                 "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = current_schema() "
-                "AND c.relname IN ('meta', 'songs', 'fingerprints')"
+                "AND c.relname IN ('meta', 'songs', 'fingerprints', 'sketches')"
             )[0][0]
         )
 

@@ -11,9 +11,10 @@ hook                      what it does
 ``_driver_error``         the driver's base exception class
 ``_reason(error)``        the driver's message on one line
 ``_classify(error)``      a failed insert: ``"duplicate"``, ``"retry"``, ``"fail"``
-``_add_song_once``        one transaction storing a song and its hashes
+``_add_song_once``        one transaction: a song, its hashes, its sketch
 ``_meta_rows``            ``meta`` as ``(key, value)`` rows
 ``_song_rows``            one song's hashes and offsets in a frame range
+``_sketch_rows``          ``(song_id, frames)`` of some songs' sketches
 ``_rows_of``              rows of distinct query hashes (of some songs only)
 ``_vote_rows``            the vote pushdown's SQL
 ``_size_bytes``           the tables' size on disk
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, Self
 
@@ -33,7 +34,16 @@ import numpy as np
 from ..core.hashing import Fingerprints
 from ..core.matching import Lookup
 from ..exceptions import StoreError
-from .base import DuplicateSongError, SongInfo, SongRecord, StoreStats, frame_range
+from .base import (
+    DuplicateSongError,
+    SongInfo,
+    SongRecord,
+    StoreStats,
+    frame_range,
+    sketch_array,
+    sketch_bytes,
+    sketch_ids,
+)
 from .server import (
     ServerConfig,
     VoteSummary,
@@ -84,8 +94,13 @@ class ServerStore(ABC):
         """Run one statement; its rows (none for a statement without a result)."""
 
     @abstractmethod
-    def _add_song_once(self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray) -> int:
-        """Store a song and its hashes in one transaction; its new id."""
+    def _add_song_once(
+        self, info: SongInfo, hashes: np.ndarray, offsets: np.ndarray, sketch: bytes | None
+    ) -> int:
+        """Store a song, its hashes and its sketch (if not None) in one transaction; its new id.
+
+        ``sketch`` is the stored bytes (:func:`~dejavu_lab.store.base.sketch_bytes`).
+        """
 
     @abstractmethod
     def _meta_rows(self) -> list[tuple[Any, ...]]:
@@ -94,6 +109,11 @@ class ServerStore(ABC):
     @abstractmethod
     def _song_rows(self, song_id: int, lo: int, hi: int) -> list[np.ndarray]:
         """Hashes and offsets of one song with ``lo <= offset < hi``, by offset then hash."""
+
+    @abstractmethod
+    def _sketch_rows(self, song_ids: np.ndarray) -> list[tuple[Any, ...]]:
+        """``(song_id, frames)`` of the stored sketches of ``song_ids`` (sorted, distinct,
+        not empty), in one statement; ``frames`` as bytes."""
 
     @abstractmethod
     def _rows_of(self, query: np.ndarray, songs: np.ndarray | None = None) -> list[np.ndarray]:
@@ -114,7 +134,7 @@ class ServerStore(ABC):
 
     @abstractmethod
     def _size_bytes(self) -> int:
-        """Bytes the three tables take, as the server reports them."""
+        """Bytes the tables take, as the server reports them."""
 
     @abstractmethod
     def close(self) -> None:
@@ -145,21 +165,26 @@ class ServerStore(ABC):
         with self._errors("reading content hashes"):
             return {row[0] for row in self._execute("SELECT content_hash FROM songs")}
 
-    def add_song(self, info: SongInfo, fingerprints: Fingerprints) -> int:
-        """Store a song; a deadlock or lock timeout is retried.
+    def add_song(
+        self, info: SongInfo, fingerprints: Fingerprints, *, sketch: np.ndarray | None = None
+    ) -> int:
+        """Store a song, its hashes and its sketch; a deadlock or lock timeout is retried.
 
         Raises
         ------
         DuplicateSongError
             If a song of the same content hash is stored (by this or another process).
+        ParameterError
+            (a ``ValueError``) If ``sketch`` is not 1-D uint32 values; nothing is sent.
         StoreError
             If the server refuses the song.
         """
+        frames = sketch_bytes(info, sketch)
         hashes = np.asarray(fingerprints.hashes, dtype=np.uint32)
         offsets = np.asarray(fingerprints.offsets, dtype=np.int32)
         for attempt in range(RETRIES):
             try:
-                return self._add_song_once(info, hashes, offsets)
+                return self._add_song_once(info, hashes, offsets, frames)
             except self._driver_error as error:
                 failure = self._classify(error)
                 if failure == "duplicate":
@@ -185,6 +210,18 @@ class ServerStore(ABC):
                 "fingerprinted_at FROM songs ORDER BY song_id"
             )
         return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
+
+    def song_sketches(self, song_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored sketches of ``song_ids`` (one statement): uint32, by song id.
+
+        Songs without a sketch and unknown ids are absent.
+        """
+        ids = sketch_ids(song_ids)
+        if len(ids) == 0:
+            return {}
+        with self._errors("reading sketches"):
+            rows = self._sketch_rows(ids)
+        return {int(song_id): sketch_array(bytes(frames)) for song_id, frames in rows}
 
     def song_fingerprints(
         self, song_id: int, start: int | None = None, stop: int | None = None
