@@ -24,11 +24,13 @@ from .core.audio import load_audio, resample
 from .core.bandwidth import low_band_ratio_db
 from .core.calibration import (
     DEFAULT_NULL,
+    DEFAULT_SKETCH_NULL,
     EvidenceScales,
     NullModel,
     confidence_of,
     hash_evidence,
     peak_evidence,
+    sketch_fold,
 )
 from .core.heap import retain_freed_memory
 from .core.invariant import landmarks_only
@@ -37,6 +39,7 @@ from .core.peaks import Peaks
 from .core.pipeline import Pipeline, StageCache
 from .core.presets import PRESETS, get_preset
 from .core.scale_matching import ScaleRows, choose_scales
+from .core.sketch import sketch_check
 from .core.speed import (
     Factor,
     SpeedMatch,
@@ -65,6 +68,9 @@ from .store import check_compatible, open_store
 from .store.base import SongInfo
 
 CONFIG_KEYS = ("database", "pipeline", "preset")
+
+#: Songs whose sketches a recogniser keeps in memory at most (about 42 kB a song).
+SKETCH_CACHE_SONGS = 1024
 
 #: The keys of ``dejavu-lab recognize --json``: a contract with external benchmarks.
 JSON_KEYS = (
@@ -187,6 +193,10 @@ class Dejavu:
         The null distribution of the evidence for this database
         (:func:`dejavu_lab.studies.calibration.calibrate`); default the one
         fitted on the free-music corpus (:data:`~dejavu_lab.core.calibration.DEFAULT_NULL`).
+    sketch_null : NullModel, optional
+        The same for the sketch fold's evidence (``verifier__sketch_weight``), which
+        decides candidates whose songs have sketches stored; default
+        :data:`~dejavu_lab.core.calibration.DEFAULT_SKETCH_NULL`.
 
     Raises
     ------
@@ -201,6 +211,7 @@ class Dejavu:
         pipeline: Pipeline | str | None = None,
         store: Any = None,
         null_model: NullModel | None = None,
+        sketch_null: NullModel | None = None,
     ) -> None:
         config = dict(config or {})
         unknown = set(config) - set(CONFIG_KEYS)
@@ -226,6 +237,9 @@ class Dejavu:
         check_compatible(stored, chosen.reference_params(), f"database {self.db!r}")
         self.pipeline: Pipeline = chosen
         self.null_model: NullModel = null_model or DEFAULT_NULL
+        self.sketch_null: NullModel = sketch_null or DEFAULT_SKETCH_NULL
+        self._sketches: dict[int, np.ndarray | None] = {}
+        self._sketches_version: Any = None
         self._song_table: tuple[np.ndarray, dict[int, str]] | None = None
         self._song_table_version: Any = None
 
@@ -306,7 +320,7 @@ class Dejavu:
         self._claim_store()
         result = fingerprint_path(path, self.pipeline, song_name=song_name)
         info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
-        song_id = int(self.db.add_song(info, result.fingerprints))
+        song_id = int(self.db.add_song(info, result.fingerprints, sketch=result.sketch))
         self._song_table = None
         return song_id
 
@@ -396,6 +410,7 @@ class Dejavu:
                 query_frames,
                 query_s,
                 full_band=lambda: _full_band(samples, rate, verifier),
+                sketch_z=self._sketch_scorer(samples, ranked[: max(1, verifier.candidates)]),
             )
             score = confidence_of(probability)
         elif verifier.enabled and not (verifier.unsure_only and result.best is not None):
@@ -478,6 +493,12 @@ class Dejavu:
             evidence=round(evidence, 4),
         )
 
+    @property
+    def decision_null(self) -> NullModel:
+        """The null that reads this recogniser's evidence when every song has its sketch:
+        the fold's (:attr:`sketch_null`) when the verifier folds, else :attr:`null_model`."""
+        return self.sketch_null if self.pipeline.verifier.folds_sketch else self.null_model
+
     def evidence_scales(self) -> EvidenceScales:
         """The shape of the evidence: the pipeline's old thresholds as ``r = 1``."""
         matcher, verifier = self.pipeline.matcher, self.pipeline.verifier
@@ -500,6 +521,7 @@ class Dejavu:
         query_s: float,
         *,
         full_band: Callable[[], bool] = lambda: False,
+        sketch_z: Callable[[Candidate], float | None] = lambda c: None,
     ) -> tuple[Candidate | None, float, float, dict[int, float], str, dict[int, float]]:
         """The calibrated rule: the answer, its evidence and false-match probability
         (then the peak-check ``z``, what decided and each candidate's evidence, by song).
@@ -507,20 +529,36 @@ class Dejavu:
         The hashes' best candidate first: if its evidence alone is rare enough
         under the null (and ``unsure_only``), it is the answer. Otherwise the
         candidates are checked peak by peak, best first, until one is; for "no
-        match", every candidate was checked and the evidence is the largest.
-        With the channel gate (``verifier__full_band_db``), evidence below
-        ``verifier__full_band_min_evidence`` is not enough for a query that kept
-        its bass (``full_band()``, asked only then, at most once).
+        match", every candidate was checked and the evidence is the one least
+        likely under its null. With the sketch fold, a candidate whose song's
+        sketch is stored (``sketch_z`` is not None) has evidence ``r + w z`` read
+        against the fold's null (:attr:`sketch_null`); others, ``r`` against
+        :attr:`null_model`. With the channel gate (``verifier__full_band_db``),
+        evidence below ``verifier__full_band_min_evidence`` is not enough for a
+        query that kept its bass (``full_band()``, asked only then, at most once).
         """
         verifier, scales = self.pipeline.verifier, self.evidence_scales()
         limit = float(verifier.max_false_match or 0.0)
-        # The probability falls as the evidence grows: compare evidence with the
-        # threshold's, and read the probability once, for the answer.
-        needed = self.null_model.evidence_for(limit, query_s) if limit > 0 else math.inf
         gated: list[bool] = []  # the gate's verdict, once asked
+        folds: dict[int, float | None] = {}  # each candidate's sketch z (None: no sketch)
+        bars: dict[int, float] = {}  # each null's threshold, by id
 
-        def enough(r: float) -> bool:
-            if r < needed:
+        def null_of(song_id: int) -> NullModel:
+            return self.null_model if folds[song_id] is None else self.sketch_null
+
+        def fold(candidate: Candidate, r: float) -> float:
+            if candidate.song_id not in folds:
+                folds[candidate.song_id] = sketch_z(candidate)
+            z = folds[candidate.song_id]
+            return r if z is None else sketch_fold(r, z, verifier.sketch_weight)
+
+        def enough(song_id: int, r: float) -> bool:
+            # The probability falls as the evidence grows: compare evidence with the
+            # threshold's, and read the probability once, for the answer.
+            null = null_of(song_id)
+            if id(null) not in bars:
+                bars[id(null)] = null.evidence_for(limit, query_s) if limit > 0 else math.inf
+            if r < bars[id(null)]:
                 return False
             if not verifier.gates(r):
                 return True
@@ -528,26 +566,27 @@ class Dejavu:
                 gated.append(full_band())
             return not gated[0]
 
-        def probability(r: float) -> float:
-            return self.null_model.false_match_probability(r, query_s)
+        def probability(song_id: int, r: float) -> float:
+            return null_of(song_id).false_match_probability(r, query_s)
 
         if not ranked:
             return None, 0.0, 1.0, {}, "hashes", {}
-        of_check = {
+        of_hashes = {
             c.song_id: hash_evidence(c.confidence, c.aligned_hashes, scales) for c in ranked
         }
+        of_check = dict(of_hashes)
         top = ranked[0]
-        evidence = of_check[top.song_id]
-        if (verifier.unsure_only or not verifier.enabled) and enough(evidence):
-            return top, evidence, probability(evidence), {}, "hashes", of_check
+        of_check[top.song_id] = evidence = fold(top, of_hashes[top.song_id])
+        if (verifier.unsure_only or not verifier.enabled) and enough(top.song_id, evidence):
+            return top, evidence, probability(top.song_id, evidence), {}, "hashes", of_check
         if not verifier.enabled:
             why = "gate" if gated and gated[0] else "hashes"
-            return None, evidence, probability(evidence), {}, why, of_check
+            return None, evidence, probability(top.song_id, evidence), {}, why, of_check
 
         def passes(check: Verification) -> bool:
             candidate = next(c for c in ranked if c.song_id == check.song_id)
             r = max(
-                of_check[candidate.song_id],
+                of_hashes[candidate.song_id],
                 peak_evidence(
                     check.z,
                     check.frame_z,
@@ -557,18 +596,67 @@ class Dejavu:
                     scales,
                 ),
             )
-            of_check[check.song_id] = r
-            return enough(r)
+            of_check[check.song_id] = r = fold(candidate, r)
+            return enough(check.song_id, r)
 
         checks = self._verify(ranked, query_peaks, query_frames, passes=passes)
         z_of = {c.song_id: c.z for c in checks}
-        if checks and enough(of_check[checks[-1].song_id]):
+        if checks and enough(checks[-1].song_id, of_check[checks[-1].song_id]):
             chosen = next(c for c in ranked if c.song_id == checks[-1].song_id)
             r = of_check[chosen.song_id]
-            return chosen, r, probability(r), z_of, "peaks", of_check
-        evidence = max(of_check.values())
+            return chosen, r, probability(chosen.song_id, r), z_of, "peaks", of_check
+        # No match: the evidence least likely under its null (candidates not checked
+        # keep their hash evidence, read against the null of r).
+        folds.update({song: None for song in of_check if song not in folds})
+        least = min(of_check, key=lambda song: probability(song, of_check[song]))
         why = "gate" if gated and gated[0] else "peaks"  # the null alone would have named one
-        return None, evidence, probability(evidence), z_of, why, of_check
+        evidence = of_check[least]
+        return None, evidence, probability(least, evidence), z_of, why, of_check
+
+    def _sketch_scorer(
+        self, samples: np.ndarray, candidates: Sequence[Candidate]
+    ) -> Callable[[Candidate], float | None]:
+        """``z`` of the query's sketch against each candidate song's at its offset
+        (:func:`~dejavu_lab.core.sketch.sketch_check`), None for a song without a stored
+        sketch; the query's sketch and the songs' are read at the first call."""
+        verifier = self.pipeline.verifier
+        if not verifier.folds_sketch:
+            return lambda candidate: None
+        frame_s = self.pipeline.spectrogram.frame_seconds
+        read: dict[str, Any] = {}
+
+        def score(candidate: Candidate) -> float | None:
+            if not read:
+                read["songs"] = self._song_sketches([c.song_id for c in candidates])
+                read["query"] = self.pipeline.sketch_of(samples)
+            song = read["songs"].get(candidate.song_id)
+            if song is None:
+                return None
+            return sketch_check(
+                read["query"],
+                song,
+                round(candidate.offset_frames),
+                search_frames=verifier.search_frames,
+                background_frames=verifier.background_frames(frame_s),
+            ).z
+
+        return score
+
+    def _song_sketches(self, song_ids: list[int]) -> dict[int, np.ndarray]:
+        """The stored sketches of these songs (absent: none stored), through a cache
+        emptied whenever the store changes."""
+        read = getattr(self.db, "song_sketches", None)
+        if not callable(read):
+            return {}
+        version = self._store_version()
+        if version != self._sketches_version or len(self._sketches) > SKETCH_CACHE_SONGS:
+            self._sketches, self._sketches_version = {}, version
+        missing = [song for song in song_ids if song not in self._sketches]
+        if missing:
+            found = read(missing)
+            for song in missing:
+                self._sketches[song] = found.get(song)
+        return {song: bits for song in song_ids if (bits := self._sketches[song]) is not None}
 
     def _lookup(
         self, hashes: np.ndarray, query_offsets: np.ndarray, song_frames: np.ndarray

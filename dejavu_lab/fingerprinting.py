@@ -30,6 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from .core.audio import DEFAULT_EXTENSIONS, content_hash, load_audio
@@ -66,6 +67,7 @@ class FileFingerprints:
     duration_s: float
     fingerprints: Fingerprints
     seconds: float
+    sketch: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def fingerprint_path(
     audio = load_audio(
         path, sample_rate=pipeline.spectrogram.sample_rate, min_duration_s=MIN_SONG_SECONDS
     )
-    fingerprints = pipeline.fingerprint(audio.samples)
+    fingerprints, sketch = pipeline.fingerprint_song(audio.samples)
     if len(fingerprints) == 0:
         raise AudioError(path, "no fingerprints: the audio is silent or has no spectral peaks")
     return FileFingerprints(
@@ -200,6 +202,7 @@ def fingerprint_path(
         duration_s=audio.duration_s,
         fingerprints=fingerprints,
         seconds=time.perf_counter() - start,
+        sketch=sketch,
     )
 
 
@@ -231,7 +234,7 @@ def _store_worker(job: tuple[str, str, Pipeline, Any]) -> FileStored | FileFailu
         store = _WORKER_STORES[spec] = open_store(spec)
     info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
     try:
-        song_id: int | None = int(store.add_song(info, result.fingerprints))
+        song_id: int | None = int(store.add_song(info, result.fingerprints, sketch=result.sketch))
     except DuplicateSongError:
         song_id = None
     except BaseException:
@@ -405,7 +408,7 @@ def _store_ready(
     for result in ready:
         info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
         try:
-            song_id = store.add_song(info, result.fingerprints)
+            song_id = store.add_song(info, result.fingerprints, sketch=result.sketch)
         except DuplicateSongError:
             report.skipped.append((result.path, "already fingerprinted"))
         else:

@@ -45,7 +45,7 @@ from dejavu_lab.studies.calibration import (
     reliability,
 )
 from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
-from dejavu_lab.studies.corpus_audio import STUDY_RATE
+from dejavu_lab.studies.corpus_audio import STUDY_RATE, holds_songs
 from dejavu_lab.studies.intervals import wilson_interval
 from dejavu_lab.studies.queries import QuerySetSpec, iter_queries
 
@@ -95,7 +95,12 @@ def score_clips(args, djv: Dejavu, clip_rows) -> pd.DataFrame:  # type: ignore[n
     Adds ``offset_right`` (the answer's offset within the accuracy study's tolerance of
     the clip's start) and ``seed``.
     """
-    probe = Dejavu(pipeline=null_pipeline(djv.pipeline), store=djv.db, null_model=djv.null_model)
+    probe = Dejavu(
+        pipeline=null_pipeline(djv.pipeline),
+        store=djv.db,
+        null_model=djv.null_model,
+        sketch_null=djv.sketch_null,
+    )
     rate = probe.pipeline.spectrogram.sample_rate
     songs = djv.db.stats().num_songs
     rows: list[dict] = []
@@ -164,7 +169,7 @@ def study_database(args, manifest: str, preset: str) -> Dejavu:  # type: ignore[
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         djv = Dejavu({"database": str(path)}, pipeline=preset)
-        if djv.db.stats().num_songs == len(paths):
+        if holds_songs(djv, len(paths)):
             return djv
         djv.close()
         path.unlink()

@@ -123,6 +123,7 @@ def right_song_rows(djv: Dejavu, queries: list[Query]) -> pd.DataFrame:
         pipeline=null_pipeline(djv.pipeline).with_params(verifier__candidates=songs),
         store=djv.db,
         null_model=djv.null_model,
+        sketch_null=djv.sketch_null,
     )
     frame_s = probe.pipeline.spectrogram.frame_seconds
     scales = probe.evidence_scales()
@@ -224,7 +225,12 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as executor:
 
         def scored(pipeline: Any) -> dict[int, pd.DataFrame]:
-            variant = Dejavu(pipeline=pipeline, store=djv.db, null_model=djv.null_model)
+            variant = Dejavu(
+                pipeline=pipeline,
+                store=djv.db,
+                null_model=djv.null_model,
+                sketch_null=djv.sketch_null,
+            )
             return {
                 seed: evidence_rows(variant, clips[seed], progress=False, executor=executor)
                 for seed in args.seeds

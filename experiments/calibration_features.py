@@ -80,7 +80,12 @@ def balance(djv: Dejavu, clip: np.ndarray, song_id: int, offset_s: float) -> dic
 
 def features(args, djv: Dejavu, seed: int, evidence: pd.DataFrame) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """Both features of the selected clips of one seed."""
-    probe = Dejavu(pipeline=null_pipeline(djv.pipeline), store=djv.db, null_model=djv.null_model)
+    probe = Dejavu(
+        pipeline=null_pipeline(djv.pipeline),
+        store=djv.db,
+        null_model=djv.null_model,
+        sketch_null=djv.sketch_null,
+    )
     ids = {song.name: song.song_id for song in djv.db.songs()}
     rate = djv.pipeline.spectrogram.sample_rate
     skip = (evidence.source == "reference") & (evidence.condition == "clean")

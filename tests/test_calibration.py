@@ -189,18 +189,18 @@ def test_the_studys_replay_of_the_rule_names_what_the_recogniser_names(
             verifier__full_band_min_evidence=bar,
         ),
         store=djv.db,
-        null_model=djv.null_model,
     )
-    replayed = named(rows, djv.null_model, gated.pipeline.verifier)
+    # Every song has its sketch: the fold's evidence, read against the fold's null.
+    replayed = named(rows, djv.sketch_null, gated.pipeline.verifier)
     recognised = np.array(
         [gated.match_samples(q.clip, q.sample_rate).song_name is not None for q in queries]
     )
     assert replayed.tolist() == recognised.tolist()
     verifier = gated.pipeline.verifier
-    null_only = named(rows, djv.null_model, dataclasses.replace(verifier, full_band_db=None))
+    null_only = named(rows, djv.sketch_null, dataclasses.replace(verifier, full_band_db=None))
     refused = verifier.refuses(rows.evidence.to_numpy(float), rows.bass_db)
     assert (refused & null_only).any()  # the gate decided some clips here
     assert (replayed & (rows.source == "reference")).any()
     assert (replayed == (null_only & ~refused)).all()
     # Clips with no bass face the null's threshold alone.
-    assert (named(rows.assign(bass_db=-60.0), djv.null_model, verifier) == null_only).all()
+    assert (named(rows.assign(bass_db=-60.0), djv.sketch_null, verifier) == null_only).all()

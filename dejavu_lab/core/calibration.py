@@ -112,6 +112,16 @@ def peak_evidence(
     return max(0.0, min(ratios))
 
 
+def sketch_fold(evidence: float, z: float, weight: float) -> float:
+    """A candidate's evidence with its sketch check folded in: ``r + weight * z``.
+
+    ``z`` is the sketch's agreement at the candidate's offset standardised on the
+    same song (:func:`~dejavu_lab.core.sketch.sketch_check`); NaN (a query at a
+    song's edge, too little background) counts as 0.
+    """
+    return evidence + weight * z if math.isfinite(z) else evidence
+
+
 @dataclass(frozen=True, kw_only=True)
 class NullModel:
     """Survival function of the evidence of unseen queries, by query length.
@@ -285,4 +295,23 @@ DEFAULT_NULL = NullModel(
     tail_scale=(0.09588,) * 5,
     n_null=(88, 88, 88, 88, 88),
     note="full corpus, seed 1, unseen tracks of even index, 440 clips (clean, laptop-mic)",
+)
+
+
+#: The null of the default preset's sketch fold (``r + 0.1 z``,
+#: ``verifier__sketch_weight``) on the free-music corpus, fitted as :data:`DEFAULT_NULL`
+#: (16 fitted numbers); a database whose songs have no sketches is decided by
+#: :data:`DEFAULT_NULL`.
+DEFAULT_SKETCH_NULL = NullModel(
+    seconds=(1.0, 2.0, 3.0, 5.0, 10.0),
+    quantiles=(
+        (0.8215, 0.9039, 0.98648),
+        (0.7447, 0.82417, 0.91259),
+        (0.7114, 0.77778, 0.85679),
+        (0.66208, 0.72388, 0.78969),
+        (0.5938, 0.64625, 0.71374),
+    ),
+    tail_scale=(0.07996,) * 5,
+    n_null=(703, 704, 704, 704, 704),
+    note="PROVISIONAL: sketch_check seed 1 unseen clips, best of k = 1, weight 0.1",
 )

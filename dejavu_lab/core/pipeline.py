@@ -24,7 +24,8 @@ from .matching import Matcher
 from .params import check_known
 from .peaks import PeakPicker, Peaks
 from .scale_matching import ScaleMatcher
-from .spectrogram import LogSpectrogram, Spectrogram
+from .sketch import power_sketch
+from .spectrogram import LogSpectrogram, PowerSpectrogram, Spectrogram
 from .speed import SpeedSearch
 from .verify import Verifier
 
@@ -223,6 +224,29 @@ class Pipeline:
         if not self.triplets.enabled:
             return self.hasher(peaks)
         return Fingerprints.concatenate([self.hasher(peaks), self.triplets(peaks)]).unique()
+
+    def fingerprint_song(self, samples: np.ndarray) -> tuple[Fingerprints, np.ndarray]:
+        """A song's reference fingerprints (:meth:`fingerprint`) and its sketch
+        (:func:`~dejavu_lab.core.sketch.power_sketch`, one ``uint32`` a frame), from one
+        spectrogram."""
+        power = self.spectrogram.power(samples)
+        peaks = self.peaks.from_power(power)
+        sketch = self._sketch(power)
+        if not self.triplets.enabled:
+            return self.hasher(peaks), sketch
+        both = Fingerprints.concatenate([self.hasher(peaks), self.triplets(peaks)]).unique()
+        return both, sketch
+
+    def sketch_of(self, samples: np.ndarray) -> np.ndarray:
+        """The sketch of samples at ``spectrogram.sample_rate``, as :meth:`fingerprint_song`
+        makes a song's (a query's: its unshifted frames)."""
+        power = self.spectrogram.power(samples)
+        return self._sketch(power)
+
+    def _sketch(self, power: PowerSpectrogram) -> np.ndarray:
+        spec = self.spectrogram
+        top = spec.fmax_hz if spec.fmax_hz is not None else spec.sample_rate / 2
+        return power_sketch(power, fmin_hz=spec.fmin_hz, fmax_hz=top)
 
     def fingerprint_query(
         self, samples: np.ndarray, *, cache: StageCache | None = None, key: str | None = None

@@ -10,10 +10,14 @@
 
     The no-match rule: one threshold on one scale. Each candidate's evidence
     ``r`` is the larger of its hash vote's and its peak check's, each scaled so
-    that ``r = 1`` where the earlier rule accepted (:mod:`dejavu_lab.core.calibration`);
-    the null model of unseen music turns ``r`` into a false-match probability,
-    and a match needs it ``<= verifier__max_false_match`` (1e-3). The hashes'
+    that ``r = 1`` where the earlier rule accepted (:mod:`dejavu_lab.core.calibration`),
+    plus 0.1 times the ``z`` of the song's stored sketch at that offset (every
+    frame's band-energy bits, :mod:`dejavu_lab.core.sketch`; ``verifier__sketch_weight``);
+    the null model of unseen music turns it into a false-match probability,
+    and a match needs it ``<= verifier__max_false_match`` (3e-4). The hashes'
     best candidate is tried first; else the 10 best are checked peak by peak.
+    Songs stored without a sketch (by a version before the fold) are read on
+    ``r`` alone, against its own null.
     The channel gate: a query that kept its bass (power at 30-110 Hz within
     6 dB of that at 150 Hz-5 kHz: not played through a small loudspeaker)
     also needs ``r >= 2``, as a clean copy of a stored song far exceeds and
@@ -124,9 +128,10 @@ PRESETS["default"] = PRESETS["hash-only"].with_params(
     verifier__supported_min_z=7.0,
     verifier__supported_min_frame_z=4.0,
     verifier__unsure_only=True,
-    verifier__max_false_match=1e-3,
+    verifier__max_false_match=3e-4,
     verifier__full_band_db=-6.0,
     verifier__full_band_min_evidence=2.0,
+    verifier__sketch_weight=0.1,
 )
 
 PRESETS["speed"] = PRESETS["default"].with_params(

@@ -39,7 +39,7 @@ import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .spectrogram import LogSpectrogram
+from .spectrogram import FLOOR_DB, LogSpectrogram, PowerSpectrogram
 
 #: Bands of the default sketch: 33 give 32 difference bits, one ``uint32`` a frame.
 N_BANDS = 33
@@ -113,6 +113,11 @@ def sketch_bits(values_db: np.ndarray, filters: np.ndarray) -> np.ndarray:
             f"values_db has {values_db.shape[0]} bins but the filters {filters.shape[1]}"
         )
     power = np.power(10.0, values_db.astype(np.float32) / 10.0, dtype=np.float32)
+    return _bits_of_power(power, filters)
+
+
+def _bits_of_power(power: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    """:func:`sketch_bits` of the power (not dB) of a spectrogram's cells."""
     energy = np.log(filters @ power + np.float32(1e-10))  # (n_bands, n_frames)
     across = energy[:-1] - energy[1:]
     grew = np.zeros(across.shape, dtype=bool)
@@ -135,6 +140,29 @@ def spectrogram_sketch(
         fmax_hz=fmax_hz,
     )
     return sketch_bits(spectrogram.values_db, filters)
+
+
+def power_sketch(
+    spectrogram: PowerSpectrogram, *, fmin_hz: float = 150.0, fmax_hz: float = 5000.0
+) -> np.ndarray:
+    """The sketch of a power spectrogram: :func:`spectrogram_sketch` of its dB, without
+    taking the log of every cell (floored as :func:`~dejavu_lab.core.spectrogram.power_to_db`
+    floors it; a bit may differ where a double difference is within rounding of 0)."""
+    power = spectrogram.power
+    filters = band_filters(
+        spectrogram.sample_rate,
+        spectrogram.window_size,
+        spectrogram.first_bin,
+        power.shape[0],
+        fmin_hz=fmin_hz,
+        fmax_hz=fmax_hz,
+    )
+    if power.shape[0] != filters.shape[1]:
+        raise ValueError(
+            f"the spectrogram has {power.shape[0]} bins but the filters {filters.shape[1]}"
+        )
+    floored = np.maximum(power, np.float32(10.0 ** (FLOOR_DB / 10.0)))
+    return _bits_of_power(floored, filters)
 
 
 def agreement(query: np.ndarray, song: np.ndarray, starts: np.ndarray, n_bits: int) -> np.ndarray:

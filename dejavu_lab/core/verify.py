@@ -436,6 +436,12 @@ class Verifier:
     full_band_min_evidence : float
         The evidence ``r`` such a query needs at least (0-1000): a clean copy of
         a stored song gives far more; music that only resembles it, less.
+    sketch_weight : float
+        The sketch fold of the calibrated rule: a candidate whose song's sketch is
+        stored (:mod:`dejavu_lab.core.sketch`) has evidence ``r + sketch_weight * z``,
+        ``z`` the agreement of the query's sketch with the song's at the candidate's
+        offset (+-``search_frames``), standardised over ``background_s``; its
+        false-match probability is read from the fold's null (0-100). 0: no fold.
     """
 
     candidates: int = 10
@@ -453,6 +459,7 @@ class Verifier:
     max_false_match: float | None = None
     full_band_db: float | None = None
     full_band_min_evidence: float = 2.0
+    sketch_weight: float = 0.0
 
     _constraints: ClassVar[dict[str, Constraint]] = {
         "candidates": Constraint(int, 0, 1000),
@@ -470,6 +477,7 @@ class Verifier:
         "max_false_match": Constraint(float, 0.0, 1.0, allow_none=True),
         "full_band_db": Constraint(float, -100.0, 100.0, allow_none=True),
         "full_band_min_evidence": Constraint(float, 0.0, 1000.0),
+        "sketch_weight": Constraint(float, 0.0, 100.0),
     }
 
     def __post_init__(self) -> None:
@@ -484,6 +492,11 @@ class Verifier:
     def enabled(self) -> bool:
         """Whether candidates are verified at all."""
         return self.candidates > 0
+
+    @property
+    def folds_sketch(self) -> bool:
+        """Whether the calibrated rule folds the sketch check into the evidence."""
+        return self.calibrated and self.sketch_weight > 0
 
     def gates(self, evidence: float) -> bool:
         """Whether the channel gate can refuse this evidence ``r`` (it is below

@@ -144,7 +144,9 @@ def evidence_rows(
     """
     pipeline = null_pipeline(djv.pipeline)
     if executor is None:
-        probe = Dejavu(pipeline=pipeline, store=djv.db, null_model=djv.null_model)
+        probe = Dejavu(
+            pipeline=pipeline, store=djv.db, null_model=djv.null_model, sketch_null=djv.sketch_null
+        )
         return pd.DataFrame(_evidence(probe, queries, progress), columns=list(EVIDENCE_COLUMNS))
     spec = store_spec(djv.db)
     width = executor_width(executor) or 1

@@ -193,7 +193,7 @@ def build_database(
             info = SongInfo(
                 name, str(corpus.paths.get(name, name)), f"{corpus.manifest_hash}/{name}", duration
             )
-            store.add_song(info, fingerprints)
+            store.add_song(info, fingerprints, sketch=pipeline.sketch_of(signal))
             audio_seconds += duration
             num_hashes += len(fingerprints)
     elapsed = time.perf_counter() - start
@@ -280,6 +280,15 @@ def open_corpus(
     return folder, load_corpus_audio(folder, progress=progress)
 
 
+def holds_songs(djv: Dejavu, count: int) -> bool:
+    """Whether a database holds ``count`` songs, each with its sketch (a database made
+    before songs had sketches is stale: the default's rule reads them)."""
+    songs = djv.db.songs()
+    if len(songs) != count:
+        return False
+    return len(djv.db.song_sketches([s.song_id for s in songs])) == count
+
+
 def cached_database(
     pipeline: Pipeline | str,
     corpus: CorpusAudio,
@@ -310,7 +319,7 @@ def cached_database(
     if path.exists():
         try:
             djv = Dejavu({"database": str(path)}, pipeline=pipe)
-            if djv.db.stats().num_songs == len(corpus.reference):
+            if holds_songs(djv, len(corpus.reference)):
                 return djv, path
             djv.close()
         except StoreLockedError:
