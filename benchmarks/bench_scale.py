@@ -88,6 +88,7 @@ class RealSong:
 
     info: SongInfo
     fingerprints: Fingerprints
+    sketch: np.ndarray | None = None
 
 
 def fingerprint_reference(
@@ -100,14 +101,16 @@ def fingerprint_reference(
     the one measured when the cache was made.
     """
     params = json.dumps(pipeline.reference_params(), sort_keys=True)
-    key = hashlib.sha1(f"{params}|{manifest_hash(corpus_dir)}".encode()).hexdigest()[:16]
+    # "sketch": caches made before the songs' sketches were stored are not reused.
+    digest = f"{params}|{manifest_hash(corpus_dir)}|sketch"
+    key = hashlib.sha1(digest.encode()).hexdigest()[:16]
     cached = cache_dir / f"reference-{key}.npz"
     listed = tracks(corpus_dir, set="reference")
     if cached.exists():
         data = np.load(cached)
         meta = json.loads(str(data["meta"]))
         songs = [
-            RealSong(SongInfo(**m), Fingerprints(data[f"h{i}"], data[f"o{i}"]))
+            RealSong(SongInfo(**m), Fingerprints(data[f"h{i}"], data[f"o{i}"]), data[f"s{i}"])
             for i, m in enumerate(meta["songs"])
         ]
         return songs, float(meta["seconds"])
@@ -116,13 +119,15 @@ def fingerprint_reference(
     for track in listed:
         audio = load_audio(track.path, sample_rate=pipeline.spectrogram.sample_rate)
         info = SongInfo(track.name, str(track.path), content_hash(track.path), audio.duration_s)
-        songs.append(RealSong(info, pipeline.fingerprint(audio.samples)))
+        songs.append(RealSong(info, *pipeline.fingerprint_song(audio.samples)))
     seconds = time.perf_counter() - start
     meta = {"seconds": seconds, "songs": [vars(s.info) for s in songs]}
     arrays: dict[str, Any] = {"meta": np.array(json.dumps(meta))}
     for i, song in enumerate(songs):
         arrays[f"h{i}"] = song.fingerprints.hashes
         arrays[f"o{i}"] = song.fingerprints.offsets
+        if song.sketch is not None:
+            arrays[f"s{i}"] = song.sketch
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.savez(cached, **arrays)
     return songs, seconds
@@ -308,7 +313,7 @@ def build_collection(
     store = DuckDBStore(path)
     store.write_params(pipeline.reference_params(), __version__)
     for song in real:
-        store.add_song(song.info, song.fingerprints)
+        store.add_song(song.info, song.fingerprints, sketch=song.sketch)
     n_distractors = max(0, size - len(real))
     with store.writing() as con:  # one write lock for the whole bulk load
         first_id = len(real) + 1

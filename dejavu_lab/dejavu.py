@@ -380,14 +380,17 @@ class Dejavu:
         frames, names = self._songs()
         if cache_key is not None:
             cache_key = f"{cache_key}@{self.pipeline.spectrogram.sample_rate}"
-        query, query_peaks = self.pipeline.analyse_query(samples, cache=cache, key=cache_key)
+        verifier = self.pipeline.verifier
+        analysis = self.pipeline.query_analysis(
+            samples, cache=cache, key=cache_key, sketch=verifier.folds_sketch
+        )
+        query, query_peaks = analysis.fingerprints, analysis.peaks
         lookup = self._lookup(query.hashes, query.offsets, frames)
         if self._store_version() != self._song_table_version:
             frames, names = self._songs()  # songs were added meanwhile: the lookup may hold them
         query_frames = self.pipeline.frames_for(
             len(samples) / self.pipeline.spectrogram.sample_rate
         )
-        verifier = self.pipeline.verifier
         wanted = top_k or self.pipeline.matcher.top_k
         result: MatchResult = self.pipeline.matcher(
             query.offsets,
@@ -410,7 +413,7 @@ class Dejavu:
                 query_frames,
                 query_s,
                 full_band=lambda: _full_band(samples, rate, verifier),
-                sketch_z=self._sketch_scorer(samples, ranked[: max(1, verifier.candidates)]),
+                sketch_z=self._sketch_scorer(analysis.sketch, ranked[: verifier.candidates or 1]),
             )
             score = confidence_of(probability)
         elif verifier.enabled and not (verifier.unsure_only and result.best is not None):
@@ -614,26 +617,25 @@ class Dejavu:
         return None, evidence, probability(least, evidence), z_of, why, of_check
 
     def _sketch_scorer(
-        self, samples: np.ndarray, candidates: Sequence[Candidate]
+        self, query: np.ndarray | None, candidates: Sequence[Candidate]
     ) -> Callable[[Candidate], float | None]:
         """``z`` of the query's sketch against each candidate song's at its offset
         (:func:`~dejavu_lab.core.sketch.sketch_check`), None for a song without a stored
-        sketch; the query's sketch and the songs' are read at the first call."""
+        sketch (or without the query's); the songs' are read at the first call."""
         verifier = self.pipeline.verifier
-        if not verifier.folds_sketch:
+        if query is None or not verifier.folds_sketch:
             return lambda candidate: None
         frame_s = self.pipeline.spectrogram.frame_seconds
-        read: dict[str, Any] = {}
+        read: dict[int, dict[int, np.ndarray]] = {}
 
         def score(candidate: Candidate) -> float | None:
             if not read:
-                read["songs"] = self._song_sketches([c.song_id for c in candidates])
-                read["query"] = self.pipeline.sketch_of(samples)
-            song = read["songs"].get(candidate.song_id)
+                read[0] = self._song_sketches([c.song_id for c in candidates])
+            song = read[0].get(candidate.song_id)
             if song is None:
                 return None
             return sketch_check(
-                read["query"],
+                query,
                 song,
                 round(candidate.offset_frames),
                 search_frames=verifier.search_frames,

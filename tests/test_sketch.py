@@ -1,4 +1,4 @@
-"""The sketch (an exploration): band-difference bits, agreement, and the planted song and offset."""
+"""The sketch: band-difference bits, agreement, and the planted song and offset."""
 
 from __future__ import annotations
 

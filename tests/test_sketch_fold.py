@@ -3,6 +3,7 @@ against the fold's null, and ``r`` alone against its own null for songs without 
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,12 @@ from conftest import N_SONGS, SONG_RATE, UNSEEN_SEEDS, add_noise
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio, resample
-from dejavu_lab.core.calibration import DEFAULT_NULL, DEFAULT_SKETCH_NULL, sketch_fold
+from dejavu_lab.core.calibration import (
+    DEFAULT_NULL,
+    DEFAULT_SKETCH_NULL,
+    NullModel,
+    sketch_fold,
+)
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.sketch import power_sketch, sketch_check, spectrogram_sketch
 from dejavu_lab.exceptions import ParameterError
@@ -142,3 +148,19 @@ def test_unseen_music_stays_unnamed_with_the_fold(fingerprinted: Dejavu) -> None
             clip = samples[int(start * SONG_RATE) : int((start + 3.0) * SONG_RATE)]
             names.append(fingerprinted.match_samples(clip, SONG_RATE).song_name)
     assert names == [None] * 6
+
+
+def test_the_shipped_fold_null_is_the_calibration_studys_fit() -> None:
+    """``DEFAULT_SKETCH_NULL`` is the null ``experiments/calibration.py`` last fitted (its
+    committed ``calibration_null.json``), and falls with the evidence at every length."""
+    results = Path(__file__).resolve().parents[1] / "experiments" / "results" / "full"
+    fitted = NullModel.from_json((results / "calibration_null.json").read_text())
+    assert (fitted.seconds, fitted.quantiles, fitted.tail_scale) == (
+        DEFAULT_SKETCH_NULL.seconds,
+        DEFAULT_SKETCH_NULL.quantiles,
+        DEFAULT_SKETCH_NULL.tail_scale,
+    )
+    assert DEFAULT_SKETCH_NULL.n_fitted == 16
+    for seconds in (1.0, 1.5, 3.0, 10.0):
+        p = [DEFAULT_SKETCH_NULL.false_match_probability(r, seconds) for r in np.linspace(0, 3, 61)]
+        assert all(a >= b for a, b in itertools.pairwise(p)) and p[0] == 1.0 and p[-1] < 1e-6

@@ -70,6 +70,15 @@ class Analysis:
     fingerprints: Fingerprints
 
 
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """A query's fingerprints, its unshifted peaks, and its sketch (None unless asked)."""
+
+    fingerprints: Fingerprints
+    peaks: Peaks
+    sketch: np.ndarray | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Pipeline:
     """Spectrogram -> peaks -> hashes, the matcher that votes on them, and the
@@ -261,6 +270,20 @@ class Pipeline:
         self, samples: np.ndarray, *, cache: StageCache | None = None, key: str | None = None
     ) -> tuple[Fingerprints, Peaks]:
         """Query fingerprints (see :meth:`fingerprint_query`) and the unshifted query peaks."""
+        analysis = self.query_analysis(samples, cache=cache, key=key)
+        return analysis.fingerprints, analysis.peaks
+
+    def query_analysis(
+        self,
+        samples: np.ndarray,
+        *,
+        cache: StageCache | None = None,
+        key: str | None = None,
+        sketch: bool = False,
+    ) -> QueryAnalysis:
+        """:meth:`analyse_query`, and with ``sketch`` the query's sketch (:meth:`sketch_of`)
+        from the same unshifted spectrogram."""
+        bits: np.ndarray | None = None
         shifts = self.spectrogram.query_shifts
         if len(samples) > self.spectrogram.query_shift_max_s * self.spectrogram.sample_rate:
             shifts = 1
@@ -270,7 +293,11 @@ class Pipeline:
         for index in range(shifts):
             start = round(index * hop / shifts)
             shift_key = None if key is None else f"{key}@{start}"
-            peaks = self.find_peaks(samples[start:], query=True, cache=cache, key=shift_key)
+            if index == 0 and sketch and (cache is None or key is None):
+                power = self.spectrogram.power(samples)
+                peaks, bits = self.peaks.from_power(power, query=True), self._sketch(power)
+            else:
+                peaks = self.find_peaks(samples[start:], query=True, cache=cache, key=shift_key)
             if first_peaks is None:
                 first_peaks = peaks
             fingerprints = self.hasher(peaks, query=True)
@@ -280,7 +307,9 @@ class Pipeline:
             parts.append(fingerprints)
         assert first_peaks is not None
         fingerprints = Fingerprints.concatenate(parts).unique() if shifts > 1 else parts[0]
-        return fingerprints, first_peaks
+        if sketch and bits is None:
+            bits = self.sketch_of(samples)
+        return QueryAnalysis(fingerprints, first_peaks, bits)
 
     def frames_for(self, duration_s: float) -> int:
         """Number of frames in ``duration_s`` seconds of audio."""

@@ -1,4 +1,4 @@
-"""A dense sketch of the spectrogram: band-energy difference bits (an exploration, in no preset).
+"""A dense sketch of the spectrogram: band-energy difference bits (the default's sketch fold).
 
 The peak check (:mod:`dejavu_lab.core.verify`) and the hashes see only the
 peaks that survive a room and a microphone. The sketch keeps a little of
@@ -19,7 +19,11 @@ offset's agreement standardised by them (:func:`sketch_check`). Music that
 only resembles the song (same key, same instruments) shares its peaks now and
 then; it rarely shares the sign pattern of every frame.
 
-``experiments/sketch_check.py`` measures it beside the peak check's evidence on
+Fingerprinting stores each song's sketch (:meth:`Pipeline.fingerprint_song
+<dejavu_lab.core.pipeline.Pipeline.fingerprint_song>`, from the power spectrogram:
+:func:`power_sketch`), and the default's rule adds ``0.1 z`` at each candidate's
+offset to its evidence (``verifier__sketch_weight``, the fold).
+``experiments/sketch_check.py`` measured it beside the peak check's evidence on
 the study's clips; ``docs/no-match.md`` (the sketch check) says what it found.
 
 >>> import numpy as np
