@@ -42,6 +42,7 @@ from functools import lru_cache
 import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import sparse
 
 from .spectrogram import FLOOR_DB, LogSpectrogram, PowerSpectrogram
 
@@ -120,7 +121,7 @@ def sketch_bits(values_db: np.ndarray, filters: np.ndarray) -> np.ndarray:
     return _bits_of_power(power, filters)
 
 
-def _bits_of_power(power: np.ndarray, filters: np.ndarray) -> np.ndarray:
+def _bits_of_power(power: np.ndarray, filters: np.ndarray | sparse.csr_array) -> np.ndarray:
     """:func:`sketch_bits` of the power (not dB) of a spectrogram's cells."""
     energy = np.log(filters @ power + np.float32(1e-10))  # (n_bands, n_frames)
     across = energy[:-1] - energy[1:]
@@ -146,6 +147,17 @@ def spectrogram_sketch(
     return sketch_bits(spectrogram.values_db, filters)
 
 
+@lru_cache(maxsize=8)
+def _sparse_band_filters(
+    sample_rate: int, window_size: int, first_bin: int, n_bins: int, fmin_hz: float, fmax_hz: float
+) -> sparse.csr_array:
+    """:func:`band_filters` as a sparse matrix: each band covers a few bins, and a dense
+    product would hand a query's few milliseconds of work to BLAS threads that spin."""
+    return sparse.csr_array(
+        band_filters(sample_rate, window_size, first_bin, n_bins, fmin_hz=fmin_hz, fmax_hz=fmax_hz)
+    )
+
+
 def power_sketch(
     spectrogram: PowerSpectrogram, *, fmin_hz: float = 150.0, fmax_hz: float = 5000.0
 ) -> np.ndarray:
@@ -153,13 +165,13 @@ def power_sketch(
     taking the log of every cell (floored as :func:`~dejavu_lab.core.spectrogram.power_to_db`
     floors it; a bit may differ where a double difference is within rounding of 0)."""
     power = spectrogram.power
-    filters = band_filters(
+    filters = _sparse_band_filters(
         spectrogram.sample_rate,
         spectrogram.window_size,
         spectrogram.first_bin,
         power.shape[0],
-        fmin_hz=fmin_hz,
-        fmax_hz=fmax_hz,
+        fmin_hz,
+        fmax_hz,
     )
     if power.shape[0] != filters.shape[1]:
         raise ValueError(
