@@ -443,3 +443,24 @@ def test_stretch_alignment_counts_equal_the_numpy_reference(seed: int) -> None:
                 np.testing.assert_array_equal(array[i], expected)
         if seed % 2 and query_frames > 4 and len(query) > 10:
             assert got[0].sum() > 0  # the planted copies are met
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_band_energies_equal_the_sparse_product_bit_for_bit(seed: int) -> None:
+    from scipy import sparse
+
+    from dejavu_lab.core._kernels import band_energies
+    from dejavu_lab.core.sketch import band_filters
+
+    rng = np.random.default_rng(seed)
+    n_frames = int(rng.integers(1, 400))
+    first_bin, n_bins = int(rng.integers(10, 40)), int(rng.integers(300, 950))
+    filters = sparse.csr_array(band_filters(11025, 2048, first_bin, n_bins))
+    # A spectrogram's layout: a transposed view of (n_frames, n_bins) rows, some cells far
+    # below the floor.
+    rows = (10.0 ** rng.uniform(-14, 8, (n_frames, n_bins))).astype(np.float32)
+    floor = np.float32(1e-10)
+    got = band_energies(rows, filters.indptr, filters.indices, filters.data, floor)
+    want = filters @ np.maximum(rows.T, floor)
+    assert got.dtype == np.float32 and got.shape == (filters.shape[0], n_frames)
+    np.testing.assert_array_equal(got, want)

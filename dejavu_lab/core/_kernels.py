@@ -21,8 +21,9 @@ sorts them in one pass instead of six.
 and their temporaries with the same arithmetic in the same order:
 :func:`spectral_power` (the STFT's power), :func:`near_maxima` and
 :func:`rect_near_maxima` (peak candidates), :func:`hash_variants` (the ``dt``
-variants) and :func:`hash_labels` (the vote's hash ids). Each has a test
-against the numpy it replaces.
+variants), :func:`hash_labels` (the vote's hash ids) and :func:`band_energies` (the
+sketch's bands, over a whole song too). Each has a test against the numpy or scipy it
+replaces.
 """
 
 from __future__ import annotations
@@ -303,6 +304,51 @@ def spectral_power(spectrum: np.ndarray, scale: np.float32, out: np.ndarray) -> 
         for b in range(n_bins):
             value = spectrum[f, b]
             out[f, b] = (value.real * value.real + value.imag * value.imag) * scale
+
+
+@njit(cache=True, nogil=True)
+def band_energies(
+    power: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    floor: np.float32,
+) -> np.ndarray:
+    """Each frame's band energies ``sum_j w[m, j] * max(power[f, j], floor)``, in one pass.
+
+    The float32 operations of scipy's sparse product ``filters @ np.maximum(power.T,
+    floor)`` in its order (each band's bins in the filter's order), so the same bits
+    (``tests/test_kernels.py``); here the frames' rows are read contiguously, where the
+    sparse product walks a transposed spectrogram's strided rows (about 9x slower on a song).
+
+    Parameters
+    ----------
+    power : np.ndarray, shape (n_frames, n_bins), float32 (C-contiguous)
+    indptr, indices : np.ndarray, int32
+        A CSR matrix's structure, shape (n_bands, n_bins).
+    weights : np.ndarray, float32
+        Its values.
+    floor : np.float32
+        Power below this counts as this.
+
+    Returns
+    -------
+    np.ndarray, shape (n_bands, n_frames), float32
+    """
+    n_frames = power.shape[0]
+    n_bands = len(indptr) - 1
+    out = np.zeros((n_bands, n_frames), dtype=np.float32)
+    for f in range(n_frames):
+        row = power[f]
+        for m in range(n_bands):
+            total = np.float32(0.0)
+            for k in range(indptr[m], indptr[m + 1]):
+                value = row[indices[k]]
+                if value < floor:
+                    value = floor
+                total += weights[k] * value
+            out[m, f] = total
+    return out
 
 
 @njit(cache=True, nogil=True)
