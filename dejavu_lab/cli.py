@@ -3,6 +3,7 @@
 dejavu-lab [--db PATH] fingerprint DIR_OR_FILE... [--ext .mp3] [--jobs N]
 dejavu-lab [--db PATH] recognize FILE [--json] [--top-k K]
 dejavu-lab [--db PATH] stats
+dejavu-lab [--db PATH] sketch [--jobs N]
 dejavu-lab [--db PATH] recognize --mic [--seconds N] [--device D]
 dejavu-lab [--db PATH] listen [--device D] [--json]
 dejavu-lab copy --from SPEC --to SPEC
@@ -21,7 +22,7 @@ from typing import Any
 
 from ._version import __version__
 from .dejavu import JSON_KEYS
-from .exceptions import DejavuLabError
+from .exceptions import DejavuLabError, StoreError
 from .store import default_db_path
 
 logger = logging.getLogger("dejavu_lab")
@@ -51,6 +52,26 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
         store.close()
     print(report.summary())
     return 1 if report.failed and not report.added and not report.skipped else 0
+
+
+def cmd_sketch(args: argparse.Namespace) -> int:
+    from .dejavu import Dejavu
+    from .store import open_store
+
+    database = str(args.db)
+    if "://" not in database and database != ":memory:":
+        path = Path(database.removeprefix("duckdb:"))
+        if not path.exists():  # never create an empty database here
+            raise StoreError(f"no database at {path}: nothing to add sketches to")
+    store = open_store(args.db)
+    try:
+        report = Dejavu(store=store).add_missing_sketches(
+            progress=not args.quiet, nprocesses=args.jobs
+        )
+    finally:
+        store.close()
+    print(report.summary())
+    return 1 if report.failed else 0
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
@@ -226,6 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print songs, fingerprints and database size.",
     )
     st.set_defaults(func=cmd_stats)
+
+    sk = commands.add_parser(
+        "sketch",
+        help="add the sketches missing from songs fingerprinted by an earlier version",
+        description="Add the sketches missing from songs fingerprinted by an earlier version "
+        "(they are matched by a stricter fallback without one), without fingerprinting them "
+        "again. The files must still be where they were fingerprinted, unchanged; a song "
+        "whose file is missing or changed is listed and left as it is (exit status 1). A "
+        "killed run can simply be started again.",
+    )
+    sk.add_argument(
+        "--jobs", "-j", type=int, default=None, help="worker processes (default: CPU count)"
+    )
+    sk.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    sk.set_defaults(func=cmd_sketch)
 
     _add_optional_commands(commands)
     return parser

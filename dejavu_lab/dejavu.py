@@ -60,6 +60,8 @@ from .core.verify import (
 from .exceptions import ParameterError
 from .fingerprinting import (
     FingerprintReport,
+    SketchReport,
+    add_missing_sketches,
     find_audio_files,
     fingerprint_files,
     fingerprint_path,
@@ -323,6 +325,36 @@ class Dejavu:
         song_id = int(self.db.add_song(info, result.fingerprints, sketch=result.sketch))
         self._song_table = None
         return song_id
+
+    def add_missing_sketches(
+        self, *, progress: bool = True, nprocesses: int | None = None
+    ) -> SketchReport:
+        """Give the songs fingerprinted by an earlier version the sketches they lack.
+
+        Each such song's file is decoded again from where it was fingerprinted and
+        checked to be the same file; only its sketch is computed and stored (see
+        :func:`~dejavu_lab.fingerprinting.add_missing_sketches`). Songs with a sketch
+        are judged by the sketch fold rather than the stricter fallback.
+
+        Parameters
+        ----------
+        progress : bool
+            Show a progress bar.
+        nprocesses : int, optional
+            Worker processes decoding files; default the CPU count.
+
+        Returns
+        -------
+        SketchReport
+            Songs given a sketch, songs that had one, and songs whose file is missing
+            or changed (with the reason).
+        """
+        self._claim_store()
+        report = add_missing_sketches(
+            self.db, self.pipeline, progress=progress, nprocesses=nprocesses
+        )
+        self._sketches, self._sketches_version = {}, None
+        return report
 
     # -- recognition ----------------------------------------------------
 

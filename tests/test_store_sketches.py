@@ -7,6 +7,9 @@ skipped, with the reason, when the server cannot be reached.
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -315,3 +318,106 @@ def test_copy_of_a_database_of_before_sketches(tmp_path: Path, rng: np.random.Ge
     with DuckDBStore(path, read_only=True) as reader:
         assert contents(target) == contents(reader)
     target.close()
+
+
+# -- adding a sketch later ----------------------------------------------------------
+
+
+def test_add_sketch_fills_a_missing_sketch_and_never_replaces_one(
+    spec: str, rng: np.random.Generator
+) -> None:
+    store = open_store(spec)
+    had = sketch(rng, 3000)
+    store.add_song(info(0), random_fingerprints(rng, 100))  # stored without a sketch
+    store.add_song(info(1), random_fingerprints(rng, 100), sketch=had)
+    before = (counts(store), contents(store))
+    later = sketch(rng, 2500)
+    assert store.add_sketch(1, later) is True
+    assert_same_sketches(store.song_sketches([1, 2]), {1: later, 2: had})
+    assert raw_frames(store, 1) == later.astype("<u4").tobytes()
+    assert store.add_sketch(np.int64(1), sketch(rng, 2500)) is False  # kept as it is
+    assert store.add_sketch(2, sketch(rng, 3000)) is False
+    assert_same_sketches(store.song_sketches([1, 2]), {1: later, 2: had})
+    assert (counts(store), contents(store)) == before  # nothing else touched
+    store.close()
+    if spec != ":memory:":
+        with open_store(spec) as again:
+            assert_same_sketches(again.song_sketches([1, 2]), {1: later, 2: had})
+
+
+def test_add_sketch_to_an_unknown_song_names_it_and_stores_nothing(
+    spec: str, rng: np.random.Generator
+) -> None:
+    store = open_store(spec)
+    store.add_song(info(0), random_fingerprints(rng, 100))
+    with pytest.raises(StoreError, match=r"no song 999 is stored"):
+        store.add_sketch(999, sketch(rng, 10))
+    assert store.song_sketches([1, 999]) == {}
+    assert store.add_sketch(1, sketch(rng, 10)) is True  # the next one goes in
+    store.close()
+
+
+@pytest.mark.parametrize(("bad", "problem"), [*BAD_SKETCHES, (None, r"no sketch given")])
+def test_add_sketch_refuses_a_bad_sketch_naming_the_song(
+    spec: str, rng: np.random.Generator, bad: Any, problem: str
+) -> None:
+    store = open_store(spec)
+    store.add_song(info(0), random_fingerprints(rng, 100))
+    with pytest.raises(ValueError, match=problem) as caught:
+        store.add_sketch(1, bad)
+    assert str(caught.value).startswith("sketch of song 1: ")
+    assert store.song_sketches([1]) == {}
+    with pytest.raises(ValueError, match=r"song_id=1\.0 is not allowed"):
+        store.add_sketch(1.0, sketch(rng, 10))  # type: ignore[arg-type]
+    good = sketch(rng, 10)
+    assert store.add_sketch(1, good) is True
+    assert_same_sketches(store.song_sketches([1]), {1: good})
+    store.close()
+
+
+def _race_for_a_sketch(spec: str, values: np.ndarray, barrier: Any, results: Any) -> None:
+    """Add song 1's sketch when every writer is ready; put the answer (or the error)."""
+    try:
+        with open_store(spec) as store:
+            barrier.wait(timeout=60)
+            results.put(store.add_sketch(1, values))
+    except BaseException as error:
+        results.put(repr(error))
+
+
+@pytest.mark.parametrize("how", ["processes", "threads"])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "duckdb-memory"])
+def test_concurrent_writers_of_one_sketch_one_wins(
+    kind: str, how: str, tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Each writer has its own connection; the one that commits first stores its sketch."""
+    with _spec_of(kind, tmp_path) as spec:
+        _race(spec, how, rng)
+
+
+def _race(spec: str, how: str, rng: np.random.Generator) -> None:
+    with open_store(spec) as store:
+        store.add_song(info(0), random_fingerprints(rng, 100))
+    writers = [sketch(rng, 1000 + k) for k in range(4)]
+    if how == "processes":
+        context = multiprocessing.get_context("fork")
+        barrier, results = context.Barrier(len(writers)), context.Queue()
+        jobs: list[Any] = [
+            context.Process(target=_race_for_a_sketch, args=(spec, values, barrier, results))
+            for values in writers
+        ]
+    else:
+        barrier, results = threading.Barrier(len(writers)), queue.Queue()
+        jobs = [
+            threading.Thread(target=_race_for_a_sketch, args=(spec, values, barrier, results))
+            for values in writers
+        ]
+    for job in jobs:
+        job.start()
+    answers = [results.get(timeout=180) for _ in writers]
+    for job in jobs:
+        job.join(timeout=60)
+    assert sorted(answers, key=str) == [False, False, False, True], answers
+    with open_store(spec) as store:
+        stored = store.song_sketches([1])[1]
+    assert sum(np.array_equal(stored, values) for values in writers) == 1

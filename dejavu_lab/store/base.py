@@ -159,6 +159,34 @@ class Store(Protocol):
         """
         ...
 
+    def add_sketch(self, song_id: int, sketch: np.ndarray) -> bool:
+        """Store the sketch of a stored song that has none, atomically.
+
+        For songs stored without one (by a version before sketches). Of
+        several writers adding a sketch to the same song, one stores it and
+        the others get False.
+
+        Parameters
+        ----------
+        song_id : int
+        sketch : np.ndarray, shape (n_frames,), uint32
+            One value a spectrogram frame, as for :meth:`add_song`.
+
+        Returns
+        -------
+        bool
+            True if stored; False if the song has a sketch already (kept as it is).
+
+        Raises
+        ------
+        ParameterError
+            (a ``ValueError``) For a sketch that is not 1-D uint32 values, before
+            anything is written.
+        StoreError
+            If no song ``song_id`` is stored.
+        """
+        ...
+
     def stats(self) -> StoreStats:
         """Counts and size."""
         ...
@@ -200,6 +228,28 @@ def sketch_bytes(info: SongInfo, sketch: np.ndarray | None) -> bytes | None:
     if sketch is None:
         return None
     where = f"sketch of song {info.name!r}" + (f" ({info.path})" if info.path else "")
+    return _encode_sketch(where, sketch)
+
+
+def added_sketch_bytes(song_id: int, sketch: np.ndarray) -> bytes:
+    """The bytes :meth:`Store.add_sketch` stores, checked as :func:`sketch_bytes` checks them.
+
+    Raises
+    ------
+    ParameterError
+        (a ``ValueError``) Naming the song id: for an id that is not an integer,
+        no sketch (None), or a sketch :func:`sketch_bytes` refuses.
+    """
+    if isinstance(song_id, bool) or not isinstance(song_id, (int, np.integer)):
+        raise ParameterError(f"song_id={song_id!r} is not allowed: expected an integer song id")
+    where = f"sketch of song {int(song_id)}"
+    if sketch is None:
+        raise ParameterError(f"{where}: no sketch given (None)")
+    return _encode_sketch(where, sketch)
+
+
+def _encode_sketch(where: str, sketch: np.ndarray) -> bytes:
+    """``sketch`` as little-endian uint32 bytes; errors start with ``where``."""
     try:
         values = np.asarray(sketch)
     except (ValueError, TypeError) as error:

@@ -11,7 +11,8 @@ Tables::
 A song, its hashes and its sketch are inserted in one transaction, so a song
 is visible only once all its hashes are; a killed writer leaves nothing
 half-stored. ``sketches`` is added to a database of before it when the file is
-opened for writing; read-only, such a database simply has no sketches.
+opened for writing; read-only, such a database simply has no sketches. Its
+songs' sketches can be added later, one transaction each (:meth:`DuckDBStore.add_sketch`).
 Lookups go through a :class:`~dejavu_lab.store.hash_index.HashIndex` (``index="memory"``,
 the default) or through one SQL join per query (``index="sql"``). The index of
 a database file is kept in a sidecar next to it, ``<path>.index``, opened
@@ -57,6 +58,7 @@ from .base import (
     SongInfo,
     SongRecord,
     StoreStats,
+    added_sketch_bytes,
     frame_range,
     params_to_json,
     restrict_songs,
@@ -449,6 +451,73 @@ class DuckDBStore:
             except duckdb.CatalogException:  # no sketches table: an older database
                 return {}
         return {int(song_id): sketch_array(frames) for song_id, frames in rows}
+
+    def add_sketch(self, song_id: int, sketch: np.ndarray) -> bool:
+        """Store the sketch of a stored song that has none, in one transaction.
+
+        Parameters
+        ----------
+        song_id : int
+        sketch : np.ndarray, shape (n_frames,), uint32
+            One value a spectrogram frame (:meth:`add_song`'s ``sketch``).
+
+        Returns
+        -------
+        bool
+            True if stored; False if the song has one already (left as it is).
+
+        Raises
+        ------
+        ParameterError
+            (a ``ValueError``) For a sketch that is not 1-D uint32 values; nothing is written.
+        StoreError
+            If no song ``song_id`` is stored, or the store was opened read-only.
+        """
+        frames = added_sketch_bytes(song_id, sketch)  # checked before anything is written
+        song = int(song_id)
+        deadline = time.monotonic() + self.lock_timeout
+        pause = _RETRY_MIN_S
+        while True:
+            with self.writing() as con:
+                try:
+                    added = self._insert_sketch(con, song, frames)
+                except (duckdb.ConstraintException, duckdb.TransactionException):
+                    # Another connection of this process is storing this song's sketch
+                    # (another process would have waited for the file's lock): once it
+                    # commits, or rolls back, the next try returns False, or stores it.
+                    if time.monotonic() >= deadline:
+                        raise
+                else:
+                    if added:
+                        return True
+                    known = con.execute(
+                        "SELECT count(*) FROM songs WHERE song_id = ?", [song]
+                    ).fetchall()[0][0]
+                    break
+            time.sleep(pause)
+            pause = min(2 * pause, _RETRY_MAX_S)
+        if not known:
+            raise StoreError(
+                f"no song {song} is stored in database {self.path}: cannot add its sketch"
+            )
+        return False
+
+    @staticmethod
+    def _insert_sketch(con: duckdb.DuckDBPyConnection, song_id: int, frames: bytes) -> bool:
+        """Insert a stored song's sketch unless it has one, in a transaction; whether it did."""
+        con.execute("BEGIN TRANSACTION")
+        try:
+            added = con.execute(
+                "INSERT INTO sketches SELECT song_id, ?::BLOB FROM songs WHERE song_id = ? "
+                "ON CONFLICT DO NOTHING RETURNING song_id",
+                [frames, song_id],
+            ).fetchall()
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")  # none left to roll back if the COMMIT failed
+            raise
+        return bool(added)
 
     def song_fingerprints(
         self, song_id: int, start: int | None = None, stop: int | None = None

@@ -23,7 +23,9 @@ writer of the same content hash waits on the UNIQUE key until the first
 commits, then gets :class:`DuplicateSongError` and rolls back; a deadlock or
 lock timeout is retried. The connection runs in autocommit between writes, so
 every read sees the songs committed so far (no REPEATABLE READ snapshot is held
-open).
+open). ``add_sketch`` stores a stored song's sketch later in
+one statement; a second writer of it meets the first's row on the primary key
+and stores nothing.
 
 **Reads.** ``lookup`` asks for each distinct query hash once, in ``IN (...)``
 lists of :data:`LOOKUP_BATCH`, and receives the rows as one GROUP_CONCAT text
@@ -345,6 +347,22 @@ class MySQLStore(ServerStore):
                     "INSERT INTO sketches (song_id, frames) VALUES (%s, %s)", [song_id, sketch]
                 )
         return song_id
+
+    def _insert_sketch(self, song_id: int, frames: bytes) -> bool:
+        # One autocommitted statement. A second writer waits on the primary key
+        # until the first commits, then meets its row: a duplicate key, not an error.
+        try:
+            with self.con.cursor() as cursor:
+                inserted = cursor.execute(
+                    "INSERT INTO sketches (song_id, frames) "
+                    "SELECT song_id, %s FROM songs WHERE song_id = %s",
+                    [frames, song_id],
+                )
+        except pymysql.IntegrityError as error:
+            if _error_parts(error)[0] == _ER_DUP_ENTRY:
+                return False
+            raise
+        return bool(inserted)
 
     def _sketch_rows(self, song_ids: np.ndarray) -> list[tuple[Any, ...]]:
         return self._execute(

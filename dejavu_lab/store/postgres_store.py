@@ -24,7 +24,8 @@ commits: other sessions see the song only once it is complete. A second writer
 of the same content hash waits on the UNIQUE index until the first commits,
 then gets :class:`DuplicateSongError` and rolls back; a deadlock is retried.
 The connection runs in autocommit between writes, so it never sits idle in a
-transaction.
+transaction. ``add_sketch`` stores a stored song's sketch later in one
+statement (``ON CONFLICT DO NOTHING``: a second writer of it stores nothing).
 
 Every value reaches the server as a bound parameter or through COPY.
 """
@@ -313,6 +314,18 @@ class PostgresStore(ServerStore):
                     "INSERT INTO sketches (song_id, frames) VALUES (%s, %s)", [song_id, sketch]
                 )
         return song_id
+
+    def _insert_sketch(self, song_id: int, frames: bytes) -> bool:
+        # One autocommitted statement; a second writer waits for the first's
+        # commit, then does nothing.
+        with self.con.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO sketches (song_id, frames) "
+                "SELECT song_id, %s::bytea FROM songs WHERE song_id = %s "
+                "ON CONFLICT (song_id) DO NOTHING",
+                [frames, song_id],
+            )
+            return cursor.rowcount == 1
 
     def _sketch_rows(self, song_ids: np.ndarray) -> list[tuple[Any, ...]]:
         return self._execute(

@@ -15,6 +15,7 @@ hook                      what it does
 ``_meta_rows``            ``meta`` as ``(key, value)`` rows
 ``_song_rows``            one song's hashes and offsets in a frame range
 ``_sketch_rows``          ``(song_id, frames)`` of some songs' sketches
+``_insert_sketch``        one statement: a stored song's sketch, unless it has one
 ``_rows_of``              rows of distinct query hashes (of some songs only)
 ``_vote_rows``            the vote pushdown's SQL
 ``_size_bytes``           the tables' size on disk
@@ -39,6 +40,7 @@ from .base import (
     SongInfo,
     SongRecord,
     StoreStats,
+    added_sketch_bytes,
     frame_range,
     sketch_array,
     sketch_bytes,
@@ -114,6 +116,15 @@ class ServerStore(ABC):
     def _sketch_rows(self, song_ids: np.ndarray) -> list[tuple[Any, ...]]:
         """``(song_id, frames)`` of the stored sketches of ``song_ids`` (sorted, distinct,
         not empty), in one statement; ``frames`` as bytes."""
+
+    @abstractmethod
+    def _insert_sketch(self, song_id: int, frames: bytes) -> bool:
+        """Insert ``(song_id, frames)`` into ``sketches`` in one statement, if the song is
+        stored and has no sketch; whether a row was inserted.
+
+        A writer racing for the same song waits for the other's commit, then inserts
+        nothing (False), with no error.
+        """
 
     @abstractmethod
     def _rows_of(self, query: np.ndarray, songs: np.ndarray | None = None) -> list[np.ndarray]:
@@ -222,6 +233,46 @@ class ServerStore(ABC):
         with self._errors("reading sketches"):
             rows = self._sketch_rows(ids)
         return {int(song_id): sketch_array(bytes(frames)) for song_id, frames in rows}
+
+    def add_sketch(self, song_id: int, sketch: np.ndarray) -> bool:
+        """Store the sketch of a stored song that has none (one statement; a deadlock
+        or lock timeout is retried).
+
+        Parameters
+        ----------
+        song_id : int
+        sketch : np.ndarray, shape (n_frames,), uint32
+            One value a spectrogram frame (:meth:`add_song`'s ``sketch``).
+
+        Returns
+        -------
+        bool
+            True if stored; False if the song has one already (left as it is), also
+            when another writer stored it first.
+
+        Raises
+        ------
+        ParameterError
+            (a ``ValueError``) For a sketch that is not 1-D uint32 values; nothing is sent.
+        StoreError
+            If no song ``song_id`` is stored, or the server refuses the sketch.
+        """
+        frames = added_sketch_bytes(song_id, sketch)
+        song = int(song_id)
+        with self._errors(f"storing the sketch of song {song}"):
+            for attempt in range(RETRIES):
+                try:
+                    added = self._insert_sketch(song, frames)
+                    break
+                except self._driver_error as error:
+                    if self._classify(error) != "retry" or attempt + 1 == RETRIES:
+                        raise
+            if added:
+                return True
+            known = self._execute("SELECT COUNT(*) FROM songs WHERE song_id = %s", [song])
+        if not known[0][0]:
+            raise StoreError(f"no song {song} is stored in {self!r}: cannot add its sketch")
+        return False
 
     def song_fingerprints(
         self, song_id: int, start: int | None = None, stop: int | None = None
