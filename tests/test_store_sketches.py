@@ -32,13 +32,10 @@ HOUR_FRAMES = 155_000
 @pytest.fixture(params=KINDS)
 def spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Something open_store accepts, naming an empty database of each kind."""
-    kind = request.param
-    if kind == "duckdb-memory":
+    if request.param == "duckdb-memory":
         yield ":memory:"
-    elif kind == "duckdb-file":
-        yield f"duckdb:{tmp_path / 'fingerprints.duckdb'}"
     else:
-        with throwaway_database(kind) as url:
+        with _spec_of(request.param, tmp_path) as url:
             yield url
 
 
@@ -267,8 +264,9 @@ def test_a_database_of_before_sketches_opens_and_gains_them(
 
 
 def _spec_of(kind: str, tmp_path: Path) -> AbstractContextManager[str]:
+    """A file or server database of ``kind``, named for the test (a server's dropped after)."""
     if kind == "duckdb-file":
-        return nullcontext(f"duckdb:{tmp_path / 'old.duckdb'}")
+        return nullcontext(f"duckdb:{tmp_path / 'fingerprints.duckdb'}")
     return throwaway_database(kind)
 
 
