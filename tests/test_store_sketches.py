@@ -18,7 +18,13 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
-from test_store_contract import KINDS, SERVERS, random_fingerprints, throwaway_database
+from test_store_contract import (
+    KINDS,
+    SERVERS,
+    _contents,
+    random_fingerprints,
+    throwaway_database,
+)
 
 from dejavu_lab.core.hashing import Fingerprints
 from dejavu_lab.exceptions import StoreError
@@ -69,16 +75,6 @@ def drop_sketches_table(spec: str) -> None:
         store = open_store(spec)
         store._execute("DROP TABLE sketches")
         store.close()
-
-
-def contents(store: Any) -> list[tuple[Any, ...]]:
-    """Everything of every song: record, hashes, offsets."""
-    out = []
-    for s in store.songs():
-        fp = store.song_fingerprints(s.song_id)
-        record = (s.song_id, s.name, s.path, s.content_hash, s.duration_s, s.num_hashes)
-        out.append((*record, fp.hashes.tolist(), fp.offsets.tolist()))
-    return out
 
 
 def counts(store: Any) -> tuple[int, int, float]:
@@ -144,12 +140,12 @@ def test_a_duplicate_keeps_the_first_sketch_and_stores_none(
     store = open_store(spec)
     first = sketch(rng, 2000)
     assert store.add_song(info(0), random_fingerprints(rng, 100), sketch=first) == 1
-    before = (store.stats(), contents(store))
+    before = (store.stats(), _contents(store))
     intruder = random_fingerprints(rng, 300)
     with pytest.raises(DuplicateSongError) as caught:
         store.add_song(info(0), intruder, sketch=sketch(rng, 3000))
     assert caught.value.song_id == 1
-    assert (store.stats(), contents(store)) == before
+    assert (store.stats(), _contents(store)) == before
     assert_same_sketches(store.song_sketches([1, 2]), {1: first})
     later = sketch(rng, 100)
     assert store.add_song(info(1), random_fingerprints(rng, 100), sketch=later) == 2
@@ -178,14 +174,14 @@ def test_a_bad_sketch_is_refused_naming_the_song_and_nothing_is_stored(
     store = open_store(spec)
     kept = sketch(rng, 100)
     store.add_song(info(0), random_fingerprints(rng, 100), sketch=kept)
-    before = (store.stats(), contents(store), store.content_hashes())
+    before = (store.stats(), _contents(store), store.content_hashes())
     fingerprints = Fingerprints(
         np.arange(9_000_000, 9_000_500, dtype=np.uint32), np.arange(500, dtype=np.int32)
     )
     with pytest.raises(ValueError, match=problem) as caught:
         store.add_song(info(1), fingerprints, sketch=bad)
     assert "'song 1'" in str(caught.value) and "/music/1.mp3" in str(caught.value)
-    assert (store.stats(), contents(store), store.content_hashes()) == before
+    assert (store.stats(), _contents(store), store.content_hashes()) == before
     assert len(store.lookup(fingerprints.hashes)) == 0
     assert_same_sketches(store.song_sketches([1, 2]), {1: kept})
     # Nothing of it was stored: the same song with a good sketch goes in next.
@@ -206,12 +202,12 @@ def test_a_song_is_never_stored_without_its_sketch(spec: str, rng: np.random.Gen
             con.execute("INSERT INTO sketches VALUES (2, ?)", [orphan])
     else:
         store._execute("INSERT INTO sketches (song_id, frames) VALUES (2, %s)", [orphan])
-    before = (counts(store), contents(store))
+    before = (counts(store), _contents(store))
     fingerprints = random_fingerprints(rng, 400)
     with pytest.raises((StoreError, duckdb.Error)) as caught:
         store.add_song(info(1), fingerprints, sketch=sketch(rng, 10))
     assert not isinstance(caught.value, DuplicateSongError)  # no such song is stored
-    assert (counts(store), contents(store)) == before  # rolled-back rows may take room
+    assert (counts(store), _contents(store)) == before  # rolled-back rows may take room
     assert store.content_hashes() == {"content-0"}
     assert raw_frames(store, 2) == orphan
     store.close()
@@ -291,7 +287,7 @@ def test_copy_carries_the_sketches(spec: str, rng: np.random.Generator) -> None:
     with open_store(spec) as target:
         report = copy_store(source, target, progress=False)
         assert (report.added, report.num_sketches) == (4, 2)
-        assert contents(target) == contents(source)
+        assert _contents(target) == _contents(source)
         assert_same_sketches(target.song_sketches([1, 2, 3, 4]), given)
         again = copy_store(source, target, progress=False)  # idempotent
         assert (again.added, again.skipped, again.num_sketches) == (0, 4, 0)
@@ -314,7 +310,7 @@ def test_copy_of_a_database_of_before_sketches(tmp_path: Path, rng: np.random.Ge
     assert (report.added, report.num_sketches) == (2, 0)
     assert target.song_sketches([1, 2]) == {}
     with DuckDBStore(path, read_only=True) as reader:
-        assert contents(target) == contents(reader)
+        assert _contents(target) == _contents(reader)
     target.close()
 
 
@@ -328,7 +324,7 @@ def test_add_sketch_fills_a_missing_sketch_and_never_replaces_one(
     had = sketch(rng, 3000)
     store.add_song(info(0), random_fingerprints(rng, 100))  # stored without a sketch
     store.add_song(info(1), random_fingerprints(rng, 100), sketch=had)
-    before = (counts(store), contents(store))
+    before = (counts(store), _contents(store))
     later = sketch(rng, 2500)
     assert store.add_sketch(1, later) is True
     assert_same_sketches(store.song_sketches([1, 2]), {1: later, 2: had})
@@ -336,7 +332,7 @@ def test_add_sketch_fills_a_missing_sketch_and_never_replaces_one(
     assert store.add_sketch(np.int64(1), sketch(rng, 2500)) is False  # kept as it is
     assert store.add_sketch(2, sketch(rng, 3000)) is False
     assert_same_sketches(store.song_sketches([1, 2]), {1: later, 2: had})
-    assert (counts(store), contents(store)) == before  # nothing else touched
+    assert (counts(store), _contents(store)) == before  # nothing else touched
     store.close()
     if spec != ":memory:":
         with open_store(spec) as again:
