@@ -528,12 +528,6 @@ class Dejavu:
             evidence=round(evidence, 4),
         )
 
-    @property
-    def decision_null(self) -> NullModel:
-        """The null that reads this recogniser's evidence when every song has its sketch:
-        the fold's (:attr:`sketch_null`) when the verifier folds, else :attr:`null_model`."""
-        return self.sketch_null if self.pipeline.verifier.folds_sketch else self.null_model
-
     def evidence_scales(self) -> EvidenceScales:
         """The shape of the evidence: the pipeline's old thresholds as ``r = 1``."""
         matcher, verifier = self.pipeline.matcher, self.pipeline.verifier
