@@ -229,7 +229,9 @@ class Pipeline:
         Landmark hashes, and the triplet hashes of the same peaks when the
         ``triplets`` stage is on.
         """
-        peaks = self.find_peaks(samples, cache=cache, key=key)
+        return self._reference_hashes(self.find_peaks(samples, cache=cache, key=key))
+
+    def _reference_hashes(self, peaks: Peaks) -> Fingerprints:
         if not self.triplets.enabled:
             return self.hasher(peaks)
         return Fingerprints.concatenate([self.hasher(peaks), self.triplets(peaks)]).unique()
@@ -239,12 +241,7 @@ class Pipeline:
         (:func:`~dejavu_lab.core.sketch.power_sketch`, one ``uint32`` a frame), from one
         spectrogram."""
         power = self.spectrogram.power(samples)
-        peaks = self.peaks.from_power(power)
-        sketch = self._sketch(power)
-        if not self.triplets.enabled:
-            return self.hasher(peaks), sketch
-        both = Fingerprints.concatenate([self.hasher(peaks), self.triplets(peaks)]).unique()
-        return both, sketch
+        return self._reference_hashes(self.peaks.from_power(power)), self._sketch(power)
 
     def sketch_of(self, samples: np.ndarray) -> np.ndarray:
         """The sketch of samples at ``spectrogram.sample_rate``, as :meth:`fingerprint_song`

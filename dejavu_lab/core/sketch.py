@@ -119,11 +119,6 @@ def sketch_bits(values_db: np.ndarray, filters: np.ndarray) -> np.ndarray:
             f"values_db has {values_db.shape[0]} bins but the filters {filters.shape[1]}"
         )
     power = np.power(10.0, values_db.astype(np.float32) / 10.0, dtype=np.float32)
-    return _bits_of_power(power, filters)
-
-
-def _bits_of_power(power: np.ndarray, filters: np.ndarray) -> np.ndarray:
-    """:func:`sketch_bits` of the power (not dB) of a spectrogram's cells."""
     return _bits_of_bands(filters @ power)
 
 
@@ -157,8 +152,8 @@ def spectrogram_sketch(
 def _sparse_band_filters(
     sample_rate: int, window_size: int, first_bin: int, n_bins: int, fmin_hz: float, fmax_hz: float
 ) -> sparse.csr_array:
-    """:func:`band_filters` as a sparse matrix: each band covers a few bins (a dense
-    product also handed a query's 0.2 ms of work to BLAS threads that spin)."""
+    """:func:`band_filters` in CSR form, for :func:`~dejavu_lab.core._kernels.band_energies`:
+    each band covers a few bins."""
     return sparse.csr_array(
         band_filters(sample_rate, window_size, first_bin, n_bins, fmin_hz=fmin_hz, fmax_hz=fmax_hz)
     )
@@ -179,10 +174,6 @@ def power_sketch(
         fmin_hz,
         fmax_hz,
     )
-    if power.shape[0] != filters.shape[1]:
-        raise ValueError(
-            f"the spectrogram has {power.shape[0]} bins but the filters {filters.shape[1]}"
-        )
     # The spectrogram is a transposed view of (n_frames, n_bins) rows: read them in order.
     bands = band_energies(
         np.ascontiguousarray(power.T),
