@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -312,6 +313,9 @@ class Dejavu:
     def fingerprint_file(self, path: str | os.PathLike[str], song_name: str | None = None) -> int:
         """Fingerprint one file in this process; return its song id.
 
+        The song's path is stored absolute (as :meth:`fingerprint_directory` stores it), so
+        :meth:`add_missing_sketches` finds the file from any working directory.
+
         Raises
         ------
         AudioError
@@ -320,7 +324,7 @@ class Dejavu:
             If its content is already stored.
         """
         self._claim_store()
-        result = fingerprint_path(path, self.pipeline, song_name=song_name)
+        result = fingerprint_path(Path(path).resolve(), self.pipeline, song_name=song_name)
         info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
         song_id = int(self.db.add_song(info, result.fingerprints, sketch=result.sketch))
         self._song_table = None

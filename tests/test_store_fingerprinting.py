@@ -78,6 +78,19 @@ def test_names_with_quotes_and_non_ascii_are_verbatim(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_file_named_relative_is_stored_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sf.write(tmp_path / "song.wav", synth_song(43, 6.0, SONG_RATE), SONG_RATE)
+    monkeypatch.chdir(tmp_path)
+    djv = Dejavu({"database": ":memory:"})
+    djv.fingerprint_file("song.wav")
+    (song,) = djv.db.songs()
+    assert song.path == str(tmp_path.resolve() / "song.wav")
+    monkeypatch.chdir(REPO)  # the backfill finds the file from anywhere
+    assert djv.add_missing_sketches(progress=False, nprocesses=1).failed == []
+
+
 def test_bad_files_get_clear_errors_and_the_rest_is_fingerprinted(tmp_path: Path) -> None:
     music = tmp_path / "music"
     write_synth_songs(music, [1, 2], duration_s=10.0)
