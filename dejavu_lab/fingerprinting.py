@@ -62,8 +62,6 @@ JOBS_PER_WORKER = 8
 #: A sketch recomputed from a song's file may differ in length from the song's
 #: frames (``Pipeline.frames_for`` of its stored duration) by this many frames.
 SKETCH_FRAME_TOLERANCE = 1
-#: Songs whose stored sketches are read at a time, looking for those without one.
-SKETCH_READ_SONGS = 256
 
 
 @dataclass(frozen=True)
@@ -558,6 +556,8 @@ def add_missing_sketches(
     the same file (content hash) of the same length (within
     :data:`SKETCH_FRAME_TOLERANCE` frames), and only its sketch is computed and stored
     (``store.add_sketch``, one transaction a song); no song is fingerprinted again.
+    The songs that have a sketch are found from their ids alone
+    (``store.song_ids_with_sketch``): no stored sketch is read.
     A song whose file fails a check is reported and left as it is. A run stopped at any
     moment keeps the sketches stored so far; running it again does the rest.
 
@@ -587,14 +587,14 @@ def add_missing_sketches(
     report = SketchReport()
     jobs: list[tuple[SongRecord, Pipeline]] = []
     songs = store.songs()
-    for first in range(0, len(songs), SKETCH_READ_SONGS):
-        some = songs[first : first + SKETCH_READ_SONGS]
-        have = store.song_sketches([song.song_id for song in some])
-        for song in some:
-            if song.song_id in have:
-                report.skipped.append((song.path, song.song_id))
-            else:
-                jobs.append((song, pipeline))
+    # Read after the songs: one stored with its sketch in between is not taken for one
+    # without (a sketch added in between makes add_sketch say False: skipped).
+    have = store.song_ids_with_sketch()
+    for song in songs:
+        if song.song_id in have:
+            report.skipped.append((song.path, song.song_id))
+        else:
+            jobs.append((song, pipeline))
     workers = nprocesses or os.cpu_count() or 1
     bar = tqdm(total=len(jobs), unit="song", desc="adding sketches", disable=not progress)
     batch = _WriteBatch(store)

@@ -126,6 +126,39 @@ def test_the_recogniser_sees_the_new_sketches_at_once(music: list[Path]) -> None
     djv.close()
 
 
+class _NoSketchReads:
+    """A store whose sketches cannot be read: finding the songs without one must not."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def song_sketches(self, song_ids: list[int]) -> dict[int, np.ndarray]:
+        raise AssertionError(f"read the sketches of {len(song_ids)} songs")
+
+
+def test_backfill_lists_the_songs_without_a_sketch_from_ids_alone(music: list[Path]) -> None:
+    djv = Dejavu(store=DuckDBStore(":memory:"))
+    djv.fingerprint_directory(music[:3], nprocesses=1, progress=False)
+    songs = djv.db.songs()
+    kept = djv.db.song_sketches([1, 3])
+    with djv.db.writing() as con:
+        con.execute("DELETE FROM sketches WHERE song_id = 2")
+    assert djv.db.song_ids_with_sketch() == {1, 3}
+
+    report = add_missing_sketches(
+        _NoSketchReads(djv.db), djv.pipeline, progress=False, nprocesses=1
+    )
+    assert report.added == [(songs[1].path, 2)]
+    assert report.skipped == [(songs[0].path, 1), (songs[2].path, 3)]
+    assert report.failed == []
+    expected = {**kept, 2: fingerprinted_sketch(songs[1].path, djv.pipeline)}
+    assert_sketches(djv.db, expected, [1, 2, 3])
+    djv.close()
+
+
 def test_a_missing_or_changed_file_fails_its_song_alone(music: list[Path], tmp_path: Path) -> None:
     djv = fingerprint(music, tmp_path / "old.duckdb")
     store = djv.db

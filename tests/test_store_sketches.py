@@ -240,6 +240,7 @@ def test_a_database_of_before_sketches_opens_and_gains_them(
             modified = path.stat().st_mtime_ns
             with DuckDBStore(path, read_only=True) as reader:
                 assert reader.song_sketches([1]) == {}
+                assert reader.song_ids_with_sketch() == set()
                 assert [s.name for s in reader.songs()] == ["song 0"]
                 assert len(reader.lookup(old.hashes)) >= len(old)
                 assert reader.stats().num_songs == 1
@@ -250,6 +251,7 @@ def test_a_database_of_before_sketches_opens_and_gains_them(
             assert ("sketches",) not in tables
         with open_store(spec) as store:  # for writing: the table is added
             assert store.song_sketches([1]) == {}
+            assert store.song_ids_with_sketch() == set()
             assert store.read_params() == {"params": {"hasher__fan_value": 8}, "version": "0.1.0"}
             new = sketch(rng, 4000)
             assert store.add_song(info(1), random_fingerprints(rng, 300), sketch=new) == 2
@@ -257,6 +259,7 @@ def test_a_database_of_before_sketches_opens_and_gains_them(
             assert len(store.lookup(old.hashes)) >= len(old)
         with open_store(spec) as store:
             assert_same_sketches(store.song_sketches([1, 2]), {2: new})
+            assert store.song_ids_with_sketch() == {2}
 
 
 def _spec_of(kind: str, tmp_path: Path) -> AbstractContextManager[str]:
@@ -312,6 +315,37 @@ def test_copy_of_a_database_of_before_sketches(tmp_path: Path, rng: np.random.Ge
     with DuckDBStore(path, read_only=True) as reader:
         assert _contents(target) == _contents(reader)
     target.close()
+
+
+# -- which songs have one ----------------------------------------------------------
+
+
+def test_song_ids_with_sketch_lists_exactly_the_songs_with_one(
+    spec: str, rng: np.random.Generator
+) -> None:
+    store = open_store(spec)
+    assert store.song_ids_with_sketch() == set()
+    store.add_song(info(0), random_fingerprints(rng, 100), sketch=sketch(rng, 500))
+    assert store.song_ids_with_sketch() == {1}
+    store.add_song(info(1), random_fingerprints(rng, 100))  # none
+    store.add_song(info(2), random_fingerprints(rng, 100), sketch=np.zeros(0, np.uint32))
+    store.add_song(info(3), random_fingerprints(rng, 100), sketch=None)
+    assert store.song_ids_with_sketch() == {1, 3}  # an empty sketch is a sketch
+    with pytest.raises(DuplicateSongError):
+        store.add_song(info(1), random_fingerprints(rng, 100), sketch=sketch(rng, 10))
+    with pytest.raises(ValueError, match="1-D"):
+        store.add_song(info(4), random_fingerprints(rng, 100), sketch=np.zeros((2, 2), np.uint32))
+    assert store.song_ids_with_sketch() == {1, 3}  # refused songs add none
+    assert store.add_sketch(2, sketch(rng, 300)) is True
+    assert store.song_ids_with_sketch() == {1, 2, 3}
+    assert store.add_sketch(2, sketch(rng, 300)) is False
+    ids = store.song_ids_with_sketch()
+    assert all(type(song_id) is int for song_id in ids)
+    assert ids == set(store.song_sketches([s.song_id for s in store.songs()]))
+    store.close()
+    if spec != ":memory:":
+        with open_store(spec) as again:
+            assert again.song_ids_with_sketch() == {1, 2, 3}
 
 
 # -- adding a sketch later ----------------------------------------------------------

@@ -159,6 +159,22 @@ class Store(Protocol):
         """
         ...
 
+    def song_ids_with_sketch(self) -> set[int]:
+        """The ids of the songs whose sketch is stored, without reading any sketch.
+
+        One query over the ``sketches`` table's ids: the keys :meth:`song_sketches`
+        would return for every song, for the cost of a list of integers.
+
+        Returns
+        -------
+        set of int
+            Song ids. Songs stored without a sketch (``add_song(..., sketch=None)``,
+            or by a version before sketches) are absent until :meth:`add_sketch`
+            stores theirs; a database with no sketches table (written before
+            sketches, opened read-only) gives the empty set.
+        """
+        ...
+
     def add_sketch(self, song_id: int, sketch: np.ndarray) -> bool:
         """Store the sketch of a stored song that has none, atomically.
 

@@ -39,6 +39,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -112,6 +113,12 @@ LOCK_TIMEOUT_S = 120.0
 #: Longest and shortest pause between two tries to open a locked file (s).
 _RETRY_MAX_S = 0.1
 _RETRY_MIN_S = 0.005
+
+#: Held while a connection is opened, so that a process opens one at a time. Threads
+#: opening the first connections to a file at once otherwise see some of their
+#: transactions fail to find DuckDB's ``pandas_scan`` (``CatalogException``), as if
+#: they had the database instance before its first connection registered its scans.
+_CONNECT_LOCK = threading.Lock()
 
 #: Rows fetched at a time while building the index (vectors of 2048 rows).
 _INDEX_CHUNK_VECTORS = 512
@@ -210,7 +217,10 @@ class DuckDBStore:
         pause = _RETRY_MIN_S
         while True:
             try:
-                return duckdb.connect(self.path, read_only=not write and self.path != ":memory:")
+                with _CONNECT_LOCK:
+                    return duckdb.connect(
+                        self.path, read_only=not write and self.path != ":memory:"
+                    )
             except duckdb.IOException as error:
                 message = str(error)
                 if "lock" not in message.lower():
@@ -368,6 +378,32 @@ class DuckDBStore:
     def add_song(
         self, info: SongInfo, fingerprints: Fingerprints, *, sketch: np.ndarray | None = None
     ) -> int:
+        """Store a song, all its hashes and its sketch in one transaction; return its id.
+
+        Parameters
+        ----------
+        info : SongInfo
+        fingerprints : Fingerprints
+            Its hashes (uint32) and their offsets (frames, int32).
+        sketch : np.ndarray, shape (n_frames,), uint32, optional
+            One value a spectrogram frame; None stores none.
+
+        Returns
+        -------
+        int
+            The new song's id.
+
+        Raises
+        ------
+        DuplicateSongError
+            If a song of the same content hash is stored, also when another store of
+            this process committed it while this one was storing it; nothing of this
+            song is stored.
+        ParameterError
+            (a ``ValueError``) For a sketch that is not 1-D uint32 values; nothing is written.
+        StoreError
+            If the store was opened read-only.
+        """
         frames = sketch_bytes(info, sketch)  # checked before anything is written
         frame = pd.DataFrame(
             {
@@ -375,8 +411,26 @@ class DuckDBStore:
                 "offset": fingerprints.offsets.astype(np.int32, copy=False),
             }
         )
-        with self.writing() as con:
-            song_id = self._insert_song(con, info, frame, len(fingerprints), frames)
+        deadline = time.monotonic() + self.lock_timeout
+        pause = _RETRY_MIN_S
+        while True:
+            with self.writing() as con:
+                try:
+                    song_id = self._insert_song(con, info, frame, len(fingerprints), frames)
+                    break
+                except _Contested as contested:
+                    # Another connection of this process (another process would have
+                    # waited for the file's lock) is committing a song of this content
+                    # hash: once it has, the next try raises DuplicateSongError; if its
+                    # commit fails, the next try stores this song.
+                    if time.monotonic() >= deadline:
+                        raise StoreError(
+                            f"database {self.path}: cannot store {info.path}: another "
+                            "connection of this process was storing a song of the same "
+                            f"content hash ({info.content_hash}) for {self.lock_timeout:g} s"
+                        ) from contested.__cause__
+            time.sleep(pause)
+            pause = min(2 * pause, _RETRY_MAX_S)
         self._seen = {}
         self._drop_indexes()
         return song_id
@@ -389,6 +443,12 @@ class DuckDBStore:
         num_hashes: int,
         sketch: bytes | None,
     ) -> int:
+        """Insert a song, its hashes and its sketch in a transaction; its new id.
+
+        Raises :class:`DuplicateSongError` if the song is stored, and
+        :class:`_Contested` (nothing stored) if another connection stored or is
+        committing a song of the same content hash since the transaction began.
+        """
         con.execute("BEGIN TRANSACTION")
         try:
             existing = con.execute(
@@ -397,6 +457,23 @@ class DuckDBStore:
             if existing:
                 raise DuplicateSongError(info.content_hash, int(existing[0][0]))
             song_id = int(con.execute("SELECT nextval('song_id_seq')").fetchall()[0][0])
+            try:
+                # First, so that a constraint error here can only be the content hash's
+                # (its id is new): a song another connection committed meanwhile.
+                con.execute(
+                    "INSERT INTO songs (song_id, name, path, content_hash, duration_s, "
+                    "num_hashes) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        song_id,
+                        info.name,
+                        info.path,
+                        info.content_hash,
+                        info.duration_s,
+                        num_hashes,
+                    ],
+                )
+            except duckdb.ConstraintException as error:
+                raise _Contested() from error
             con.register("new_fingerprints", frame)
             try:
                 con.execute(
@@ -408,21 +485,15 @@ class DuckDBStore:
                 con.unregister("new_fingerprints")
             if sketch is not None:
                 con.execute("INSERT INTO sketches VALUES (?, ?)", [song_id, sketch])
-            con.execute(
-                "INSERT INTO songs (song_id, name, path, content_hash, duration_s, num_hashes) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    song_id,
-                    info.name,
-                    info.path,
-                    info.content_hash,
-                    info.duration_s,
-                    num_hashes,
-                ],
-            )
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except duckdb.TransactionException as error:
+                # Only a connection committing the same key at once conflicts here: the
+                # new song's id is new, and so is its sketch's row.
+                raise _Contested() from error
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")  # none left to roll back if the COMMIT failed
             raise
         return song_id
 
@@ -451,6 +522,22 @@ class DuckDBStore:
             except duckdb.CatalogException:  # no sketches table: an older database
                 return {}
         return {int(song_id): sketch_array(frames) for song_id, frames in rows}
+
+    def song_ids_with_sketch(self) -> set[int]:
+        """The ids of the songs whose sketch is stored (one query of the ids alone).
+
+        Returns
+        -------
+        set of int
+            Empty for a database written before sketches, opened read-only (it has
+            no sketches table).
+        """
+        with self.connection() as con:
+            try:
+                ids = con.execute("SELECT song_id FROM sketches").fetchnumpy()["song_id"]
+            except duckdb.CatalogException:  # no sketches table: an older database
+                return set()
+        return set(np.asarray(ids, dtype=np.int64).tolist())
 
     def add_sketch(self, song_id: int, sketch: np.ndarray) -> bool:
         """Store the sketch of a stored song that has none, in one transaction.
@@ -823,6 +910,11 @@ class DuckDBStore:
             self._con.close()
             self._con = None
         self._closed = True
+
+
+class _Contested(Exception):
+    """A song insert met one of the same content hash another connection committed
+    (or is committing) since its transaction began; it stored nothing."""
 
 
 def _read_params(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:

@@ -234,6 +234,17 @@ class ServerStore(ABC):
             rows = self._sketch_rows(ids)
         return {int(song_id): sketch_array(bytes(frames)) for song_id, frames in rows}
 
+    def song_ids_with_sketch(self) -> set[int]:
+        """The ids of the songs whose sketch is stored (one statement over the ids alone).
+
+        Returns
+        -------
+        set of int
+        """
+        with self._errors("listing the songs with a sketch"):
+            rows = self._execute("SELECT song_id FROM sketches")
+        return {int(row[0]) for row in rows}
+
     def add_sketch(self, song_id: int, sketch: np.ndarray) -> bool:
         """Store the sketch of a stored song that has none (one statement; a deadlock
         or lock timeout is retried).

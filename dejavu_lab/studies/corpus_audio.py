@@ -286,7 +286,7 @@ def holds_songs(djv: Dejavu, count: int) -> bool:
     songs = djv.db.songs()
     if len(songs) != count:
         return False
-    return len(djv.db.song_sketches([s.song_id for s in songs])) == count
+    return {s.song_id for s in songs} <= djv.db.song_ids_with_sketch()
 
 
 def cached_database(
