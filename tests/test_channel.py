@@ -194,7 +194,7 @@ def test_babble_is_speech_band_and_modulated(make_babble: str) -> None:
 def test_babble_falls_back_to_synthetic_speech_without_espeak(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, music: np.ndarray
 ) -> None:
-    monkeypatch.setattr(channel, "ESPEAK_EXECUTABLE", "no-such-espeak-ng-program")
+    monkeypatch.setattr(channel.babble, "ESPEAK_EXECUTABLE", "no-such-espeak-ng-program")
     with caplog.at_level(logging.WARNING, logger="dejavu_lab.studies.channel"):
         assert channel.babble_source() == "synthetic"
         noisy = Noise(snr_db=5.0, kind="babble").apply(music, RATE, np.random.default_rng(0))
@@ -310,7 +310,7 @@ def test_mp3_falls_back_to_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> np.ndarray:
         raise RuntimeError("no MPEG support in this libsndfile")
 
-    monkeypatch.setattr(channel, "_mp3_via_soundfile", broken)
+    monkeypatch.setattr(channel.codec, "_mp3_via_soundfile", broken)
     x = music_like(44100, 1.0, seed=6)
     y = Mp3(bitrate_kbps=64).apply(x, 44100, np.random.default_rng(0))
     assert y.shape == x.shape
