@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,9 @@ VARIANTS: dict[str, tuple[int, ...]] = {
 }
 WEIGHTS = (0.05, 0.1, 0.15, 0.2, 0.3)
 LEVELS = (1e-3, 5e-4, 3e-4, 2e-4, 1e-4)
+
+#: ``z`` of each variant for a song at a frame: ``{"z_<variant>": z}``.
+Scores = Callable[[str, int], dict[str, float]]
 
 
 def log_bands(djv: Dejavu, samples: np.ndarray) -> np.ndarray:
@@ -98,60 +102,72 @@ def song_energies(djv: Dejavu, size: str) -> dict[str, np.ndarray]:
     }
 
 
+def candidate_rows(
+    djv: Dejavu, query: Any, n_songs: int, scorer: Callable[[np.ndarray], Scores]
+) -> list[dict[str, Any]]:
+    """The clip's rows: its 10 best candidates at their hash offsets, and the right song at
+    the true offset (``oracle``), each with the ``z_<variant>`` of
+    ``scorer(log_bands)(song, frame)``; evidence ``r`` as the calibration study scores it."""
+    frame_s = djv.pipeline.spectrogram.frame_seconds
+    found = djv.match_samples(query.clip, query.sample_rate, top_k=n_songs)
+    zs = scorer(log_bands(djv, query.clip))
+    common = query.describe()
+    rows = []
+    for rank, c in enumerate(found.candidates[:CANDIDATES]):
+        centre = round(c["offset_seconds"] / frame_s)
+        rows.append(
+            {
+                **common,
+                "kind": "candidate",
+                "rank": rank + 1,
+                "song": c["song_name"],
+                "right_song": c["song_name"] == query.song_name,
+                "offset_s": centre * frame_s,
+                "evidence": float(c["evidence"] or 0.0),
+                **zs(c["song_name"], centre),
+            }
+        )
+    if query.song_name is not None:
+        rows.append(
+            {
+                **common,
+                "kind": "oracle",
+                "rank": 0,
+                "song": query.song_name,
+                "right_song": True,
+                "offset_s": query.start_s,
+                "evidence": np.nan,
+                **zs(query.song_name, round(query.start_s / frame_s)),
+            }
+        )
+    return rows
+
+
 def rows_maker(energies: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
     songs = {v: {s: bits(e, lags) for s, e in energies.items()} for v, lags in VARIANTS.items()}
 
     def clip_rows(djv: Dejavu, query: Any, n_songs: int) -> list[dict[str, Any]]:
-        pipeline = djv.pipeline
-        frame_s = pipeline.spectrogram.frame_seconds
-        background = pipeline.verifier.background_frames(frame_s)
-        found = djv.match_samples(query.clip, query.sample_rate, top_k=n_songs)
-        energy = log_bands(djv, query.clip)
-        mine = {v: bits(energy, lags) for v, lags in VARIANTS.items()}
+        background = djv.pipeline.verifier.background_frames(djv.pipeline.spectrogram.frame_seconds)
 
-        def zs(song: str, frame: int) -> dict[str, float]:
-            return {
-                f"z_{v}": sketch_check(
-                    mine[v],
-                    songs[v][song],
-                    frame,
-                    search_frames=SEARCH_FRAMES,
-                    background_frames=background,
-                    n_bits=(N_BANDS - 1) * len(VARIANTS[v]),
-                ).z
-                for v in VARIANTS
-            }
+        def scorer(energy: np.ndarray) -> Scores:
+            mine = {v: bits(energy, lags) for v, lags in VARIANTS.items()}
 
-        common = query.describe()
-        rows = []
-        for rank, c in enumerate(found.candidates[:CANDIDATES]):
-            centre = round(c["offset_seconds"] / frame_s)
-            rows.append(
-                {
-                    **common,
-                    "kind": "candidate",
-                    "rank": rank + 1,
-                    "song": c["song_name"],
-                    "right_song": c["song_name"] == query.song_name,
-                    "offset_s": centre * frame_s,
-                    "evidence": float(c["evidence"] or 0.0),
-                    **zs(c["song_name"], centre),
+            def zs(song: str, frame: int) -> dict[str, float]:
+                return {
+                    f"z_{v}": sketch_check(
+                        mine[v],
+                        songs[v][song],
+                        frame,
+                        search_frames=SEARCH_FRAMES,
+                        background_frames=background,
+                        n_bits=(N_BANDS - 1) * len(VARIANTS[v]),
+                    ).z
+                    for v in VARIANTS
                 }
-            )
-        if query.song_name is not None:
-            rows.append(
-                {
-                    **common,
-                    "kind": "oracle",
-                    "rank": 0,
-                    "song": query.song_name,
-                    "right_song": True,
-                    "offset_s": query.start_s,
-                    "evidence": np.nan,
-                    **zs(query.song_name, round(query.start_s / frame_s)),
-                }
-            )
-        return rows
+
+            return zs
+
+        return candidate_rows(djv, query, n_songs, scorer)
 
     return clip_rows
 

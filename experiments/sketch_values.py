@@ -38,7 +38,6 @@ from dejavu_lab import Dejavu
 from dejavu_lab.core.sketch import MIN_BACKGROUND
 from dejavu_lab.studies.provenance import provenance
 
-CANDIDATES = 10
 SEARCH_FRAMES = 2
 GUARD_FRAMES = 3
 #: Values beyond this many standard deviations are clipped.
@@ -100,49 +99,21 @@ def rows_maker(energies: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
     songs = {v: {s: quantised(d, b) for s, d in diffs.items()} for v, b in VARIANTS.items()}
 
     def clip_rows(djv: Dejavu, query: Any, n_songs: int) -> list[dict[str, Any]]:
-        pipeline = djv.pipeline
-        frame_s = pipeline.spectrogram.frame_seconds
-        background = pipeline.verifier.background_frames(frame_s)
-        found = djv.match_samples(query.clip, query.sample_rate, top_k=n_songs)
-        d = double_differences(sketch_lags.log_bands(djv, query.clip))
-        mine = {v: quantised(d, b) for v, b in VARIANTS.items()}
+        background = djv.pipeline.verifier.background_frames(djv.pipeline.spectrogram.frame_seconds)
 
-        def zs(song: str, frame: int) -> dict[str, float]:
-            return {
-                f"z_{v}": correlation_z(mine[v], songs[v][song], frame, background)
-                for v in VARIANTS
-            }
+        def scorer(energy: np.ndarray) -> sketch_lags.Scores:
+            d = double_differences(energy)
+            mine = {v: quantised(d, b) for v, b in VARIANTS.items()}
 
-        common = query.describe()
-        rows = []
-        for rank, c in enumerate(found.candidates[:CANDIDATES]):
-            centre = round(c["offset_seconds"] / frame_s)
-            rows.append(
-                {
-                    **common,
-                    "kind": "candidate",
-                    "rank": rank + 1,
-                    "song": c["song_name"],
-                    "right_song": c["song_name"] == query.song_name,
-                    "offset_s": centre * frame_s,
-                    "evidence": float(c["evidence"] or 0.0),
-                    **zs(c["song_name"], centre),
+            def zs(song: str, frame: int) -> dict[str, float]:
+                return {
+                    f"z_{v}": correlation_z(mine[v], songs[v][song], frame, background)
+                    for v in VARIANTS
                 }
-            )
-        if query.song_name is not None:
-            rows.append(
-                {
-                    **common,
-                    "kind": "oracle",
-                    "rank": 0,
-                    "song": query.song_name,
-                    "right_song": True,
-                    "offset_s": query.start_s,
-                    "evidence": np.nan,
-                    **zs(query.song_name, round(query.start_s / frame_s)),
-                }
-            )
-        return rows
+
+            return zs
+
+        return sketch_lags.candidate_rows(djv, query, n_songs, scorer)
 
     return clip_rows
 
