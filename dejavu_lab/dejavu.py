@@ -337,7 +337,7 @@ class Dejavu:
 
         Each such song's file is decoded again from where it was fingerprinted and
         checked to be the same file; only its sketch is computed and stored (see
-        :func:`~dejavu_lab.fingerprinting.add_missing_sketches`). Songs with a sketch
+        :func:`~dejavu_lab.fingerprinting.sketches.add_missing_sketches`). Songs with a sketch
         are judged by the sketch fold rather than the stricter fallback.
 
         Parameters

@@ -175,8 +175,9 @@ def test_a_database_held_by_another_process_is_waited_for_then_a_clear_error(
 _CHILD = textwrap.dedent(
     """
     import logging, sys
-    from dejavu_lab import Dejavu, fingerprinting
-    fingerprinting.WRITE_EVERY_S = 0.05  # one process: killed between and inside batches
+    from dejavu_lab import Dejavu
+    from dejavu_lab.fingerprinting import writing
+    writing.WRITE_EVERY_S = 0.05  # one process: killed between and inside batches
     logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format="%(message)s")
     djv = Dejavu({"database": sys.argv[1]})
     djv.fingerprint_directory(sys.argv[2], [".wav"], int(sys.argv[3]), progress=False)
@@ -228,7 +229,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_repeats_nothing(
 def test_one_process_writes_its_songs_in_batches_with_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dejavu_lab import fingerprinting
+    from dejavu_lab.fingerprinting import writing
 
     music = tmp_path / "music"
     write_synth_songs(music, range(40, 46), duration_s=6.0)
@@ -241,7 +242,7 @@ def test_one_process_writes_its_songs_in_batches_with_the_same_result(
             opened.append(write)
             return connect(self, write=write)
 
-        monkeypatch.setattr(fingerprinting, "WRITE_EVERY_S", gather_s)
+        monkeypatch.setattr(writing, "WRITE_EVERY_S", gather_s)
         with Dejavu({"database": str(tmp_path / f"{gather_s:g}.duckdb")}) as djv:
             monkeypatch.setattr(DuckDBStore, "_connect", counting)
             report = djv.fingerprint_directory(music, [".wav"], 1, progress=False)
