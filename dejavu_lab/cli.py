@@ -159,6 +159,7 @@ def _sidecars(database: str) -> list[tuple[str, Path]]:
     """The index sidecars beside a DuckDB file that exist (label, folder)."""
     from .store.hash_index import sidecar_path
     from .store.song_index import song_sidecar_path
+    from .store.song_sketches import sketch_sidecar_path
     from .store.song_stretches import stretch_sidecar_path
 
     if "://" in database or database == ":memory:":
@@ -167,6 +168,7 @@ def _sidecars(database: str) -> list[tuple[str, Path]]:
         ("hash index:", sidecar_path(database)),
         ("song index:", song_sidecar_path(database)),
         ("stretches:", stretch_sidecar_path(database)),
+        ("sketches:", sketch_sidecar_path(database)),
     ]
     return [(label, folder) for label, folder in found if folder.is_dir()]
 

@@ -69,6 +69,7 @@ from .base import (
 )
 from .hash_index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
 from .song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
+from .song_sketches import SongSketches, sketch_sidecar_path
 from .song_stretches import SongStretches, stretch_sidecar_path
 
 _SCHEMA = """
@@ -177,6 +178,7 @@ class DuckDBStore:
         self._index: HashIndex | None = None
         self._song_index: SongIndex | None = None
         self._stretches: SongStretches | None = None
+        self._sketches: SongSketches | None = None
         # The one connection of an in-memory database, or of a batch of writes.
         self._con: duckdb.DuckDBPyConnection | None = None
         # What was read at a data version: {"version": ..., "signature": ..., ...}.
@@ -501,7 +503,11 @@ class DuckDBStore:
         return list(self._current("songs", _read_songs))
 
     def song_sketches(self, song_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """The stored sketches of ``song_ids``, read in one query.
+        """The stored sketches of ``song_ids``.
+
+        In ``index="memory"`` mode of a database file, one ``pread`` a song from
+        the song sketches (:mod:`dejavu_lab.store.song_sketches`): a query of the
+        file opens a connection, about 20 ms. Otherwise one query.
 
         Returns
         -------
@@ -512,6 +518,9 @@ class DuckDBStore:
         ids = sketch_ids(song_ids)
         if len(ids) == 0:
             return {}
+        sidecar = self.load_song_sketches()
+        if sidecar is not None:
+            return sidecar.read(ids.tolist())
         with self.connection() as con:
             try:
                 rows = con.execute(
@@ -781,6 +790,33 @@ class DuckDBStore:
             )
         return self._stretches
 
+    def load_song_sketches(self) -> SongSketches | None:
+        """Load (once) the songs' sketches (:mod:`dejavu_lab.store.song_sketches`).
+
+        Opened from its sidecar (``<path>.sketches``) or built there from the
+        sketches table if missing or stale. None where there is no sidecar to
+        read: ``index="sql"``, an in-memory database, a batch of writes, or a
+        folder the sidecar cannot be written to (sketches are then read by SQL).
+        """
+        if self.index_mode != "memory" or self.path == ":memory:" or self._con is not None:
+            return None
+        signature = self._current("sketch_signature", _read_sketch_signature)  # drops stale
+        if self._sketches is None:
+            sidecar = sketch_sidecar_path(self.path)
+            self._sketches = SongSketches.open(sidecar, signature)
+            if self._sketches is None:
+                with self.connection() as con:
+                    signature = _read_sketch_signature(con)
+                    self._sketches = SongSketches.open(sidecar, signature)
+                    if self._sketches is None:
+                        with _logged_build("song sketches", sidecar, signature):
+                            try:
+                                self._sketches = _build_song_sketches(con, signature, sidecar)
+                            except OSError as error:  # read-only folder, or a race
+                                logger.info("song sketches read by SQL: %s", error)
+                                return None
+        return self._sketches
+
     def _build_song_index(
         self, con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
     ) -> SongIndex:
@@ -902,6 +938,9 @@ class DuckDBStore:
         if self._stretches is not None:
             self._stretches.close()
             self._stretches = None
+        if self._sketches is not None:
+            self._sketches.close()
+            self._sketches = None
 
     def close(self) -> None:
         self._drop_indexes()
@@ -948,6 +987,40 @@ def _read_signature(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "rows": int(rows),
         "params": _read_params(con),
     }
+
+
+def _read_sketch_signature(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The database's signature, and how many sketches it holds, and their bytes."""
+    try:
+        count, size = con.execute(
+            "SELECT count(*), coalesce(sum(octet_length(frames)), 0) FROM sketches"
+        ).fetchall()[0]
+    except duckdb.CatalogException:  # no sketches table: an older database
+        count, size = 0, 0
+    return {**_read_signature(con), "sketches": int(count), "sketch_bytes": int(size)}
+
+
+def _build_song_sketches(
+    con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path
+) -> SongSketches:
+    """Stream the sketches, in song order, into their sidecar."""
+    try:
+        lengths = con.execute(
+            "SELECT octet_length(frames) // 4 FROM sketches ORDER BY song_id"
+        ).fetchnumpy()
+        cursor = con.execute("SELECT song_id, frames FROM sketches ORDER BY song_id")
+    except duckdb.CatalogException:  # no sketches table: an older database
+        return SongSketches.from_songs([], sidecar, signature, lengths=[])
+
+    def songs() -> Iterator[tuple[int, np.ndarray]]:
+        while batch := cursor.fetchmany(64):
+            for song_id, frames in batch:
+                yield int(song_id), sketch_array(frames)
+
+    column = next(iter(lengths.values()))
+    return SongSketches.from_songs(
+        songs(), sidecar, signature, lengths=np.asarray(column, np.int64).tolist()
+    )
 
 
 @contextlib.contextmanager
