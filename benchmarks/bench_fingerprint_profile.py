@@ -81,7 +81,7 @@ STAGES: tuple[tuple[str, str, tuple[str, str]], ...] = (
     (
         "  candidates (compiled filter)",
         "peaks",
-        ("dejavu_lab/core/_kernels.py", "rect_near_maxima"),
+        ("dejavu_lab/core/_kernels/peaks.py", "rect_near_maxima"),
     ),
     ("  strongest per second", "peaks", ("dejavu_lab/core/peaks.py", "_keep_strongest")),
     ("hashing (compiled pass)", "", ("dejavu_lab/core/hashing.py", "hash_peaks")),

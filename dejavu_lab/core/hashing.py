@@ -132,7 +132,7 @@ def tolerance_variants(
     """
     if freq_tolerance == 0 and dt_tolerance == 0:
         return hashes, np.arange(len(hashes), dtype=np.int64)
-    from ._kernels import hash_variants
+    from ._kernels.hashing import hash_variants
 
     freq_steps, dt_steps = tolerance_steps(freq_tolerance), tolerance_steps(dt_tolerance)
     return hash_variants(  # type: ignore[no-any-return]
@@ -235,7 +235,7 @@ def hash_peaks(
         return _numpy_hash_peaks(
             peaks, fan_value=fan_value, min_dt=min_dt, max_dt=max_dt, max_df=max_df
         )
-    from ._kernels import landmark_hashes
+    from ._kernels.hashing import landmark_hashes
 
     hashes, offsets, ordered = landmark_hashes(
         frame, bin_, fan_value, min_dt, max_dt, -1 if max_df is None else max_df, F1_SHIFT, F2_SHIFT

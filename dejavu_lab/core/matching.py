@@ -222,7 +222,7 @@ def prefilter(
     # A small collection: nothing to bound.
     if len(lookup) == 0 or int(lookup.song_id.max()) <= max_songs:
         return lookup
-    from ._kernels import more_songs_than
+    from ._kernels.prefilter import more_songs_than
 
     # Rows of no more than ``max_songs`` songs: both passes would keep them all.
     if not more_songs_than(lookup.song_id, max_songs):
@@ -245,7 +245,7 @@ def prefilter(
 
 def _rows_of_songs(keep: np.ndarray, lookup: Lookup) -> Lookup:
     """The rows of ``lookup`` whose song is kept (``keep[song_id]``), in order."""
-    from ._kernels import rows_of_songs
+    from ._kernels.prefilter import rows_of_songs
 
     return Lookup(*rows_of_songs(keep, lookup.query_index, lookup.song_id, lookup.offset))
 
@@ -318,7 +318,7 @@ def _compiled_bounds(
     query_starts: np.ndarray, lookup: Lookup, n_songs: int, n_bins: int, shift: int
 ) -> np.ndarray:
     """:func:`_bound_table` by the compiled kernel (the same bounds)."""
-    from ._kernels import song_bound_table
+    from ._kernels.prefilter import song_bound_table
 
     return song_bound_table(
         np.asarray(query_starts, dtype=np.int64),
@@ -746,7 +746,7 @@ def _compiled_windows(
     query_offsets: np.ndarray, lookup: Lookup, query_hashes: np.ndarray, time_tolerance: int
 ) -> SongWindows | None:
     """:func:`_dense_windows` by the compiled kernel; None when the table would be too large."""
-    from ._kernels import dense_song_windows, hash_labels
+    from ._kernels.votes import dense_song_windows, hash_labels
 
     songs, song_votes, aligned, offsets, ok = dense_song_windows(
         np.asarray(query_offsets, dtype=np.int64),

@@ -257,7 +257,7 @@ def find_peaks_in_power(
     power = spec.power
     by_frame = np.ascontiguousarray(power.T)  # no copy for power_spectrogram's
     if footprint == "rect" and by_frame.dtype == np.float32:
-        from ._kernels import rect_near_maxima
+        from ._kernels.peaks import rect_near_maxima
 
         # The filter's candidates in one pass, its maxima only where needed.
         near, largest_near, finite = rect_near_maxima(
@@ -280,7 +280,7 @@ def find_peaks_in_power(
         )
     # Flat indices into (frames, bins) come frame first, so peaks come time-sorted.
     if by_frame.dtype == np.float32 and largest.dtype == np.float32:
-        from ._kernels import near_maxima
+        from ._kernels.peaks import near_maxima
 
         near = near_maxima(by_frame, largest)
     else:

@@ -44,7 +44,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import sparse
 
-from ._kernels import band_energies
+from ._kernels.sketch import band_energies
 from .spectrogram import FLOOR_DB, LogSpectrogram, PowerSpectrogram
 
 #: Bands of the default sketch: 33 give 32 difference bits, one ``uint32`` a frame.
@@ -152,7 +152,7 @@ def spectrogram_sketch(
 def _sparse_band_filters(
     sample_rate: int, window_size: int, first_bin: int, n_bins: int, fmin_hz: float, fmax_hz: float
 ) -> sparse.csr_array:
-    """:func:`band_filters` in CSR form, for :func:`~dejavu_lab.core._kernels.band_energies`:
+    """:func:`band_filters` in CSR form, for :func:`~dejavu_lab.core._kernels.sketch.band_energies`:
     each band covers a few bins."""
     return sparse.csr_array(
         band_filters(sample_rate, window_size, first_bin, n_bins, fmin_hz=fmin_hz, fmax_hz=fmax_hz)

@@ -268,7 +268,7 @@ def _power(
         Receives the values (int16 units^2 / Hz).
     """
     if spectrum.dtype == np.complex64 and out.dtype == np.float32:
-        from ._kernels import spectral_power
+        from ._kernels.spectrogram import spectral_power
 
         spectral_power(spectrum, np.float32(scale), out)
     else:
@@ -281,7 +281,7 @@ def _power(
 
 def _numpy_power(spectrum: np.ndarray, scale: float, out: np.ndarray) -> None:
     """``scale * |spectrum|**2`` into ``out`` in numpy: the reference of
-    :func:`~dejavu_lab.core._kernels.spectral_power`."""
+    :func:`~dejavu_lab.core._kernels.spectrogram.spectral_power`."""
     np.multiply(spectrum.real, spectrum.real, out=out)
     out += spectrum.imag**2
     out *= np.float32(scale)

@@ -157,7 +157,7 @@ def scaled_hashes(
     (:func:`scale_peaks`, :func:`hash_sets`), grouped by factor rather than
     sorted, without the peak sets being built: the frames and bins of every
     set are scaled at once and each set paired on its own
-    (:func:`~dejavu_lab.core._speed_kernels.scaled_set_hashes`). Repeated
+    (:func:`~dejavu_lab.core._kernels.speed.scaled_set_hashes`). Repeated
     (hash, offset) pairs, which :func:`hash_sets` drops, need two peaks on
     one scaled (frame, bin): peaks dominating a neighbourhood of a bin and a
     frame or more never do at these factors.
@@ -169,7 +169,7 @@ def scaled_hashes(
     owner : np.ndarray, int64
         Which factor each hash belongs to.
     """
-    from ._speed_kernels import scaled_set_hashes
+    from ._kernels.speed import scaled_set_hashes
 
     if not factors or not len(peaks):
         return Fingerprints.empty(), np.zeros(0, np.int64)
@@ -271,7 +271,7 @@ def distinct_keys(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     key_of : np.ndarray, int64
         ``keys[key_of]`` equals ``hashes``.
     """
-    from ._speed_kernels import distinct_keys as compiled
+    from ._kernels.speed import distinct_keys as compiled
 
     hashes = np.asarray(hashes, dtype=np.uint32)
     if not len(hashes):
@@ -299,7 +299,7 @@ def window_heights(
         Frame of each query hash.
     key_of : np.ndarray, int, one per query hash
         Which distinct value it has (see
-        :func:`~dejavu_lab.core._speed_kernels.distinct_keys`).
+        :func:`~dejavu_lab.core._kernels.speed.distinct_keys`).
     found : Lookup
         The rows of the distinct values (``query_index`` refers to them).
     n_sets, time_tolerance : int
@@ -311,7 +311,7 @@ def window_heights(
         Equal to ``tallest_windows(owner[q], song_id, offset - query_offsets[q], ...)``
         over every (query hash ``q``, row of its value) pair.
     """
-    from ._speed_kernels import set_window_heights
+    from ._kernels.speed import set_window_heights
 
     owner = np.asarray(owner, dtype=np.int64)
     query_offsets = np.asarray(query_offsets)

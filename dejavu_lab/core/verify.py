@@ -86,7 +86,7 @@ def peaks_from_fingerprints(fingerprints: Fingerprints) -> PeakSet:
     A hash ``(f1, f2, dt)`` at offset ``t`` stands for the peaks ``(t, f1)``
     and ``(t + dt, f2)``; a peak paired with anything is recovered.
     """
-    from ._kernels import distinct_peaks
+    from ._kernels.verify import distinct_peaks
 
     frame, bin_ = distinct_peaks(
         np.asarray(fingerprints.hashes, dtype=np.uint32),
@@ -280,7 +280,7 @@ def _alignment_counts(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """:func:`peak_alignment` by peak and by frame, in one pass: ``(peaks, frames)``.
 
-    Compiled (:func:`~dejavu_lab.core._kernels.alignment_counts`); the same
+    Compiled (:func:`~dejavu_lab.core._kernels.verify.alignment_counts`); the same
     counts as :func:`_numpy_alignment_counts` (``tests/test_kernels.py``).
     """
     if len(offsets) == 0:
@@ -292,7 +292,7 @@ def _alignment_counts(
             time_tolerance=time_tolerance,
             freq_tolerance=freq_tolerance,
         )
-    from ._kernels import alignment_counts
+    from ._kernels.verify import alignment_counts
 
     matched, total, frames_matched, frames_total = alignment_counts(
         query.frame,
@@ -603,7 +603,7 @@ class Verifier:
         often passes), then the others in one compiled pass; the checks are
         returned up to the first that ``passes`` (None: every candidate's).
         """
-        from ._kernels import dilated_query, stretch_alignment_counts
+        from ._kernels.verify import dilated_query, stretch_alignment_counts
 
         reach = self.background_frames(frame_seconds)
         centres = [round(offset) for offset in offsets_frames]
@@ -656,7 +656,7 @@ class Verifier:
         (candidates, 2 * reach + 1). The best offset and the background sums of
         all candidates come from one compiled pass (ten candidates a query).
         """
-        from ._kernels import best_and_background
+        from ._kernels.verify import best_and_background
 
         # Column ``reach`` is the centre: the offsets tried are those within
         # search_frames of it; the background, those beyond search_frames + 1

@@ -293,7 +293,7 @@ class HashIndex:
         query = np.asarray(query_hashes, dtype=np.uint32)
         n_keys, n_common = self.layout.n_keys, self.layout.n_common_keys
         if n_keys and len(query):
-            from ..core._kernels import find_runs
+            from ..core._kernels.hash_index import find_runs
 
             shift, buckets = self._buckets()
             return find_runs(  # type: ignore[no-any-return]
@@ -309,11 +309,12 @@ class HashIndex:
     def _buckets(self) -> tuple[int, np.ndarray]:
         """The bucket table of the keys' first segment (built on first use), and its shift.
 
-        About one bucket a key, at most 2**22 (32 MB): a lookup's search of
-        the keys starts in its hash's bucket (:func:`~dejavu_lab.core._kernels.find_runs`).
+        About one bucket a key, at most 2**22 (32 MB): a lookup's search of the
+        keys starts in its hash's bucket
+        (:func:`~dejavu_lab.core._kernels.hash_index.find_runs`).
         """
         if self._bucket_table is None:
-            from ..core._kernels import key_buckets
+            from ..core._kernels.hash_index import key_buckets
 
             n_plain = self.layout.n_keys - self.layout.n_common_keys
             bits = min(_MAX_BUCKET_BITS, max(1, n_plain.bit_length()))
@@ -386,7 +387,7 @@ class HashIndex:
             return Lookup.empty()
         self._note_touched(total, int(np.count_nonzero(counts)))
         if self.layout.offset_bits is not None:
-            from ..core._kernels import gather_runs
+            from ..core._kernels.hash_index import gather_runs
 
             packed = np.asarray(self.postings[0])
             return Lookup(*gather_runs(packed, first, counts, self.layout.offset_bits))

@@ -174,7 +174,7 @@ class SongIndex:
         where = np.searchsorted(self.song_ids, wanted)
         where[where == len(self.song_ids)] = 0
         present = where[self.song_ids[where] == wanted] if len(self.song_ids) else where[:0]
-        from ..core._kernels import join_sorted, stable_order
+        from ..core._kernels.song_index import join_sorted, stable_order
 
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for position in present.tolist():
@@ -217,7 +217,7 @@ class SongIndex:
         where = int(np.searchsorted(self.song_ids, song_id))
         if where == len(self.song_ids) or self.song_ids[where] != song_id:
             return np.zeros(0, np.uint32), np.zeros(0, np.int32)
-        from ..core._kernels import rows_in_range
+        from ..core._kernels.song_index import rows_in_range
 
         first, last = int(self.starts[where]), int(self.starts[where + 1])
         return rows_in_range(
