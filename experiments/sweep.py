@@ -27,7 +27,7 @@ from _common import load_corpus, output_dir, parser, save, save_figure, shared_l
 from dejavu_lab.core.cache import MemoryCache
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import plots, sweep
-from dejavu_lab.studies.sweep import peak_rates
+from dejavu_lab.studies.sweeps import peak_rates
 
 FAN_VALUES = [1, 2, 3, 5, 8, 10, 15, 20, 30]
 #: Caps around the default's 80 a second, and none (query clips keep twice as many).

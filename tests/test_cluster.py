@@ -22,7 +22,7 @@ from dejavu_lab.store import open_store
 from dejavu_lab.studies import synthetic_corpus
 from dejavu_lab.studies.accuracy import build_queries, evaluate_queries
 from dejavu_lab.studies.corpus_audio import build_database
-from dejavu_lab.studies.sweep import sweep
+from dejavu_lab.studies.sweeps import sweep
 from dejavu_lab.studies.synth import write_synth_songs
 
 distributed = pytest.importorskip(

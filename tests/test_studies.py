@@ -24,7 +24,7 @@ from dejavu_lab.studies import (
 from dejavu_lab.studies.accuracy import ACCURACY_COLUMNS
 from dejavu_lab.studies.corpus_audio import cached_database, write_synthetic_corpus
 from dejavu_lab.studies.provenance import git_commit
-from dejavu_lab.studies.storage import STORAGE_COLUMNS
+from dejavu_lab.studies.storage_study import STORAGE_COLUMNS
 from dejavu_lab.studies.timing import TIMING_COLUMNS
 
 
@@ -183,7 +183,7 @@ def test_sweep_takes_any_preset_by_name_and_refuses_its_unknown_parameters(corpu
 
 
 def test_peak_rates_fall_with_the_threshold_and_never_pass_the_cap(corpus) -> None:  # type: ignore[no-untyped-def]
-    from dejavu_lab.studies.sweep import peak_rates
+    from dejavu_lab.studies.sweeps import peak_rates
 
     table = peak_rates(
         corpus, amp_min_db=[-20.0, 40.0, 60.0], peaks_per_second=[None, 10.0], max_tracks=2

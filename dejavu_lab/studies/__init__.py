@@ -7,12 +7,16 @@ Each study is a function returning a pandas DataFrame:
   (:func:`fit_line` gives the least-squares line);
 - :func:`storage`: MB of mp3, wav and fingerprints;
 - :func:`sweep`: one row per parameter setting, with provenance.
+
+Each function's module holds the rest of its study: :mod:`.accuracy`, :mod:`.timing`,
+:mod:`.storage_study` and :mod:`.sweeps` (e.g. :func:`~.sweeps.peak_rates`, to choose a
+grid). The last two are not called ``storage`` and ``sweep``: those are the functions.
 """
 
 from .accuracy import accuracy_vs_seconds, evaluate_queries, summarize_accuracy
 from .corpus_audio import CorpusAudio, build_database, load_corpus_audio, synthetic_corpus
-from .storage import storage
-from .sweep import sweep
+from .storage_study import storage
+from .sweeps import sweep
 from .timing import LineFit, fit_line, matching_time
 
 __all__ = [

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_CORPUS_DIR = "DEJAVU_LAB_CORPUS"
 MANIFEST_NAME = "manifest.csv"
+#: Columns of the corpus manifest, one row a track.
 MANIFEST_COLUMNS = (
     "file",
     "set",
@@ -62,13 +63,13 @@ SETS = ("reference", "unseen")
 
 SAMPLE_RATE = 44_100
 MP3_BITRATE_KBPS = 192
-# Mixed stems and Vorbis overshoot can exceed full scale; such tracks are scaled
-# down to this peak so the encoder never clips. Quieter tracks are left as is.
+#: Mixed stems and Vorbis overshoot can exceed full scale; such tracks are scaled
+#: down to this peak so the encoder never clips. Quieter tracks are left as is.
 PEAK_CEILING = 0.99
 AUDIO_SUFFIXES = frozenset({".ogg", ".oga", ".opus", ".mp3", ".flac", ".wav"})
-# Frets on Fire ships each song as separate stems in one folder; song.ogg is
-# the backing track *without* the lead guitar (their correlation is ~0), so the
-# full song is their sum.
+#: Frets on Fire ships each song as separate stems in one folder; song.ogg is
+#: the backing track *without* the lead guitar (their correlation is ~0), so the
+#: full song is their sum.
 FOF_STEMS = ("song.ogg", "guitar.ogg", "rhythm.ogg")
 EXTRACTED_MARKER = ".dejavu-lab-extracted"
 

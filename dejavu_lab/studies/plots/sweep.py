@@ -214,7 +214,7 @@ def peak_rates(
     Parameters
     ----------
     table : pd.DataFrame
-        :func:`dejavu_lab.studies.sweep.peak_rates`: columns
+        :func:`dejavu_lab.studies.sweeps.peak_rates`: columns
         ``peaks__amp_min_db``, ``peaks__peaks_per_second`` (NaN: no cap) and
         ``peaks_per_second``.
     ax : Axes, optional
