@@ -52,11 +52,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dejavu_lab import Dejavu, matching
+from dejavu_lab import Dejavu
 from dejavu_lab._version import __version__
 from dejavu_lab.core.audio import content_hash, load_audio, resample
 from dejavu_lab.core.hashing import Fingerprints, pack_hashes, unpack_hashes
 from dejavu_lab.core.matching import Lookup
+from dejavu_lab.core.matching import matcher as matcher_module
 from dejavu_lab.core.pipeline import Pipeline
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.store import DuckDBStore
@@ -538,10 +539,10 @@ class TimedStore:
         self.vote_s = 0.0
 
     def timed_votes(self) -> None:
-        """Time the matcher's vote counting and ranking (``matching``'s functions)."""
+        """Time the matcher's vote counting and ranking (the functions ``Matcher`` calls)."""
         self.vote_s = 0.0
         for name in ("song_windows", "score_windows"):
-            function = getattr(matching, name)
+            function = getattr(matcher_module, name)
 
             def timed(*args: Any, _function: Any = function, **kwargs: Any) -> Any:
                 start = time.perf_counter()
@@ -550,7 +551,7 @@ class TimedStore:
                 finally:
                     self.vote_s += time.perf_counter() - start
 
-            setattr(matching, name, timed)
+            setattr(matcher_module, name, timed)
 
     def __getattr__(self, name: str) -> Any:
         # Everything but lookups (params, songs, a song's fingerprints) is the store's.

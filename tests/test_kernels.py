@@ -65,8 +65,8 @@ def test_hash_labels_name_the_same_classes_as_np_unique(seed: int) -> None:
 def test_kernel_declines_a_table_the_reference_declines(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
     query_hashes, query_offsets, lookup = random_votes(rng)
-    monkeypatch.setattr(matching, "DENSE_CELLS", 0)
-    monkeypatch.setattr(matching, "DENSE_CELLS_PER_ROW", 0)
+    monkeypatch.setattr(matching.windows, "DENSE_CELLS", 0)
+    monkeypatch.setattr(matching.windows, "DENSE_CELLS_PER_ROW", 0)
     assert matching._dense_windows(query_offsets, lookup, query_hashes, 1) is None
     assert matching._compiled_windows(query_offsets, lookup, query_hashes, 1) is None
 
@@ -96,7 +96,7 @@ def test_compiled_bounds_equal_the_numpy_table(seed: int, monkeypatch: pytest.Mo
         for max_bins in (1, 64, 1 << 22):  # tiny tables force wide bins
             compiled = matching.song_bounds(query_offsets, lookup, tolerance, max_bins=max_bins)
             with monkeypatch.context() as patch:
-                patch.setattr(matching, "_compiled_bounds", matching._bound_table)
+                patch.setattr(matching.prefiltering, "_compiled_bounds", matching._bound_table)
                 reference = matching.song_bounds(
                     query_offsets, lookup, tolerance, max_bins=max_bins
                 )

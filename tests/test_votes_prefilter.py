@@ -130,7 +130,7 @@ def test_module_default_switches_the_prefilter_on(monkeypatch: pytest.MonkeyPatc
     query_hashes, query_offsets, lookup = random_votes(rng)
     lookup = Lookup(lookup.query_index, np.arange(len(lookup), dtype=np.int32) + 1, lookup.offset)
     assert len(lookup) > 2
-    monkeypatch.setattr(matching, "PREFILTER_SONGS", 2)
+    monkeypatch.setattr(matching.prefiltering, "PREFILTER_SONGS", 2)
     votes = count_votes(query_offsets, lookup, time_tolerance=1, query_hashes=query_hashes)
     # One row a song: every bound is 1, so ties keep them all; with distinct
     # heights (two songs given 5 and 7 rows below) only those two stay.
@@ -290,8 +290,10 @@ def test_song_windows_are_those_of_the_full_histogram(
             )
             expected = matching.SongWindows.of_votes(full, tolerance)
             for dense_cells in (1 << 21, 0):  # the dense table, then the fallback
-                monkeypatch.setattr(matching, "DENSE_CELLS", dense_cells)
-                monkeypatch.setattr(matching, "DENSE_CELLS_PER_ROW", 8 if dense_cells else 0)
+                monkeypatch.setattr(matching.windows, "DENSE_CELLS", dense_cells)
+                monkeypatch.setattr(
+                    matching.windows, "DENSE_CELLS_PER_ROW", 8 if dense_cells else 0
+                )
                 got = matching.song_windows(
                     query_offsets,
                     lookup,

@@ -20,7 +20,7 @@ Besides :meth:`lookup` (the same rows as every other store), the server stores
 offer :meth:`vote`: the offset histogram computed by the database, of which only
 the top bins of each song cross the network (:class:`VoteSummary`).
 :func:`summarize_votes` computes the same summary in process from
-:func:`~dejavu_lab.core.matching.count_votes`. The pushdown trades server work for
+:func:`~dejavu_lab.core.matching.votes.count_votes`. The pushdown trades server work for
 network bytes: a 5 s query that finds ~100,000 rows gets ~600 back, but the
 server's aggregation takes longer than numpy's, so it pays only over a slow
 link (see ``benchmarks/bench_stores.py``).
@@ -330,7 +330,7 @@ class VoteSummary:
         their window (ties: more votes in the bin itself, then the smaller
         offset), plus every bin within ``time_tolerance`` of its best bin.
         Sorted by song, then offset difference. ``count`` and ``windowed`` are
-        exactly those of :func:`~dejavu_lab.core.matching.count_votes` (computed
+        exactly those of :func:`~dejavu_lab.core.matching.votes.count_votes` (computed
         over all of the song's bins).
     song_id : np.ndarray, int64
         Every song with at least one vote, ascending.
@@ -346,7 +346,8 @@ class VoteSummary:
         return len(self.votes.song_id)
 
     def as_votes(self) -> Votes:
-        """Votes that :func:`~dejavu_lab.core.matching.rank_candidates` ranks as the full histogram.
+        """Votes that :func:`~dejavu_lab.core.matching.ranking.rank_candidates` ranks as
+        the full histogram.
 
         Each song's votes outside the returned bins are added as one bin at
         offset difference :data:`REST_DIFF` with ``windowed`` 0: it counts in
@@ -380,7 +381,7 @@ def summarize_votes(votes: Votes, *, top_n: int, time_tolerance: int) -> VoteSum
     Parameters
     ----------
     votes : Votes
-        From :func:`~dejavu_lab.core.matching.count_votes` (sorted by song, offset).
+        From :func:`~dejavu_lab.core.matching.votes.count_votes` (sorted by song, offset).
     top_n : int
         Bins kept per song, by windowed votes.
     time_tolerance : int

@@ -1,7 +1,7 @@
-"""Compiled kernels of the vote's prefilter (:func:`dejavu_lab.core.matching.prefilter`).
+"""Compiled kernels of the vote's prefilter (:mod:`dejavu_lab.core.matching.prefiltering`).
 
 **The prefilter's bounds.** :func:`song_bound_table` fills the coarse song x
-bin table of :func:`dejavu_lab.core.matching.song_bounds` and takes each
+bin table of :func:`dejavu_lab.core.matching.prefiltering.song_bounds` and takes each
 song's largest sum of two neighbouring bins in one pass over the rows and
 one over the table.
 

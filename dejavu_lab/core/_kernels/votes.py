@@ -1,6 +1,6 @@
 """Compiled kernels of the matcher's vote count (:mod:`dejavu_lab.core.matching`).
 
-**The vote count.** :func:`dejavu_lab.core.matching.song_windows` counts distinct hashes per
+**The vote count.** :func:`dejavu_lab.core.matching.windows.song_windows` counts distinct hashes per
 (song, offset difference) bin and per window of bins. In numpy that takes
 about thirty passes over the rows (sorts, gathers, bincounts); here
 (:func:`dense_song_windows`) it is a counting sort of the rows by cell and one
