@@ -513,7 +513,8 @@ def test_fetch_package_extracts_a_local_deb_once(tmp_path: Path, rng: np.random.
 def test_missing_debian_tools_is_exit_code_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(corpus.shutil, "which", lambda _tool: None)
+    # No tool on PATH, as corpus.fetch._require_tool looks it up.
+    monkeypatch.setattr(corpus.fetch.shutil, "which", lambda _tool: None)
     with pytest.raises(corpus.DebianToolsUnavailable, match="apt-get") as caught:
         corpus.fetch_package("asc-music", tmp_path)
     assert caught.value.exit_code == 3
