@@ -133,6 +133,7 @@ class SongWindows:
 #: :func:`song_windows` counts on a dense song x offset table while it has at
 #: most this many cells, or :data:`DENSE_CELLS_PER_ROW` a row if more.
 DENSE_CELLS = 1 << 21
+#: Cells a looked-up row the dense table may have when it has more than :data:`DENSE_CELLS`.
 DENSE_CELLS_PER_ROW = 8
 
 
