@@ -4,11 +4,12 @@ The package is grouped by concern, dependencies pointing one way (down):
 
 - :mod:`dejavu_lab.cli`, :mod:`dejavu_lab.live` (microphone, streaming, widgets) and
   :mod:`dejavu_lab.studies` (degradations, queries, corpus, studies, plots) use
-- :class:`~dejavu_lab.dejavu.Dejavu`, the facade, and :mod:`dejavu_lab.fingerprinting`,
+- :class:`~dejavu_lab.dejavu.Dejavu`, the facade (its answer, a
+  :class:`~dejavu_lab.recognition.Recognition`), and :mod:`dejavu_lab.fingerprinting`,
   which use
 - :mod:`dejavu_lab.store` (DuckDB, MySQL, PostgreSQL and the sidecar indexes), which uses
-- :mod:`dejavu_lab.core` (audio, spectrogram, peaks, hashing, matching, verify, pipeline,
-  presets).
+- :mod:`dejavu_lab.core` (audio, spectrogram, peaks, hashing, matching, verify, decision,
+  pipeline, presets).
 
 >>> from dejavu_lab import Dejavu
 >>> from dejavu_lab.recognize import FileRecognizer
@@ -25,7 +26,7 @@ from .core.pipeline import Pipeline
 from .core.presets import PRESETS, get_preset
 from .core.spectrogram import LogSpectrogram, Spectrogram
 from .core.verify import Verifier
-from .dejavu import Dejavu, Recognition
+from .dejavu import Dejavu
 from .exceptions import (
     AudioError,
     DejavuLabError,
@@ -34,6 +35,7 @@ from .exceptions import (
     StoreError,
     StoreLockedError,
 )
+from .recognition import Recognition
 
 __all__ = [
     "PRESETS",

@@ -1,5 +1,8 @@
 """The Dejavu-style facade: one object holding a pipeline and a store.
 
+Its answers are :class:`~dejavu_lab.recognition.Recognition` (importable from here too);
+the calibrated rule that decides them is :func:`dejavu_lab.core.decision.decide`.
+
 >>> from dejavu_lab import Dejavu
 >>> djv = Dejavu({"database": {"type": "duckdb", "path": ":memory:"}})
 >>> djv.db.get_num_fingerprints()
@@ -14,7 +17,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +32,8 @@ from .core.calibration import (
     NullModel,
     confidence_of,
     hash_evidence,
-    peak_evidence,
-    sketch_fold,
 )
+from .core.decision import decide
 from .core.heap import retain_freed_memory
 from .core.invariant import landmarks_only
 from .core.matching import Candidate, Lookup, MatchResult
@@ -67,6 +68,8 @@ from .fingerprinting import (
     fingerprint_files,
     fingerprint_path,
 )
+from .recognition import JSON_KEYS as JSON_KEYS  # re-exported: the cli imports it from here
+from .recognition import Recognition
 from .store import check_compatible, open_store
 from .store.base import SongInfo
 
@@ -74,100 +77,6 @@ CONFIG_KEYS = ("database", "pipeline", "preset")
 
 #: Songs whose sketches a recogniser keeps in memory at most (about 42 kB a song).
 SKETCH_CACHE_SONGS = 1024
-
-#: The keys of ``dejavu-lab recognize --json``: a contract with external benchmarks.
-JSON_KEYS = (
-    "song_id",
-    "song_name",
-    "offset_seconds",
-    "confidence",
-    "aligned_hashes",
-    "match_time_s",
-    "speed",
-    "pitch_semitones",
-    "false_match_probability",
-)
-
-
-@dataclass(frozen=True)
-class Recognition:
-    """The answer to one query.
-
-    Attributes
-    ----------
-    song_id, song_name : int or None, str or None
-        The song, or None for "no match".
-    offset_seconds : float or None
-        Where in the song the query starts (s).
-    confidence : float
-        The answer's score. With the calibrated rule (``verifier__max_false_match``
-        set, the default preset): ``-log10(false_match_probability)``, one
-        scale whatever decided. Otherwise the score the answer was decided on:
-        the peak-alignment ``z`` (:mod:`dejavu_lab.core.verify`) or ``-log10``
-        of the hash vote's chance probability (:mod:`dejavu_lab.core.matching`).
-    aligned_hashes, input_hashes : int
-        Votes in the answer's (or the best candidate's) bin; hashes extracted
-        from the query.
-    match_time_s : float
-        Fingerprinting the query plus lookup plus voting (s), decode excluded.
-    decode_time_s : float
-        Decoding and resampling the query (s); 0 for samples given directly.
-    query_seconds : float
-        Length of the query (s).
-    candidates : list of dict
-        The top-k candidates, best first (song_id, song_name, offset_seconds,
-        aligned_hashes, confidence: the hash stage's, z: the peak-alignment
-        score or None where not verified), including rejected ones.
-    decided_by : str
-        ``"hashes"`` (the matcher's rule, the verifier off or not needed) or
-        ``"peaks"`` (candidates checked peak by peak); ``"gate"`` for a "no match"
-        that the calibrated rule's channel gate decided (``verifier__full_band_db``:
-        the null alone would have named a song).
-    speed : float
-        Tempo of the query over the song's (1.02: played 2 % fast), as found
-        by the speed search (:mod:`dejavu_lab.core.speed`); 1.0 when not
-        searched or not found.
-    pitch_semitones : float
-        Pitch of the query over the song's (semitones); 0.0 likewise.
-    false_match_probability : float or None
-        The chance that a query of music the database does not hold scores
-        this high (:mod:`dejavu_lab.core.calibration`); for "no match", that of
-        the best candidate. A match needs at most ``verifier__max_false_match``.
-        None without the calibrated rule.
-    evidence : float
-        The dimensionless evidence the probability was read from (``r``; 0
-        without the calibrated rule).
-    """
-
-    song_id: int | None
-    song_name: str | None
-    offset_seconds: float | None
-    confidence: float
-    aligned_hashes: int
-    input_hashes: int
-    match_time_s: float
-    decode_time_s: float = 0.0
-    query_seconds: float = 0.0
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    decided_by: str = "hashes"
-    speed: float = 1.0
-    pitch_semitones: float = 0.0
-    false_match_probability: float | None = None
-    evidence: float = 0.0
-
-    @property
-    def is_match(self) -> bool:
-        """Whether a song was named."""
-        return self.song_id is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain dict (Dejavu's answer shape)."""
-        return asdict(self)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The ``--json`` contract: just the :data:`JSON_KEYS`."""
-        answer = self.to_dict()
-        return {key: answer[key] for key in JSON_KEYS}
 
 
 def _preset_for(reference_params: Mapping[str, Any]) -> Pipeline:
@@ -443,14 +352,22 @@ class Dejavu:
         evidence_of: dict[int, float] = {}
         if verifier.calibrated:
             rate = self.pipeline.spectrogram.sample_rate
-            best, evidence, probability, z_of, decided_by, evidence_of = self._decide(
+            decision = decide(
                 ranked,
-                query_peaks,
-                query_frames,
-                query_s,
+                verifier=verifier,
+                scales=self.evidence_scales(),
+                null_model=self.null_model,
+                sketch_null=self.sketch_null,
+                query_s=query_s,
+                verify=lambda passes: self._verify(
+                    ranked, query_peaks, query_frames, passes=passes
+                ),
                 full_band=lambda: _full_band(samples, rate, verifier),
                 sketch_z=self._sketch_scorer(analysis.sketch, ranked[: verifier.candidates or 1]),
             )
+            best, decided_by = decision.best, decision.decided_by
+            evidence, probability = decision.evidence, decision.false_match_probability
+            z_of, evidence_of = decision.z_of, decision.evidence_of
             score = confidence_of(probability)
         elif verifier.enabled and not (verifier.unsure_only and result.best is not None):
             checks = self._verify(ranked, query_peaks, query_frames)
@@ -545,106 +462,6 @@ class Dejavu:
             supported_z_scale=max(verifier.supported_min_z, 1e-6),
             supported_frame_z_scale=max(verifier.supported_min_frame_z, 1e-6),
         )
-
-    def _decide(
-        self,
-        ranked: list[Candidate],
-        query_peaks: Peaks,
-        query_frames: int,
-        query_s: float,
-        *,
-        full_band: Callable[[], bool] = lambda: False,
-        sketch_z: Callable[[Candidate], float | None] = lambda c: None,
-    ) -> tuple[Candidate | None, float, float, dict[int, float], str, dict[int, float]]:
-        """The calibrated rule: the answer, its evidence and false-match probability
-        (then the peak-check ``z``, what decided and each candidate's evidence, by song).
-
-        The hashes' best candidate first: if its evidence alone is rare enough
-        under the null (and ``unsure_only``), it is the answer. Otherwise the
-        candidates are checked peak by peak, best first, until one is; for "no
-        match", every candidate was checked and the evidence is the one least
-        likely under its null. With the sketch fold, a candidate whose song's
-        sketch is stored (``sketch_z`` is not None) has evidence ``r + w z`` read
-        against the fold's null (:attr:`sketch_null`); others, ``r`` against
-        :attr:`null_model`. With the channel gate (``verifier__full_band_db``),
-        evidence below ``verifier__full_band_min_evidence`` is not enough for a
-        query that kept its bass (``full_band()``, asked only then, at most once).
-        """
-        verifier, scales = self.pipeline.verifier, self.evidence_scales()
-        limit = float(verifier.max_false_match or 0.0)
-        gated: list[bool] = []  # the gate's verdict, once asked
-        folds: dict[int, float | None] = {}  # each candidate's sketch z (None: no sketch)
-        bars: dict[int, float] = {}  # each null's threshold, by id
-
-        def null_of(song_id: int) -> NullModel:
-            return self.null_model if folds[song_id] is None else self.sketch_null
-
-        def fold(candidate: Candidate, r: float) -> float:
-            if candidate.song_id not in folds:
-                folds[candidate.song_id] = sketch_z(candidate)
-            z = folds[candidate.song_id]
-            return r if z is None else sketch_fold(r, z, verifier.sketch_weight)
-
-        def enough(song_id: int, r: float) -> bool:
-            # The probability falls as the evidence grows: compare evidence with the
-            # threshold's, and read the probability once, for the answer.
-            null = null_of(song_id)
-            if id(null) not in bars:
-                bars[id(null)] = null.evidence_for(limit, query_s) if limit > 0 else math.inf
-            if r < bars[id(null)]:
-                return False
-            if not verifier.gates(r):
-                return True
-            if not gated:
-                gated.append(full_band())
-            return not gated[0]
-
-        def probability(song_id: int, r: float) -> float:
-            return null_of(song_id).false_match_probability(r, query_s)
-
-        if not ranked:
-            return None, 0.0, 1.0, {}, "hashes", {}
-        of_hashes = {
-            c.song_id: hash_evidence(c.confidence, c.aligned_hashes, scales) for c in ranked
-        }
-        of_check = dict(of_hashes)
-        top = ranked[0]
-        of_check[top.song_id] = evidence = fold(top, of_hashes[top.song_id])
-        if (verifier.unsure_only or not verifier.enabled) and enough(top.song_id, evidence):
-            return top, evidence, probability(top.song_id, evidence), {}, "hashes", of_check
-        if not verifier.enabled:
-            why = "gate" if gated and gated[0] else "hashes"
-            return None, evidence, probability(top.song_id, evidence), {}, why, of_check
-
-        def passes(check: Verification) -> bool:
-            candidate = next(c for c in ranked if c.song_id == check.song_id)
-            r = max(
-                of_hashes[candidate.song_id],
-                peak_evidence(
-                    check.z,
-                    check.frame_z,
-                    check.matched,
-                    check.reference_peaks,
-                    check.hash_confidence,
-                    scales,
-                ),
-            )
-            of_check[check.song_id] = r = fold(candidate, r)
-            return enough(check.song_id, r)
-
-        checks = self._verify(ranked, query_peaks, query_frames, passes=passes)
-        z_of = {c.song_id: c.z for c in checks}
-        if checks and enough(checks[-1].song_id, of_check[checks[-1].song_id]):
-            chosen = next(c for c in ranked if c.song_id == checks[-1].song_id)
-            r = of_check[chosen.song_id]
-            return chosen, r, probability(chosen.song_id, r), z_of, "peaks", of_check
-        # No match: the evidence least likely under its null (candidates not checked
-        # keep their hash evidence, read against the null of r).
-        folds.update({song: None for song in of_check if song not in folds})
-        least = min(of_check, key=lambda song: probability(song, of_check[song]))
-        why = "gate" if gated and gated[0] else "peaks"  # the null alone would have named one
-        evidence = of_check[least]
-        return None, evidence, probability(least, evidence), z_of, why, of_check
 
     def _sketch_scorer(
         self, query: np.ndarray | None, candidates: Sequence[Candidate]

@@ -18,6 +18,7 @@ LAYERS = [
     "live",
     "studies",
     "dejavu",
+    "recognition",
     "fingerprinting",
     "store",
     "core",
@@ -109,11 +110,14 @@ def test_old_module_paths_give_the_moved_module(old: str) -> None:
 
 
 def test_public_imports_of_the_readme_and_notebooks() -> None:
-    from dejavu_lab import Dejavu, Recognition, get_preset
+    from dejavu_lab import Dejavu, Recognition, dejavu, get_preset, recognition
     from dejavu_lab.live import MicrophoneRecognizer as LiveMic
     from dejavu_lab.recognize import FileRecognizer, MicrophoneRecognizer
 
     assert MicrophoneRecognizer is LiveMic
     assert FileRecognizer.__module__ == "dejavu_lab.dejavu"
     assert get_preset("default").get_params()
-    assert Dejavu.__module__ == Recognition.__module__ == "dejavu_lab.dejavu"
+    assert Dejavu.__module__ == "dejavu_lab.dejavu"
+    assert Recognition.__module__ == "dejavu_lab.recognition"
+    # Its old home still gives it (and the --json keys).
+    assert dejavu.Recognition is Recognition and dejavu.JSON_KEYS is recognition.JSON_KEYS
