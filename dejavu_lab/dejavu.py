@@ -44,6 +44,7 @@ from .core.scale_matching import ScaleRows, choose_scales
 from .core.sketch import sketch_check
 from .core.speed import (
     Factor,
+    ScaledAnswer,
     SpeedMatch,
     corrected,
     distinct_keys,
@@ -388,27 +389,31 @@ class Dejavu:
             ranked.remove(best)
             ranked.insert(0, best)
         speed, pitch_semitones = 1.0, 0.0
-        searched: float | None = None  # the evidence of an answer found at another scale
+        scaled: ScaledAnswer | None = None  # an answer found at another speed or pitch
+        searched: float | None = None  # its evidence
         if best is None and self.pipeline.scale.enabled:
-            by_scale = self._match_scale(query_peaks, query_frames, frames, wanted)
-            if by_scale is not None:
-                speed, pitch_semitones, ranked, best, score, z_of, decided_by = by_scale
+            scaled = self._match_scale(query_peaks, query_frames, frames, wanted)
+            if scaled is not None:
                 scale = self.pipeline.scale
                 searched = (
-                    score / scale.min_z
-                    if decided_by == "peaks"
-                    else score / max(scale.min_confidence or 1.0, 1e-6)
+                    scaled.score / scale.min_z
+                    if scaled.decided_by == "peaks"
+                    else scaled.score / max(scale.min_confidence or 1.0, 1e-6)
                 )
-        if best is None and self.pipeline.speed.searches(query_s):
-            found = self._match_speed(query_peaks, query_frames, frames, wanted)
-            if found is not None:
-                factor, ranked, best, score, z_of, decided_by = found
-                speed, pitch_semitones = factor.speed, factor.pitch_semitones
+        if best is None and scaled is None and self.pipeline.speed.searches(query_s):
+            scaled = self._match_speed(query_peaks, query_frames, frames, wanted)
+            if scaled is not None:
                 searched = (
-                    score / self.pipeline.speed.min_z
-                    if decided_by == "peaks"
-                    else hash_evidence(score, best.aligned_hashes, self.evidence_scales())
+                    scaled.score / self.pipeline.speed.min_z
+                    if scaled.decided_by == "peaks"
+                    else hash_evidence(
+                        scaled.score, scaled.best.aligned_hashes, self.evidence_scales()
+                    )
                 )
+        if scaled is not None:
+            speed, pitch_semitones = scaled.speed, scaled.pitch_semitones
+            ranked, best, score = scaled.ranked, scaled.best, scaled.score
+            z_of, decided_by = scaled.z_of, scaled.decided_by
         if searched is not None and verifier.calibrated:
             # The triplet matcher and the speed search keep their own rules (stricter);
             # their answer's score, r = 1 at their own thresholds, is put on the one scale.
@@ -576,11 +581,10 @@ class Dejavu:
 
     def _match_speed(
         self, query_peaks: Peaks, query_frames: int, song_frames: np.ndarray, top_k: int
-    ) -> tuple[Factor, list[Candidate], Candidate, float, dict[int, float], str] | None:
+    ) -> ScaledAnswer | None:
         """Search the query at other speeds and pitches (:mod:`dejavu_lab.core.speed`).
 
-        Returns the factor, the ranked candidates, the answer, its score, the
-        peak-check ``z`` by song and what decided; None when nothing passes.
+        Returns the answer at the best factor, or None when nothing passes.
         """
         search, matcher = self.pipeline.speed, self.pipeline.matcher
 
@@ -613,8 +617,17 @@ class Dejavu:
         )
         result = rule(outcome)
         ranked = list(result.candidates)
+        factor = outcome.factor
         if result.best is not None:
-            return outcome.factor, ranked, result.best, result.best.confidence, {}, "hashes"
+            return ScaledAnswer(
+                speed=factor.speed,
+                pitch_semitones=factor.pitch_semitones,
+                ranked=ranked,
+                best=result.best,
+                score=result.best.confidence,
+                z_of={},
+                decided_by="hashes",
+            )
         if not search.candidates:
             return None
         verifier = search.verifier(self.pipeline.verifier)
@@ -625,17 +638,22 @@ class Dejavu:
         best = next(c for c in ranked if c.song_id == checks[-1].song_id)
         ranked.remove(best)
         ranked.insert(0, best)
-        z_of = {c.song_id: c.z for c in checks}
-        return outcome.factor, ranked, best, checks[-1].z, z_of, "peaks"
+        return ScaledAnswer(
+            speed=factor.speed,
+            pitch_semitones=factor.pitch_semitones,
+            ranked=ranked,
+            best=best,
+            score=checks[-1].z,
+            z_of={c.song_id: c.z for c in checks},
+            decided_by="peaks",
+        )
 
     def _match_scale(
         self, query_peaks: Peaks, query_frames: int, song_frames: np.ndarray, top_k: int
-    ) -> tuple[float, float, list[Candidate], Candidate, float, dict[int, float], str] | None:
+    ) -> ScaledAnswer | None:
         """Match the query by its triplet hashes (:mod:`dejavu_lab.core.scale_matching`).
 
-        Returns the speed, the pitch change (semitones), the ranked candidates,
-        the answer, its score, the peak-check ``z`` by song and what decided;
-        None when nothing passes.
+        Returns the answer at the fitted speed and pitch, or None when nothing passes.
         """
         scale = self.pipeline.scale
         query = self.pipeline.triplets.query(query_peaks)
@@ -691,8 +709,15 @@ class Dejavu:
             offset = fit.offset_frames + (fit.speed - speed) * query_frames / 2.0
             candidate = dataclasses.replace(candidate, offset_frames=offset)
             if scale.passes_hashes(fit):
-                answer = _first(ranked, candidate)
-                return speed, pitch, answer, candidate, fit.confidence, z_of, "hashes"
+                return ScaledAnswer(
+                    speed=speed,
+                    pitch_semitones=pitch,
+                    ranked=_first(ranked, candidate),
+                    best=candidate,
+                    score=fit.confidence,
+                    z_of=z_of,
+                    decided_by="hashes",
+                )
             if not scale.candidates:
                 continue
             scaled = scale_peaks(query_peaks, freq_scale=freq_scale, time_scale=speed)
@@ -707,7 +732,15 @@ class Dejavu:
             )
             z_of[fit.song_id] = check.z
             if verifier.passes(check):
-                return speed, pitch, _first(ranked, candidate), candidate, check.z, z_of, "peaks"
+                return ScaledAnswer(
+                    speed=speed,
+                    pitch_semitones=pitch,
+                    ranked=_first(ranked, candidate),
+                    best=candidate,
+                    score=check.z,
+                    z_of=z_of,
+                    decided_by="peaks",
+                )
         return None
 
     def _tallest_windows(self, peaks: Peaks, factors: list[Factor]) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import ClassVar
 import numpy as np
 
 from .hashing import MAX_BIN, MAX_DT, Fingerprints, Hasher, tolerance_steps
-from .matching import Lookup, MatchResult
+from .matching import Candidate, Lookup, MatchResult
 from .params import Constraint, validate_params
 from .peaks import Peaks
 from .verify import Verifier
@@ -379,6 +379,43 @@ class SpeedMatch:
     result: MatchResult
     peaks: Peaks
     factors_tried: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaledAnswer:
+    """An answer found at another speed or pitch: by this search, or by the triplets.
+
+    Either keeps its own rule (:class:`SpeedSearch`'s, or
+    :class:`~dejavu_lab.core.scale_matching.ScaleMatcher`'s); ``score`` is on that rule's
+    scale.
+
+    Attributes
+    ----------
+    speed : float
+        Tempo ratio: stored frames per query frame (1.0 for a pitch shift).
+    pitch_semitones : float
+        Pitch change (semitones): 12 log2 of query frequency over stored frequency.
+    ranked : list of Candidate
+        The candidates at that speed and pitch, ``best`` first (offsets in the stored
+        songs' frames).
+    best : Candidate
+        The answer.
+    score : float
+        Its hash confidence (corrected, for this search, for the factors tried) when the
+        hashes decided, else its peak check's ``z``.
+    z_of : dict of int to float
+        The peak check's ``z`` by song, for the candidates checked.
+    decided_by : str
+        ``"hashes"`` or ``"peaks"``.
+    """
+
+    speed: float
+    pitch_semitones: float
+    ranked: list[Candidate]
+    best: Candidate
+    score: float
+    z_of: dict[int, float]
+    decided_by: str
 
 
 @dataclass(frozen=True, kw_only=True)
