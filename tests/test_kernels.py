@@ -464,3 +464,28 @@ def test_band_energies_equal_the_sparse_product_bit_for_bit(seed: int) -> None:
     want = filters @ np.maximum(rows.T, floor)
     assert got.dtype == np.float32 and got.shape == (filters.shape[0], n_frames)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_differing_bits_equal_numpy_bitwise_count(seed: int) -> None:
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from dejavu_lab.core._kernels.sketch import differing_bits
+
+    rng = np.random.default_rng(seed)
+    song = rng.integers(0, 2**32, int(rng.integers(1, 600)), dtype=np.uint32)
+    song[: min(3, len(song))] = [0, 2**32 - 1, 0x80000001][: min(3, len(song))]
+    n = int(rng.integers(1, 80))
+    query = rng.integers(0, 2**32, n, dtype=np.uint32)
+    if seed % 2 and len(song) > n + 5:  # a planted copy, with some bits flipped
+        query = song[5 : 5 + n] ^ rng.choice(np.uint32(1) << np.arange(32, dtype=np.uint32), n)
+    starts = rng.integers(-n - 5, len(song) + 5, 300).astype(np.int64)
+    starts[:4] = [-1, 0, len(song) - n, len(song) - n + 1]
+    got = differing_bits(query, song, starts)
+    inside = (starts >= 0) & (starts + n <= len(song))
+    assert got.dtype == np.int64
+    assert np.all(got[~inside] == -1)
+    if inside.any():
+        windows = sliding_window_view(song, n)[starts[inside], 1:]
+        want = np.bitwise_count(windows ^ query[1:]).sum(axis=1, dtype=np.int64)
+        np.testing.assert_array_equal(got[inside], want)

@@ -41,10 +41,9 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import sparse
 
-from ._kernels.sketch import band_energies
+from ._kernels.sketch import band_energies, differing_bits
 from .spectrogram import FLOOR_DB, LogSpectrogram, PowerSpectrogram
 
 #: Bands of the default sketch: 33 give 32 difference bits, one ``uint32`` a frame.
@@ -200,17 +199,21 @@ def agreement(query: np.ndarray, song: np.ndarray, starts: np.ndarray, n_bits: i
     Returns
     -------
     np.ndarray of float
-        NaN where the query runs off the song.
+        NaN where the query runs off the song. The differing bits are counted by a
+        compiled kernel (:func:`~dejavu_lab.core._kernels.sketch.differing_bits`).
     """
-    starts = np.asarray(starts, dtype=np.int64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
     out = np.full(len(starts), np.nan)
     frames = len(query)
-    inside = (starts >= 0) & (starts + frames <= len(song))
-    if frames < 2 or not inside.any():
+    if frames < 2:
         return out
-    windows = sliding_window_view(song, frames)[starts[inside], 1:]
-    differing = np.bitwise_count(windows ^ query[1:]).sum(axis=1, dtype=np.int64)
-    out[inside] = 1.0 - differing / ((frames - 1) * n_bits)
+    differing = differing_bits(
+        np.ascontiguousarray(query, dtype=np.uint32),
+        np.ascontiguousarray(song, dtype=np.uint32),
+        starts,
+    )
+    inside = differing >= 0
+    out[inside] = 1.0 - differing[inside] / ((frames - 1) * n_bits)
     return out
 
 
