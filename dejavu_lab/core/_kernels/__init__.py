@@ -10,7 +10,8 @@ Every name below imports from this package too:
   (:func:`~.peaks.near_maxima`, :func:`~.peaks.rect_near_maxima`);
 - :mod:`.hashing`: a song's landmark hashes and a query's tolerance variants
   (:func:`~.hashing.landmark_hashes`, :func:`~.hashing.hash_variants`);
-- :mod:`.sketch`: the sketch's band energies (:func:`~.sketch.band_energies`);
+- :mod:`.sketch`: the sketch's band energies and the bits a query's sketch differs by
+  (:func:`~.sketch.band_energies`, :func:`~.sketch.differing_bits`);
 - :mod:`.hash_index`: the hash index's runs of the query hashes and their rows
   (:func:`~.hash_index.key_buckets`, :func:`~.hash_index.find_runs`,
   :func:`~.hash_index.gather_runs`);
@@ -34,7 +35,7 @@ from .hash_index import find_runs, gather_runs, key_buckets
 from .hashing import hash_variants, landmark_hashes
 from .peaks import near_maxima, rect_near_maxima
 from .prefilter import more_songs_than, rows_of_songs, song_bound_table
-from .sketch import band_energies
+from .sketch import band_energies, differing_bits
 from .song_index import join_sorted, rows_in_range, stable_order
 from .spectrogram import spectral_power
 from .speed import distinct_keys, scaled_set_hashes, set_window_heights
@@ -52,6 +53,7 @@ __all__ = [
     "band_energies",
     "best_and_background",
     "dense_song_windows",
+    "differing_bits",
     "dilated_query",
     "distinct_keys",
     "distinct_peaks",
