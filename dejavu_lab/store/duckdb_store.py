@@ -691,25 +691,31 @@ class DuckDBStore:
         where: Callable[[str], Path],
         opener: Callable[[Path, Mapping[str, Any]], _Index | None],
         builder: Callable[[duckdb.DuckDBPyConnection, Mapping[str, Any], Path | None], _Index],
+        sign: Callable[[duckdb.DuckDBPyConnection], dict[str, Any]] | None = None,
+        key: str = "signature",
     ) -> _Index:
         """Open a sidecar of this database, or build it (logged) if missing or stale.
 
-        The signature is read and the index built on one read-only connection:
-        no process writes meanwhile, so the index is of the songs it names.
+        The signature (``sign``'s, kept under ``key`` while the file is unchanged;
+        by default the songs' and rows') is read and the index built on one
+        read-only connection: no process writes meanwhile, so the index is of the
+        songs it names. Where the sidecar cannot be written, ``builder`` is called
+        without one.
         """
-        signature = self.index_signature()
+        sign = sign or _read_signature
+        signature = dict(self._current(key, sign))
         sidecar = None if self.path == ":memory:" else where(self.path)
         index = None if sidecar is None else opener(sidecar, signature)
         if index is not None:
             return index
         with self.connection() as con:
-            signature = _read_signature(con)
+            signature = sign(con)
             index = None if sidecar is None else opener(sidecar, signature)
             if index is None:
                 with _logged_build(what, sidecar, signature):
                     try:
                         index = builder(con, signature, sidecar)
-                    except OSError:  # another reader published a sidecar meanwhile
+                    except OSError:  # a read-only folder, or another reader published meanwhile
                         index = builder(con, signature, None)
         return index
 
@@ -796,25 +802,21 @@ class DuckDBStore:
         Opened from its sidecar (``<path>.sketches``) or built there from the
         sketches table if missing or stale. None where there is no sidecar to
         read: ``index="sql"``, an in-memory database, a batch of writes, or a
-        folder the sidecar cannot be written to (sketches are then read by SQL).
+        folder the sidecar cannot be written to (sketches are then read by SQL,
+        rather than all held in memory).
         """
         if self.index_mode != "memory" or self.path == ":memory:" or self._con is not None:
             return None
-        signature = self._current("sketch_signature", _read_sketch_signature)  # drops stale
+        self._current("sketch_signature", _read_sketch_signature)  # drops a stale one
         if self._sketches is None:
-            sidecar = sketch_sidecar_path(self.path)
-            self._sketches = SongSketches.open(sidecar, signature)
-            if self._sketches is None:
-                with self.connection() as con:
-                    signature = _read_sketch_signature(con)
-                    self._sketches = SongSketches.open(sidecar, signature)
-                    if self._sketches is None:
-                        with _logged_build("song sketches", sidecar, signature):
-                            try:
-                                self._sketches = _build_song_sketches(con, signature, sidecar)
-                            except OSError as error:  # read-only folder, or a race
-                                logger.info("song sketches read by SQL: %s", error)
-                                return None
+            self._sketches = self._load_sidecar(
+                "song sketches",
+                sketch_sidecar_path,
+                SongSketches.open,
+                _build_song_sketches,
+                sign=_read_sketch_signature,
+                key="sketch_signature",
+            )
         return self._sketches
 
     def _build_song_index(
@@ -1001,9 +1003,11 @@ def _read_sketch_signature(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _build_song_sketches(
-    con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path
-) -> SongSketches:
-    """Stream the sketches, in song order, into their sidecar."""
+    con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
+) -> SongSketches | None:
+    """Stream the sketches, in song order, into their sidecar (None without one)."""
+    if sidecar is None:
+        return None
     try:
         lengths = con.execute(
             "SELECT octet_length(frames) // 4 FROM sketches ORDER BY song_id"
