@@ -62,8 +62,8 @@ from dejavu_lab.core.pipeline import Pipeline
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.store import DuckDBStore
 from dejavu_lab.store.base import SongInfo
-from dejavu_lab.store.hash_index import HashIndex, sidecar_path
-from dejavu_lab.store.song_index import song_sidecar_path
+from dejavu_lab.store.indexes.hash_index import HashIndex, sidecar_path
+from dejavu_lab.store.indexes.song_index import song_sidecar_path
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S
 from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.studies.provenance import provenance

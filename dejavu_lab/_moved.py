@@ -1,7 +1,8 @@
 """Old module paths, from before the package was grouped by concern.
 
 ``dejavu_lab.peaks`` is now :mod:`dejavu_lab.core.peaks`, ``dejavu_lab.channel``
-:mod:`dejavu_lab.studies.channel`, and so on. Importing an old path still works:
+:mod:`dejavu_lab.studies.channel`, ``dejavu_lab.store.hash_index``
+:mod:`dejavu_lab.store.indexes.hash_index`, and so on. Importing an old path still works:
 it gives the very same module object, with a :class:`DeprecationWarning` naming
 the new one.
 """
@@ -29,8 +30,8 @@ MOVED_MODULES = {
     "presets": "core.presets",
     "spectrogram": "core.spectrogram",
     "verify": "core.verify",
-    "index": "store.hash_index",
-    "song_index": "store.song_index",
+    "index": "store.indexes.hash_index",
+    "song_index": "store.indexes.song_index",
     "microphone": "live.microphone",
     "streaming": "live.streaming",
     "widgets": "live.widgets",
@@ -39,6 +40,13 @@ MOVED_MODULES = {
     "plots": "studies.plots",
     "queries": "studies.queries",
     "synth": "studies.synth",
+    "store.hash_index": "store.indexes.hash_index",
+    "store.song_index": "store.indexes.song_index",
+    "store.song_sketches": "store.indexes.song_sketches",
+    "store.song_stretches": "store.indexes.song_stretches",
+    "store.sql_store": "store.server.sql_store",
+    "store.mysql_store": "store.server.mysql_store",
+    "store.postgres_store": "store.server.postgres_store",
 }
 
 

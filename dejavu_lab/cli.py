@@ -157,10 +157,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def _sidecars(database: str) -> list[tuple[str, Path]]:
     """The index sidecars beside a DuckDB file that exist (label, folder)."""
-    from .store.hash_index import sidecar_path
-    from .store.song_index import song_sidecar_path
-    from .store.song_sketches import sketch_sidecar_path
-    from .store.song_stretches import stretch_sidecar_path
+    from .store.indexes.hash_index import sidecar_path
+    from .store.indexes.song_index import song_sidecar_path
+    from .store.indexes.song_sketches import sketch_sidecar_path
+    from .store.indexes.song_stretches import stretch_sidecar_path
 
     if "://" in database or database == ":memory:":
         return []

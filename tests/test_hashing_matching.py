@@ -13,7 +13,7 @@ from dejavu_lab.core.peaks import Peaks
 from dejavu_lab.core.pipeline import Pipeline
 from dejavu_lab.core.presets import PRESETS, get_preset
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.store.hash_index import HashIndex
+from dejavu_lab.store.indexes.hash_index import HashIndex
 
 
 @given(

@@ -17,9 +17,10 @@ from conftest import lookup_rows
 
 from dejavu_lab.core.hashing import Fingerprints
 from dejavu_lab.core.matching import Lookup, Votes, count_votes
-from dejavu_lab.store import DuckDBStore, hash_index
+from dejavu_lab.store import DuckDBStore
 from dejavu_lab.store.base import SongInfo
-from dejavu_lab.store.hash_index import (
+from dejavu_lab.store.indexes import hash_index
+from dejavu_lab.store.indexes.hash_index import (
     HashIndex,
     IndexLayout,
     IndexWriter,

@@ -180,8 +180,8 @@ def test_writers_racing_for_one_song_store_it_once(server_url: str) -> None:
 
 def _stalled_writer(url: str, started: Any) -> None:
     """Store a song, but stall for good in the middle of loading its hashes."""
-    import dejavu_lab.store.mysql_store as mysql_store
-    import dejavu_lab.store.postgres_store as postgres_store
+    import dejavu_lab.store.server.mysql_store as mysql_store
+    import dejavu_lab.store.server.postgres_store as postgres_store
 
     def stall(original: Any, at_call: int) -> Any:
         calls = []

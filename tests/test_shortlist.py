@@ -23,9 +23,9 @@ from dejavu_lab.exceptions import ParameterError
 from dejavu_lab.store import DuckDBStore, SongInfo
 from dejavu_lab.store import duckdb_store as duckdb_module
 from dejavu_lab.store.base import restrict_songs
-from dejavu_lab.store.hash_index import HashIndex, skip_common, within_budget
+from dejavu_lab.store.indexes.hash_index import HashIndex, skip_common, within_budget
+from dejavu_lab.store.indexes.song_index import SongIndex, SongIndexWriter, song_sidecar_path
 from dejavu_lab.store.server import expand_lookup
-from dejavu_lab.store.song_index import SongIndex, SongIndexWriter, song_sidecar_path
 from dejavu_lab.studies.synth import synth_song
 
 

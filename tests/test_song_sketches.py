@@ -13,7 +13,7 @@ import pytest
 from dejavu_lab.core.hashing import Fingerprints
 from dejavu_lab.store import DuckDBStore, SongInfo
 from dejavu_lab.store import duckdb_store as duckdb_module
-from dejavu_lab.store.song_sketches import SongSketches, sketch_sidecar_path
+from dejavu_lab.store.indexes.song_sketches import SongSketches, sketch_sidecar_path
 
 
 def songs(rng: np.random.Generator, n: int) -> list[tuple[int, np.ndarray]]:

@@ -10,8 +10,12 @@ import pytest
 from dejavu_lab.core.hashing import Fingerprints
 from dejavu_lab.store import DuckDBStore
 from dejavu_lab.store.base import SongInfo
-from dejavu_lab.store.song_index import SongIndex
-from dejavu_lab.store.song_stretches import BLOCK_FRAMES, SongStretches, stretch_sidecar_path
+from dejavu_lab.store.indexes.song_index import SongIndex
+from dejavu_lab.store.indexes.song_stretches import (
+    BLOCK_FRAMES,
+    SongStretches,
+    stretch_sidecar_path,
+)
 
 RANGES = (
     (None, None),

@@ -20,7 +20,7 @@ from dejavu_lab.core.matching import Lookup, Matcher
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.exceptions import ParameterError
 from dejavu_lab.store import DuckDBStore, SongInfo, open_store
-from dejavu_lab.store.hash_index import HashIndex, skip_common
+from dejavu_lab.store.indexes.hash_index import HashIndex, skip_common
 from dejavu_lab.store.server import expand_lookup
 
 SEEDS = range(30)

@@ -153,7 +153,7 @@ def open_server_store_url(url: str) -> Any:
 def _open(config: ServerConfig) -> Any:
     if config.kind == "mysql":
         try:
-            from .mysql_store import MySQLStore
+            from .server.mysql_store import MySQLStore
         except ImportError as error:
             raise StoreError(
                 f"{config.describe()}: MySQL support needs PyMySQL "
@@ -161,7 +161,7 @@ def _open(config: ServerConfig) -> Any:
             ) from error
         return MySQLStore(config)
     try:
-        from .postgres_store import PostgresStore
+        from .server.postgres_store import PostgresStore
     except ImportError as error:
         raise StoreError(
             f"{config.describe()}: PostgreSQL support needs psycopg 3 "

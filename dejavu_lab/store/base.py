@@ -126,7 +126,7 @@ class Store(Protocol):
         the plain lookup without the rows of exactly those hashes. With
         ``max_rows`` (a budget, ``Matcher.shortlist_rows``), only the rarest
         hashes whose rows fit in it are kept
-        (:func:`~dejavu_lab.store.hash_index.within_budget`).
+        (:func:`~dejavu_lab.store.indexes.hash_index.within_budget`).
         """
         ...
 

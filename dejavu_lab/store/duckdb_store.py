@@ -13,7 +13,7 @@ is visible only once all its hashes are; a killed writer leaves nothing
 half-stored. ``sketches`` is added to a database of before it when the file is
 opened for writing; read-only, such a database simply has no sketches. Its
 songs' sketches can be added later, one transaction each (:meth:`DuckDBStore.add_sketch`).
-Lookups go through a :class:`~dejavu_lab.store.hash_index.HashIndex` (``index="memory"``,
+Lookups go through a :class:`~dejavu_lab.store.indexes.hash_index.HashIndex` (``index="memory"``,
 the default) or through one SQL join per query (``index="sql"``). The index of
 a database file is kept in a sidecar next to it, ``<path>.index``, opened
 memory-mapped in milliseconds; it is rebuilt (one sorted pass over the table,
@@ -67,10 +67,10 @@ from .base import (
     sketch_bytes,
     sketch_ids,
 )
-from .hash_index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
-from .song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
-from .song_sketches import SongSketches, sketch_sidecar_path
-from .song_stretches import SongStretches, stretch_sidecar_path
+from .indexes.hash_index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
+from .indexes.song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
+from .indexes.song_sketches import SongSketches, sketch_sidecar_path
+from .indexes.song_stretches import SongStretches, stretch_sidecar_path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -506,7 +506,7 @@ class DuckDBStore:
         """The stored sketches of ``song_ids``.
 
         In ``index="memory"`` mode of a database file, one ``pread`` a song from
-        the song sketches (:mod:`dejavu_lab.store.song_sketches`): a query of the
+        the song sketches (:mod:`dejavu_lab.store.indexes.song_sketches`): a query of the
         file opens a connection, about 20 ms. Otherwise one query.
 
         Returns
@@ -765,7 +765,7 @@ class DuckDBStore:
                 con.execute(f"SET memory_limit = '{memory}'")
 
     def load_song_index(self) -> SongIndex:
-        """Load (once) the song-major index (:mod:`dejavu_lab.store.song_index`).
+        """Load (once) the song-major index (:mod:`dejavu_lab.store.indexes.song_index`).
 
         Opened from its sidecar (``<path>.songs``) or built there, song by song
         from the table (a few songs' rows sorted at a time), if missing or stale.
@@ -778,7 +778,7 @@ class DuckDBStore:
         return self._song_index
 
     def load_song_stretches(self) -> SongStretches:
-        """Load (once) each song's rows by offset (:mod:`dejavu_lab.store.song_stretches`).
+        """Load (once) each song's rows by offset (:mod:`dejavu_lab.store.indexes.song_stretches`).
 
         Opened from its sidecar (``<path>.stretches``) or built there from the
         song index, song by song, if missing or stale.
@@ -797,7 +797,7 @@ class DuckDBStore:
         return self._stretches
 
     def load_song_sketches(self) -> SongSketches | None:
-        """Load (once) the songs' sketches (:mod:`dejavu_lab.store.song_sketches`).
+        """Load (once) the songs' sketches (:mod:`dejavu_lab.store.indexes.song_sketches`).
 
         Opened from its sidecar (``<path>.sketches``) or built there from the
         sketches table if missing or stale. None where there is no sidecar to
@@ -884,7 +884,7 @@ class DuckDBStore:
         """The same rows as :meth:`lookup`, through one SQL join.
 
         The stop-list (``max_postings``) and the row budget (``max_rows``) are
-        applied to the joined rows (:func:`~dejavu_lab.store.hash_index.skip_common`): the
+        applied to the joined rows (:func:`~dejavu_lab.store.indexes.hash_index.skip_common`): the
         join still reads the rows of common hashes.
         """
         if len(hashes) == 0:

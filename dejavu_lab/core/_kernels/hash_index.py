@@ -1,4 +1,4 @@
-"""Compiled kernels of the hash index's lookup (:mod:`dejavu_lab.store.hash_index`).
+"""Compiled kernels of the hash index's lookup (:mod:`dejavu_lab.store.indexes.hash_index`).
 
 **Each query hash's run.** The index's keys are sorted in two segments (the
 common hashes last), each key with the first row of its run. :func:`key_buckets`

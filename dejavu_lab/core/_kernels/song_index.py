@@ -1,4 +1,4 @@
-"""Compiled kernels of the song index's reads (:mod:`dejavu_lab.store.song_index`).
+"""Compiled kernels of the song index's reads (:mod:`dejavu_lab.store.indexes.song_index`).
 
 **A few songs' rows of the query hashes.** Each song's rows are sorted by hash:
 :func:`join_sorted` merges a song's run with the sorted query hashes, and

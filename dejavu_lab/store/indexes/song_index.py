@@ -1,6 +1,6 @@
 """The song-major index: each song's rows sorted by hash.
 
-:class:`~dejavu_lab.store.hash_index.HashIndex` answers "which rows have these hashes",
+:class:`~dejavu_lab.store.indexes.hash_index.HashIndex` answers "which rows have these hashes",
 which costs the rows of every song that shares a hash. A *shortlist* match
 (``Matcher.shortlist_songs``) needs another question answered: "which rows of
 *these few songs* have these hashes". Here each song's rows ``(hash, offset)``
@@ -36,13 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.matching import Lookup
-from .hash_index import _canonical, _NpyFile, _publish, _scratch_beside
+from ...core.matching import Lookup
+from ._files import META, FileColumn, NpyFile, canonical, publish, scratch_beside
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
 #: (1: offsets always int32.)
 SONG_SIDECAR_FORMAT = 2
-_META = "meta.json"
 _COLUMNS = ("hashes", "offsets")
 
 
@@ -62,44 +61,6 @@ def song_sidecar_path(database: str | os.PathLike[str]) -> Path:
     return Path(os.fspath(database) + ".songs")
 
 
-class _FileColumn:
-    """A 1-D ``.npy`` array read in slices with ``pread`` (no memory map)."""
-
-    def __init__(self, path: Path) -> None:
-        # The header, through a map dropped at once: where the data start, and their type.
-        mapped = np.load(path, mmap_mode="r")
-        if not isinstance(mapped, np.memmap) or mapped.ndim != 1:
-            raise ValueError(f"{path}: not a 1-D array")
-        self.data_start = int(mapped.offset)
-        self.dtype = np.dtype(mapped.dtype)
-        self.length = len(mapped)
-        del mapped
-        self.fd = os.open(path, os.O_RDONLY)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def slice(self, start: int, stop: int) -> np.ndarray:
-        """Elements ``[start, stop)``, read into a new array."""
-        out = np.empty(max(0, stop - start), self.dtype)
-        self.read_into(out, start)
-        return out
-
-    def read_into(self, out: np.ndarray, start: int) -> None:
-        """Elements ``[start, start + len(out))`` into ``out`` (contiguous, this dtype)."""
-        size = self.dtype.itemsize
-        view = out.view(np.uint8).data
-        done = 0
-        while done < len(view):
-            got = os.preadv(self.fd, [view[done:]], self.data_start + start * size + done)
-            if got <= 0:
-                raise OSError(f"song index: short read at element {start} of {self.length}")
-            done += got
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 class SongIndex:
     """Fingerprint rows grouped by song, each song's sorted by hash then offset.
 
@@ -117,8 +78,8 @@ class SongIndex:
         self,
         song_ids: np.ndarray,
         starts: np.ndarray,
-        hashes: np.ndarray | _FileColumn,
-        offsets: np.ndarray | _FileColumn,
+        hashes: np.ndarray | FileColumn,
+        offsets: np.ndarray | FileColumn,
     ) -> None:
         self.song_ids = np.asarray(song_ids, dtype=np.int32)
         self.starts = np.asarray(starts, dtype=np.int64)
@@ -143,8 +104,8 @@ class SongIndex:
     def __repr__(self) -> str:
         return f"SongIndex({len(self):,} rows, {len(self.song_ids):,} songs)"
 
-    def _run(self, column: np.ndarray | _FileColumn, start: int, stop: int) -> np.ndarray:
-        if isinstance(column, _FileColumn):
+    def _run(self, column: np.ndarray | FileColumn, start: int, stop: int) -> np.ndarray:
+        if isinstance(column, FileColumn):
             return column.slice(start, stop)
         return np.asarray(column[start:stop])
 
@@ -161,7 +122,7 @@ class SongIndex:
         Returns
         -------
         Lookup
-            The rows :meth:`HashIndex.lookup <dejavu_lab.store.hash_index.HashIndex.lookup>`
+            The rows :meth:`HashIndex.lookup <dejavu_lab.store.indexes.hash_index.HashIndex.lookup>`
             returns, restricted to ``song_ids``, in the same order: grouped by
             query position, each group by song, then offset.
         """
@@ -174,7 +135,7 @@ class SongIndex:
         where = np.searchsorted(self.song_ids, wanted)
         where[where == len(self.song_ids)] = 0
         present = where[self.song_ids[where] == wanted] if len(self.song_ids) else where[:0]
-        from ..core._kernels.song_index import join_sorted, stable_order
+        from ...core._kernels.song_index import join_sorted, stable_order
 
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for position in present.tolist():
@@ -217,7 +178,7 @@ class SongIndex:
         where = int(np.searchsorted(self.song_ids, song_id))
         if where == len(self.song_ids) or self.song_ids[where] != song_id:
             return np.zeros(0, np.uint32), np.zeros(0, np.int32)
-        from ..core._kernels.song_index import rows_in_range
+        from ...core._kernels.song_index import rows_in_range
 
         first, last = int(self.starts[where]), int(self.starts[where + 1])
         return rows_in_range(
@@ -236,17 +197,17 @@ class SongIndex:
         """Open a sidecar, or None if it is missing, unreadable or stale."""
         folder = Path(directory)
         try:
-            meta = json.loads((folder / _META).read_text())
+            meta = json.loads((folder / META).read_text())
         except (OSError, ValueError):
             return None
-        if meta.get("format") != SONG_SIDECAR_FORMAT or meta.get("signature") != _canonical(
+        if meta.get("format") != SONG_SIDECAR_FORMAT or meta.get("signature") != canonical(
             signature
         ):
             return None
         try:
             song_ids = np.load(folder / "song_ids.npy")
             starts = np.load(folder / "starts.npy")
-            columns = [_FileColumn(folder / f"{name}.npy") for name in _COLUMNS]
+            columns = [FileColumn(folder / f"{name}.npy") for name in _COLUMNS]
         except (OSError, ValueError):
             return None
         n_rows = int(starts[-1]) if len(starts) else -1
@@ -259,7 +220,7 @@ class SongIndex:
     def close(self) -> None:
         """Release the sidecar's files (an in-memory index has none)."""
         for column in (self._hashes, self._offsets):
-            if isinstance(column, _FileColumn):
+            if isinstance(column, FileColumn):
                 column.close()
 
 
@@ -294,12 +255,12 @@ class SongIndexWriter:
         self._dtypes = {"hashes": np.dtype(np.uint32), "offsets": np.dtype(offsets)}
         self.directory = None if directory is None else Path(directory)
         self._temporary: Path | None = None
-        self._sinks: dict[str, _NpyFile] = {}
+        self._sinks: dict[str, NpyFile] = {}
         self._memory: dict[str, list[np.ndarray]] = {name: [] for name in _COLUMNS}
         if self.directory is not None:
-            self._temporary = _scratch_beside(self.directory, self)
+            self._temporary = scratch_beside(self.directory, self)
             self._sinks = {
-                name: _NpyFile(self._temporary / f"{name}.npy", dtype, n_rows)
+                name: NpyFile(self._temporary / f"{name}.npy", dtype, n_rows)
                 for name, dtype in self._dtypes.items()
             }
         self._songs: list[np.ndarray] = []
@@ -369,7 +330,7 @@ class SongIndexWriter:
         np.save(self._temporary / "song_ids.npy", songs.astype(np.int32))
         np.save(self._temporary / "starts.npy", starts.astype(np.int64))
         meta = {"format": SONG_SIDECAR_FORMAT}
-        return _publish(self._temporary, self.directory, meta, signature, SongIndex.open)
+        return publish(self._temporary, self.directory, meta, signature, SongIndex.open)
 
     def abort(self) -> None:
         """Give up: delete what was written (a sidecar in place stays)."""

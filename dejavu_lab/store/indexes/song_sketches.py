@@ -34,12 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from .hash_index import _canonical, _NpyFile, _publish, _scratch_beside
-from .song_index import _FileColumn
+from ._files import META, FileColumn, NpyFile, canonical, publish, scratch_beside
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
 SKETCH_SIDECAR_FORMAT = 1
-_META = "meta.json"
 
 
 def sketch_sidecar_path(database: str | os.PathLike[str]) -> Path:
@@ -61,7 +59,7 @@ class SongSketches:
     """
 
     def __init__(
-        self, song_ids: np.ndarray, starts: np.ndarray, frames: np.ndarray | _FileColumn
+        self, song_ids: np.ndarray, starts: np.ndarray, frames: np.ndarray | FileColumn
     ) -> None:
         self.song_ids = np.asarray(song_ids, dtype=np.int64)
         self.starts = np.asarray(starts, dtype=np.int64)
@@ -89,14 +87,14 @@ class SongSketches:
         """
         if directory is not None and lengths is None:
             raise ValueError("a sidecar is written front to back: give the sketches' lengths")
-        temporary = None if directory is None else _scratch_beside(Path(directory), songs)
-        sink: _NpyFile | None = None
+        temporary = None if directory is None else scratch_beside(Path(directory), songs)
+        sink: NpyFile | None = None
         ids: list[int] = []
         starts = [0]
         memory: list[np.ndarray] = []
         try:
             if temporary is not None and lengths is not None:
-                sink = _NpyFile(temporary / "frames.npy", np.uint32, int(sum(lengths)))
+                sink = NpyFile(temporary / "frames.npy", np.uint32, int(sum(lengths)))
             for song_id, sketch in songs:
                 bits = np.asarray(sketch, dtype=np.uint32).reshape(-1)
                 if ids and song_id <= ids[-1]:
@@ -127,7 +125,7 @@ class SongSketches:
                 shutil.rmtree(temporary, ignore_errors=True)
             raise
         meta = {"format": SKETCH_SIDECAR_FORMAT}
-        return _publish(temporary, Path(directory), meta, signature or {}, cls.open)
+        return publish(temporary, Path(directory), meta, signature or {}, cls.open)
 
     def __len__(self) -> int:
         return len(self.song_ids)
@@ -149,7 +147,7 @@ class SongSketches:
             if where == len(self.song_ids) or self.song_ids[where] != song_id:
                 continue
             first, last = int(self.starts[where]), int(self.starts[where + 1])
-            if isinstance(self._frames, _FileColumn):
+            if isinstance(self._frames, FileColumn):
                 found[int(song_id)] = self._frames.slice(first, last)
             else:
                 found[int(song_id)] = np.array(self._frames[first:last])
@@ -164,10 +162,10 @@ class SongSketches:
         """Open a sidecar, or None if it is missing, unreadable or stale."""
         folder = Path(directory)
         try:
-            meta = json.loads((folder / _META).read_text())
+            meta = json.loads((folder / META).read_text())
         except (OSError, ValueError):
             return None
-        if meta.get("format") != SKETCH_SIDECAR_FORMAT or meta.get("signature") != _canonical(
+        if meta.get("format") != SKETCH_SIDECAR_FORMAT or meta.get("signature") != canonical(
             signature
         ):
             return None
@@ -176,7 +174,7 @@ class SongSketches:
             starts = np.load(folder / "starts.npy")
             if len(starts) == 1 and int(starts[0]) == 0:  # no sketches: nothing to map
                 return cls(song_ids, starts, np.zeros(0, np.uint32))
-            frames = _FileColumn(folder / "frames.npy")
+            frames = FileColumn(folder / "frames.npy")
         except (OSError, ValueError, IndexError):
             return None
         if len(starts) != len(song_ids) + 1 or int(starts[-1]) != len(frames):
@@ -186,5 +184,5 @@ class SongSketches:
 
     def close(self) -> None:
         """Release the sidecar's file (an in-memory one has none)."""
-        if isinstance(self._frames, _FileColumn):
+        if isinstance(self._frames, FileColumn):
             self._frames.close()

@@ -34,25 +34,23 @@ sorted chunks so that the rows are never held twice.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import mmap
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 
-from ..core.matching import Lookup
+from ...core.matching import Lookup
+from ._files import META, NpyFile, canonical, publish, scratch_beside
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
 #: (1: a prefix table over per-row hash residuals, 5 bytes a row.)
 SIDECAR_FORMAT = 2
-_META = "meta.json"
-_Opened = TypeVar("_Opened")
 _UINT32_LIMIT = 1 << 32
 _PAGE = mmap.PAGESIZE
 #: Bytes of a mapped index's rows that lookups may make resident in a query
@@ -293,7 +291,7 @@ class HashIndex:
         query = np.asarray(query_hashes, dtype=np.uint32)
         n_keys, n_common = self.layout.n_keys, self.layout.n_common_keys
         if n_keys and len(query):
-            from ..core._kernels.hash_index import find_runs
+            from ...core._kernels.hash_index import find_runs
 
             shift, buckets = self._buckets()
             return find_runs(  # type: ignore[no-any-return]
@@ -314,7 +312,7 @@ class HashIndex:
         (:func:`~dejavu_lab.core._kernels.hash_index.find_runs`).
         """
         if self._bucket_table is None:
-            from ..core._kernels.hash_index import key_buckets
+            from ...core._kernels.hash_index import key_buckets
 
             n_plain = self.layout.n_keys - self.layout.n_common_keys
             bits = min(_MAX_BUCKET_BITS, max(1, n_plain.bit_length()))
@@ -387,7 +385,7 @@ class HashIndex:
             return Lookup.empty()
         self._note_touched(total, int(np.count_nonzero(counts)))
         if self.layout.offset_bits is not None:
-            from ..core._kernels.hash_index import gather_runs
+            from ...core._kernels.hash_index import gather_runs
 
             packed = np.asarray(self.postings[0])
             return Lookup(*gather_runs(packed, first, counts, self.layout.offset_bits))
@@ -490,10 +488,10 @@ class HashIndex:
         """
         folder = Path(directory)
         try:
-            meta = json.loads((folder / _META).read_text())
+            meta = json.loads((folder / META).read_text())
         except (OSError, ValueError):
             return None
-        if meta.get("format") != SIDECAR_FORMAT or meta.get("signature") != _canonical(signature):
+        if meta.get("format") != SIDECAR_FORMAT or meta.get("signature") != canonical(signature):
             return None
         layout = IndexLayout(**meta["layout"])
         mode: Literal["r"] | None = "r" if mmap else None
@@ -583,7 +581,7 @@ def sidecar_path(database: str | os.PathLike[str]) -> Path:
 def sidecar_signature(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The signature a sidecar was built with (None if there is none)."""
     try:
-        meta = json.loads((Path(directory) / _META).read_text())
+        meta = json.loads((Path(directory) / META).read_text())
     except (OSError, ValueError):
         return None
     signature = meta.get("signature")
@@ -623,11 +621,11 @@ class IndexWriter:
         names = ("packed",) if layout.offset_bits is not None else ("song_ids", "offsets")
         dtypes = (np.uint32,) if layout.offset_bits is not None else (np.int32, np.int32)
         columns = {name: np.dtype(dtype) for name, dtype in zip(names, dtypes, strict=True)}
-        self._sinks: dict[str, _Memory | _NpyFile]
+        self._sinks: dict[str, _Memory | NpyFile]
         if self.directory is not None:
-            self._temporary = _scratch_beside(self.directory, self)
+            self._temporary = scratch_beside(self.directory, self)
             self._sinks = {
-                name: _NpyFile(self._temporary / f"{name}.npy", dtype, layout.n_rows)
+                name: NpyFile(self._temporary / f"{name}.npy", dtype, layout.n_rows)
                 for name, dtype in columns.items()
             }
         else:
@@ -767,7 +765,7 @@ class IndexWriter:
         np.save(self._temporary / "keys.npy", keys)
         np.save(self._temporary / "starts.npy", starts)
         meta = {"format": SIDECAR_FORMAT, "layout": asdict(layout)}
-        return _publish(self._temporary, self.directory, meta, signature, HashIndex.open)
+        return publish(self._temporary, self.directory, meta, signature, HashIndex.open)
 
     def abort(self) -> None:
         """Give up: close and delete the files written so far (a sidecar in place stays)."""
@@ -832,88 +830,3 @@ class _Spill:
             self.handle.close()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
-
-
-class _NpyFile:
-    """A 1-D ``.npy`` file of known length, written front to back."""
-
-    def __init__(self, path: Path, dtype: Any, length: int) -> None:
-        self.dtype = np.dtype(dtype)
-        self.length = length
-        self.filled = 0
-        self.handle = open(path, "wb")  # noqa: SIM115 (closed by close())
-        header = {
-            "descr": np.lib.format.dtype_to_descr(self.dtype),
-            "fortran_order": False,
-            "shape": (length,),
-        }
-        np.lib.format.write_array_header_2_0(self.handle, header)
-
-    def append(self, values: np.ndarray) -> None:
-        np.ascontiguousarray(values, dtype=self.dtype).tofile(self.handle)
-        self.filled += len(values)
-
-    def close(self) -> np.ndarray:
-        self.handle.close()
-        if self.filled != self.length:
-            raise ValueError(f"{self.handle.name}: {self.filled} values written, {self.length} due")
-        return np.zeros(0, self.dtype)  # the index is reopened from the files
-
-    def discard(self) -> None:
-        self.handle.close()
-
-
-def _canonical(signature: Mapping[str, Any]) -> Any:
-    """The signature as it reads back from JSON (tuples become lists, ...)."""
-    return json.loads(json.dumps(dict(signature), sort_keys=True, default=str))
-
-
-def _scratch_beside(directory: Path, owner: object) -> Path:
-    """A new, empty temporary directory beside a sidecar, for one writer."""
-    scratch = directory.with_name(f"{directory.name}.tmp-{os.getpid()}-{id(owner)}")
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    return scratch
-
-
-def _publish(
-    temporary: Path,
-    directory: Path,
-    meta: Mapping[str, Any],
-    signature: Mapping[str, Any],
-    opener: Callable[[Path, Mapping[str, Any]], _Opened | None],
-) -> _Opened:
-    """Write a sidecar's ``meta.json`` (with its signature), move it into place, open it.
-
-    Raises
-    ------
-    OSError
-        If what ``opener`` finds there is not this build (another process
-        replaced it with a different one).
-    """
-    record = {**meta, "signature": _canonical(signature)}
-    (temporary / _META).write_text(json.dumps(record, indent=1))
-    _replace_directory(temporary, directory)
-    opened = opener(directory, signature)
-    if opened is None:
-        raise OSError(f"sidecar {directory} changed while it was being written")
-    return opened
-
-
-def _replace_directory(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target``, replacing an older ``target``.
-
-    Readers that mapped the old files keep them until they close: unlinked
-    files live on while mapped.
-    """
-    if target.exists():
-        stale = target.with_name(f"{target.name}.old-{os.getpid()}")
-        shutil.rmtree(stale, ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError):
-            target.rename(stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        source.rename(target)
-    except OSError:
-        # Another process put its sidecar in place first; keep that one.
-        shutil.rmtree(source, ignore_errors=True)

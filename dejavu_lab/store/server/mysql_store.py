@@ -51,10 +51,10 @@ import numpy as np
 import pymysql
 import pymysql.cursors
 
-from ..core._arrays import sorted_unique
-from ..exceptions import StoreError
-from .base import SCHEMA_VERSION, DuplicateSongError, SongInfo, params_to_json
-from .server import ServerConfig
+from ...core._arrays import sorted_unique
+from ...exceptions import StoreError
+from ..base import SCHEMA_VERSION, DuplicateSongError, SongInfo, params_to_json
+from .config import ServerConfig
 from .sql_store import Failure, ServerStore
 
 #: Rows per multi-row INSERT (about 30 bytes each: well under max_allowed_packet).
@@ -179,7 +179,7 @@ class MySQLStore(ServerStore):
     Parameters
     ----------
     config : ServerConfig
-        See :func:`~dejavu_lab.store.server.open_server_store`.
+        See :func:`~dejavu_lab.store.open_server_store`.
 
     Raises
     ------

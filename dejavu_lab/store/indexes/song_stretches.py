@@ -2,20 +2,20 @@
 
 The peak check (:mod:`dejavu_lab.core.verify`) asks for a few seconds of each
 of up to ten candidate songs, the rows with ``start <= offset < stop``. The
-song index (:mod:`dejavu_lab.store.song_index`) keeps a song's rows sorted by
+song index (:mod:`dejavu_lab.store.indexes.song_index`) keeps a song's rows sorted by
 hash, so a stretch there costs a read and a scan of the whole song. Here each
 song's rows are stored sorted by offset, then hash, beside a small table of
 where every block of :data:`BLOCK_FRAMES` frames starts: a stretch is one
 ``pread`` of the blocks around it, trimmed by a binary search. The rows are
 exactly those of :meth:`SongIndex.song_rows
-<dejavu_lab.store.song_index.SongIndex.song_rows>`, in its order.
+<dejavu_lab.store.indexes.song_index.SongIndex.song_rows>`, in its order.
 
 The sidecar (``<database>.stretches``) is built from the song index's, one
 song at a time, and carries the same signature; it doubles the song index's
 bytes on disk (not in memory: the rows are read with ``pread``, as there).
 
 >>> import numpy as np
->>> from dejavu_lab.store.song_index import SongIndex
+>>> from dejavu_lab.store.indexes.song_index import SongIndex
 >>> songs = SongIndex.from_rows(
 ...     np.array([7, 3, 9, 5], np.uint32), np.array([1, 1, 1, 2], np.int32),
 ...     np.array([200, 5, 70, 4], np.int32),
@@ -36,15 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from .hash_index import _canonical, _NpyFile, _publish, _scratch_beside
-from .song_index import SongIndex, _FileColumn
+from ._files import META, FileColumn, NpyFile, canonical, publish, scratch_beside
+from .song_index import SongIndex
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
 STRETCH_SIDECAR_FORMAT = 1
 #: Frames a block of the table of block starts covers: a stretch reads at
 #: most this many frames' rows too many at either end.
 BLOCK_FRAMES = 64
-_META = "meta.json"
 _COLUMNS = ("hashes", "offsets")
 
 
@@ -97,8 +96,8 @@ class SongStretches:
         starts: np.ndarray,
         block_first: np.ndarray,
         blocks: np.ndarray,
-        hashes: np.ndarray | _FileColumn,
-        offsets: np.ndarray | _FileColumn,
+        hashes: np.ndarray | FileColumn,
+        offsets: np.ndarray | FileColumn,
     ) -> None:
         self.song_ids = np.asarray(song_ids, dtype=np.int32)
         self.starts = np.asarray(starts, dtype=np.int64)
@@ -115,16 +114,16 @@ class SongStretches:
         signature: Mapping[str, Any] | None = None,
     ) -> SongStretches:
         """Build from a song index, in memory or into a sidecar (with its ``signature``)."""
-        temporary = None if directory is None else _scratch_beside(Path(directory), songs)
+        temporary = None if directory is None else scratch_beside(Path(directory), songs)
         n_rows = len(songs)
-        sinks: dict[str, _NpyFile] = {}
+        sinks: dict[str, NpyFile] = {}
         memory: dict[str, list[np.ndarray]] = {name: [] for name in _COLUMNS}
         try:
             if temporary is not None:
                 offsets_dtype = np.dtype(songs._offsets.dtype)
                 sinks = {
-                    "hashes": _NpyFile(temporary / "hashes.npy", np.uint32, n_rows),
-                    "offsets": _NpyFile(temporary / "offsets.npy", offsets_dtype, n_rows),
+                    "hashes": NpyFile(temporary / "hashes.npy", np.uint32, n_rows),
+                    "offsets": NpyFile(temporary / "offsets.npy", offsets_dtype, n_rows),
                 }
             blocks, block_first = [], [0]
             for position in range(len(songs.song_ids)):
@@ -163,7 +162,7 @@ class SongStretches:
                 shutil.rmtree(temporary, ignore_errors=True)
             raise
         meta = {"format": STRETCH_SIDECAR_FORMAT, "block_frames": BLOCK_FRAMES}
-        return _publish(temporary, Path(directory), meta, signature or {}, cls.open)
+        return publish(temporary, Path(directory), meta, signature or {}, cls.open)
 
     def __len__(self) -> int:
         return int(self.starts[-1]) if len(self.starts) else 0
@@ -171,8 +170,8 @@ class SongStretches:
     def __repr__(self) -> str:
         return f"SongStretches({len(self):,} rows, {len(self.song_ids):,} songs)"
 
-    def _read(self, column: np.ndarray | _FileColumn, start: int, stop: int) -> np.ndarray:
-        if isinstance(column, _FileColumn):
+    def _read(self, column: np.ndarray | FileColumn, start: int, stop: int) -> np.ndarray:
+        if isinstance(column, FileColumn):
             return column.slice(start, stop)
         return np.asarray(column[start:stop])
 
@@ -251,7 +250,7 @@ class SongStretches:
         for i in np.flatnonzero(lengths):
             at, n = int(bounds[i]), int(lengths[i])
             for column, out in ((self._hashes, hashes), (self._offsets, offsets)):
-                if isinstance(column, _FileColumn):
+                if isinstance(column, FileColumn):
                     column.read_into(out[at : at + n], int(first[i]))
                 else:
                     out[at : at + n] = column[int(first[i]) : int(first[i]) + n]
@@ -266,13 +265,13 @@ class SongStretches:
         """Open a sidecar, or None if it is missing, unreadable or stale."""
         folder = Path(directory)
         try:
-            meta = json.loads((folder / _META).read_text())
+            meta = json.loads((folder / META).read_text())
         except (OSError, ValueError):
             return None
         if (
             meta.get("format") != STRETCH_SIDECAR_FORMAT
             or meta.get("block_frames") != BLOCK_FRAMES
-            or meta.get("signature") != _canonical(signature)
+            or meta.get("signature") != canonical(signature)
         ):
             return None
         try:
@@ -280,7 +279,7 @@ class SongStretches:
                 np.load(folder / f"{name}.npy")
                 for name in ("song_ids", "starts", "block_first", "blocks")
             ]
-            columns = [_FileColumn(folder / f"{name}.npy") for name in _COLUMNS]
+            columns = [FileColumn(folder / f"{name}.npy") for name in _COLUMNS]
         except (OSError, ValueError):
             return None
         song_ids, starts, block_first, blocks = arrays
@@ -299,5 +298,5 @@ class SongStretches:
     def close(self) -> None:
         """Release the sidecar's files (an in-memory one has none)."""
         for column in (self._hashes, self._offsets):
-            if isinstance(column, _FileColumn):
+            if isinstance(column, FileColumn):
                 column.close()

@@ -32,10 +32,10 @@ from typing import Any, Literal, Self
 
 import numpy as np
 
-from ..core.hashing import Fingerprints
-from ..core.matching import Lookup
-from ..exceptions import StoreError
-from .base import (
+from ...core.hashing import Fingerprints
+from ...core.matching import Lookup
+from ...exceptions import StoreError
+from ..base import (
     DuplicateSongError,
     SongInfo,
     SongRecord,
@@ -46,8 +46,8 @@ from .base import (
     sketch_bytes,
     sketch_ids,
 )
-from .server import (
-    ServerConfig,
+from .config import ServerConfig
+from .votes import (
     VoteSummary,
     check_vote_params,
     expand_lookup,
@@ -140,8 +140,8 @@ class ServerStore(ABC):
         time_tolerance: int,
         distinct_hashes: bool,
     ) -> list[np.ndarray]:
-        """The five columns of :func:`~dejavu_lab.store.server.summary_from_rows`,
-        counted by the server from :func:`~dejavu_lab.store.server.vote_query_rows`."""
+        """The five columns of :func:`~dejavu_lab.store.server.votes.summary_from_rows`,
+        counted by the server from :func:`~dejavu_lab.store.server.votes.vote_query_rows`."""
 
     @abstractmethod
     def _size_bytes(self) -> int:
@@ -309,7 +309,7 @@ class ServerStore(ABC):
         """All rows of ``hashes``, fetched in batches of distinct hashes.
 
         The stop-list (``max_postings``) is applied to the fetched rows
-        (:func:`~dejavu_lab.store.server.expand_lookup`): the same rows as
+        (:func:`~dejavu_lab.store.server.votes.expand_lookup`): the same rows as
         the DuckDB store's, but the server still sends those of common hashes.
         So is a row budget (``max_rows``).
         """

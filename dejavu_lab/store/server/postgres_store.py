@@ -40,10 +40,10 @@ import numpy as np
 import psycopg
 from psycopg import errors, sql
 
-from ..core._arrays import sorted_unique
-from ..exceptions import StoreError
-from .base import SCHEMA_VERSION, DuplicateSongError, SongInfo, params_to_json
-from .server import ServerConfig
+from ...core._arrays import sorted_unique
+from ...exceptions import StoreError
+from ..base import SCHEMA_VERSION, DuplicateSongError, SongInfo, params_to_json
+from .config import ServerConfig
 from .sql_store import Failure, ServerStore
 
 #: Bytes per ``copy.write`` call.
@@ -159,7 +159,7 @@ class PostgresStore(ServerStore):
     Parameters
     ----------
     config : ServerConfig
-        See :func:`~dejavu_lab.store.server.open_server_store`.
+        See :func:`~dejavu_lab.store.open_server_store`.
 
     Raises
     ------
