@@ -155,6 +155,7 @@ html_theme_options = {
 }
 # The guide's pages are flat: no left sidebar (the API pages keep theirs, listing the modules).
 html_sidebars = {page.stem: [] for page in DOCS.glob("*.md") if page.stem != "api"}
+html_sidebars |= {f"notes/{page.stem}": [] for page in (DOCS / "notes").glob("*.md")}
 toc_object_entries_show_parents = "hide"  # "close()" rather than "Dejavu.close()" in page tocs
 
 
