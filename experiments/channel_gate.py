@@ -6,7 +6,8 @@ python experiments/channel_gate.py --size full --from-csv --fit-seed 1 --report-
 python experiments/channel_gate.py --size full --cost --seed 0 --seconds 1 2 3
     (what the gate costs known clips through channels that keep the bass: noise alone, a codec)
 
-Why: the clean false matches left (``docs/no-match.md``, the sketch check) are music that
+Why: the clean false matches left (``docs/notes/no-match-explorations.md``, the sketch check)
+are music that
 resembles a reference song, heard clean; their evidence (``r`` about 1.2-1.4) is that of a true
 match heard through the laptop microphone, so no one threshold names the one and not the
 other. But a clean copy of a reference song gives far more evidence (seed 1: ``r`` at least 13

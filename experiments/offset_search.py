@@ -7,7 +7,8 @@ python experiments/offset_search.py --size full --fit-seed 1 --report-seeds 0 2 
 
 Why: in 4 of the 5 seed 1 laptop-mic 1 s clips whose right song reaches the probe fold's
 ``1e-3`` level at the true offset but is not named, the right song's hash offset (its tallest
-vote window) is wrong (``docs/no-match.md``, the peak probe). So each of the hash vote's 10
+vote window) is wrong (``docs/notes/no-match-explorations.md``, the peak probe). So each of
+the hash vote's 10
 best candidates is scored not only at its tallest window but at its ``K`` tallest windows
 (greedy: each at least :data:`SEPARATION_FRAMES` from those kept), by the peak check's
 evidence ``r`` and the probe's ``z`` (``dejavu_lab.core.probe``, :data:`PEAKNESS`), folded as

@@ -6,7 +6,8 @@ python experiments/sketch_check.py --size full --fit-seed 1 --report-seeds 0 2 -
     (the nulls fitted on the fit seed's unseen clips, replayed on the others: the tables)
 
 Why: at 1 s through the laptop microphone the peak check's evidence at the *true* offset
-stays under the ``1e-3`` threshold for 12 of seed 1's 45 clips (``docs/no-match.md``, where
+stays under the ``1e-3`` threshold for 12 of seed 1's 45 clips
+(``docs/notes/no-match-explorations.md``, where
 the right song is), so no ranking can reach the targets; and the clean false matches are
 similar music whose peaks meet a reference's now and then. The sketch
 (:mod:`dejavu_lab.core.sketch`) keeps one bit per pair of neighbouring mel bands and frame,

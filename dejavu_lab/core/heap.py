@@ -7,7 +7,7 @@ at first, raised as mapped ones are freed) and returns the top of its heap
 to the system once more than twice that is free. Either way the next
 query's arrays come from fresh pages: about 330 minor page faults a 5 s
 query at 45 songs, 0.8-1.1 ms of system time out of about 10 ms (measured
-with ``getrusage``; ``docs/latency.md``, fifth round).
+with ``getrusage``; ``docs/notes/latency-history.md``, fifth round).
 
 :func:`retain_freed_memory` raises both thresholds once (``mallopt``): arrays
 of up to :data:`MMAP_THRESHOLD` come from the heap, and up to

@@ -20,7 +20,7 @@ on the same song and the same query: the scores at the other offsets within
 the background reach give a mean and a standard deviation, and ``z`` is the
 best nearby offset's score standardised by them (:func:`probe_check`).
 ``experiments/peak_probe.py`` measures it against the peak check on the
-study's clips; ``docs/no-match.md`` (the peak probe) says what it found: alone
+study's clips; ``docs/notes/no-match-explorations.md`` (the peak probe) says what it found: alone
 no stronger than the peak check; folded into its evidence (``r + 0.2 z``) more
 1-2 s laptop-mic clips above a ``1e-3`` threshold on held-out seeds, not yet
 wired in.

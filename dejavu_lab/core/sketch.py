@@ -24,7 +24,7 @@ Fingerprinting stores each song's sketch (:meth:`Pipeline.fingerprint_song
 :func:`power_sketch`), and the default's rule adds ``0.1 z`` at each candidate's
 offset to its evidence (``verifier__sketch_weight``, the fold).
 ``experiments/sketch_check.py`` measured it beside the peak check's evidence on
-the study's clips; ``docs/no-match.md`` (the sketch check) says what it found.
+the study's clips; ``docs/notes/no-match-explorations.md`` (the sketch check) says what it found.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
