@@ -20,8 +20,7 @@ from test_store_contract import random_fingerprints, store_spec, throwaway_datab
 from dejavu_lab import Dejavu
 from dejavu_lab.core.matching import Lookup, Matcher
 from dejavu_lab.exceptions import ParameterError
-from dejavu_lab.store import DuckDBStore, SongInfo
-from dejavu_lab.store import duckdb_store as duckdb_module
+from dejavu_lab.store import DuckDBStore, SongInfo, duckdb_sidecars
 from dejavu_lab.store.base import restrict_songs
 from dejavu_lab.store.indexes.hash_index import HashIndex, skip_common, within_budget
 from dejavu_lab.store.indexes.song_index import SongIndex, SongIndexWriter, song_sidecar_path
@@ -121,9 +120,9 @@ def test_duckdb_song_index_sidecar_matches_the_sql_join(
     rng: np.random.Generator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level("INFO", logger="dejavu_lab.store.duckdb_store")
+    caplog.set_level("INFO", logger="dejavu_lab.store.duckdb_sidecars")
     # Small chunks: songs are streamed over several chunks and a chunk holds several songs.
-    monkeypatch.setattr(duckdb_module, "_SONG_INDEX_CHUNK_ROWS", 1700)
+    monkeypatch.setattr(duckdb_sidecars, "_SONG_INDEX_CHUNK_ROWS", 1700)
     path = tmp_path / "db.duckdb"
     store = DuckDBStore(path)
     for k in range(6):

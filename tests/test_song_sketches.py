@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from dejavu_lab.core.hashing import Fingerprints
-from dejavu_lab.store import DuckDBStore, SongInfo
-from dejavu_lab.store import duckdb_store as duckdb_module
+from dejavu_lab.store import DuckDBStore, SongInfo, duckdb_connection
 from dejavu_lab.store.indexes.song_sketches import SongSketches, sketch_sidecar_path
 
 
@@ -110,13 +109,13 @@ def test_store_reads_the_sidecar_without_a_connection(
         np.testing.assert_array_equal(first[song], want[song])
     # Once built, a read opens no connection to the file (each would cost ~20 ms).
     opened: list[str] = []
-    real_connect = duckdb_module.duckdb.connect
+    real_connect = duckdb_connection.duckdb.connect
 
     def counting(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
         opened.append(str(args[0]))
         return real_connect(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(duckdb_module.duckdb, "connect", counting)
+    monkeypatch.setattr(duckdb_connection.duckdb, "connect", counting)
     for _ in range(5):
         again = reader.song_sketches(list(stored)[:3])
         assert sorted(again) == sorted(list(stored)[:3])

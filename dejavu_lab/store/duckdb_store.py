@@ -1,24 +1,19 @@
 """The embedded default store: one DuckDB file (or ``:memory:``).
 
-Tables::
-
-    meta(key VARCHAR PRIMARY KEY, value VARCHAR)       -- params, version, schema
-    songs(song_id, name, path, content_hash UNIQUE, duration_s, num_hashes,
-          fingerprinted_at)
-    fingerprints(hash UINTEGER, song_id INTEGER, "offset" INTEGER)
-    sketches(song_id INTEGER PRIMARY KEY, frames BLOB)  -- little-endian uint32 a frame
-
 A song, its hashes and its sketch are inserted in one transaction, so a song
 is visible only once all its hashes are; a killed writer leaves nothing
 half-stored. ``sketches`` is added to a database of before it when the file is
 opened for writing; read-only, such a database simply has no sketches. Its
 songs' sketches can be added later, one transaction each (:meth:`DuckDBStore.add_sketch`).
+The tables and every statement are in :mod:`~dejavu_lab.store.duckdb_sql`.
+
 Lookups go through a :class:`~dejavu_lab.store.indexes.hash_index.HashIndex` (``index="memory"``,
 the default) or through one SQL join per query (``index="sql"``). The index of
 a database file is kept in a sidecar next to it, ``<path>.index``, opened
 memory-mapped in milliseconds; it is rebuilt (one sorted pass over the table,
 streamed, DuckDB's memory capped) when the database's songs are no longer the
-ones it was built from, as told by :meth:`DuckDBStore.index_signature`.
+ones it was built from, as told by :meth:`DuckDBStore.index_signature`
+(:mod:`~dejavu_lab.store.duckdb_sidecars`).
 
 Many processes share a database file: DuckDB lets one process open it for
 writing, or several for reading, never both. So a store holds no connection
@@ -27,23 +22,20 @@ songs and the index signature, until the file changes: :meth:`DuckDBStore.data_v
 and read-write only for the time a write takes (or a short batch of writes,
 :meth:`DuckDBStore.writing`). A process that finds the file locked waits and
 retries, up to ``lock_timeout`` seconds, then raises
-:class:`~dejavu_lab.exceptions.StoreLockedError` naming the file. Readers see the
-songs added meanwhile at their next call; the sidecars are rebuilt for the new
-songs by the first reader that needs them, written beside and renamed into place.
+:class:`~dejavu_lab.exceptions.StoreLockedError` naming the file
+(:mod:`~dejavu_lab.store.duckdb_connection`). Readers see the songs added
+meanwhile at their next call; the sidecars are rebuilt for the new songs by the
+first reader that needs them, written beside and renamed into place.
 An in-memory database (``:memory:``) keeps its one connection.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -52,79 +44,24 @@ import pandas as pd
 from ..core.hashing import Fingerprints
 from ..core.matching import Lookup
 from ..core.verify import Stretches
-from ..exceptions import ParameterError, StoreError, StoreLockedError
+from ..exceptions import ParameterError, StoreError
+from . import duckdb_sql as sql
 from .base import (
-    SCHEMA_VERSION,
-    DuplicateSongError,
     SongInfo,
     SongRecord,
     StoreStats,
     added_sketch_bytes,
     frame_range,
-    params_to_json,
     restrict_songs,
-    sketch_array,
     sketch_bytes,
     sketch_ids,
 )
-from .indexes.hash_index import HashIndex, IndexLayout, IndexWriter, sidecar_path, skip_common
-from .indexes.song_index import SongIndex, SongIndexWriter, offset_dtype, song_sidecar_path
-from .indexes.song_sketches import SongSketches, sketch_sidecar_path
-from .indexes.song_stretches import SongStretches, stretch_sidecar_path
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE SEQUENCE IF NOT EXISTS song_id_seq START 1;
-CREATE TABLE IF NOT EXISTS songs (
-    song_id INTEGER PRIMARY KEY,
-    name VARCHAR NOT NULL,
-    path VARCHAR NOT NULL,
-    content_hash VARCHAR NOT NULL UNIQUE,
-    duration_s DOUBLE NOT NULL,
-    num_hashes BIGINT NOT NULL,
-    fingerprinted_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-);
-CREATE TABLE IF NOT EXISTS fingerprints (
-    hash UINTEGER NOT NULL,
-    song_id INTEGER NOT NULL,
-    "offset" INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sketches (song_id INTEGER PRIMARY KEY, frames BLOB NOT NULL);
-"""
-#: Tables every database written by this version has (older ones lack ``sketches``).
-_TABLES = ("meta", "sketches")
-
-
-#: DuckDB's memory while it sorts every row for the index; it spills to disk
-#: beyond. (Unlimited, sorting the 10^9 rows of 10,000 songs took 20 GB.)
-INDEX_SORT_MEMORY = "2GB"
-#: Hashes stored in more rows than this fraction of the songs are laid out
-#: after the others in the index (``IndexLayout.common_postings``): a query
-#: with a stop-list of that fraction never maps their pages (a quarter of the
-#: rows at 10,000 songs, see ``benchmarks/README.md``).
-INDEX_COMMON_FRACTION = 0.25
-#: ... but never fewer rows than this (small collections need no split).
-INDEX_COMMON_MIN_ROWS = 1000
-logger = logging.getLogger(__name__)
-_Index = TypeVar("_Index")
-
-#: How long a process waits for another one's lock on the file before giving up (s);
-#: ``$DEJAVU_LAB_LOCK_TIMEOUT`` overrides it.
-LOCK_TIMEOUT_S = 120.0
-#: Longest and shortest pause between two tries to open a locked file (s).
-_RETRY_MAX_S = 0.1
-_RETRY_MIN_S = 0.005
-
-#: Held while a connection is opened, so that a process opens one at a time. Threads
-#: opening the first connections to a file at once otherwise see some of their
-#: transactions fail to find DuckDB's ``pandas_scan`` (``CatalogException``), as if
-#: they had the database instance before its first connection registered its scans.
-_CONNECT_LOCK = threading.Lock()
-
-#: Rows fetched at a time while building the index (vectors of 2048 rows).
-_INDEX_CHUNK_VECTORS = 512
-#: Rows sorted at a time (whole songs) while building the song index.
-_SONG_INDEX_CHUNK_ROWS = 1 << 23
+from .duckdb_connection import Backoff, Contested, connect, file_version, lock_timeout_s
+from .duckdb_sidecars import DuckDBSidecars
+from .indexes.hash_index import HashIndex, skip_common
+from .indexes.song_index import SongIndex
+from .indexes.song_sketches import SongSketches
+from .indexes.song_stretches import SongStretches
 
 
 class DuckDBStore:
@@ -141,7 +78,8 @@ class DuckDBStore:
         How lookups are answered (see the module docstring).
     lock_timeout : float, optional
         Seconds to wait for another process's lock on the file (default
-        :data:`LOCK_TIMEOUT_S`, or ``$DEJAVU_LAB_LOCK_TIMEOUT``).
+        :data:`~dejavu_lab.store.duckdb_connection.LOCK_TIMEOUT_S`, or
+        ``$DEJAVU_LAB_LOCK_TIMEOUT``).
 
     Raises
     ------
@@ -160,25 +98,11 @@ class DuckDBStore:
         self.path = str(path)
         if index not in ("memory", "sql"):
             raise ParameterError(f"index={index!r} is not allowed: expected 'memory' or 'sql'")
-        if lock_timeout is None:
-            text = os.environ.get("DEJAVU_LAB_LOCK_TIMEOUT") or str(LOCK_TIMEOUT_S)
-            try:
-                lock_timeout = float(text)
-            except ValueError:
-                raise ParameterError(
-                    f"DEJAVU_LAB_LOCK_TIMEOUT={text!r} is not allowed: expected seconds >= 0"
-                ) from None
-        if isinstance(lock_timeout, bool) or not lock_timeout >= 0:
-            raise ParameterError(
-                f"lock_timeout={lock_timeout!r} is not allowed: expected seconds >= 0"
-            )
-        self.lock_timeout = float(lock_timeout)
+        self.lock_timeout = lock_timeout_s(lock_timeout)
         self.index_mode = index
         self.read_only = read_only
-        self._index: HashIndex | None = None
-        self._song_index: SongIndex | None = None
-        self._stretches: SongStretches | None = None
-        self._sketches: SongSketches | None = None
+        # The indexes beside the file, loaded once while it is unchanged.
+        self._sidecars = DuckDBSidecars(self.path)
         # The one connection of an in-memory database, or of a batch of writes.
         self._con: duckdb.DuckDBPyConnection | None = None
         # What was read at a data version: {"version": ..., "signature": ..., ...}.
@@ -188,7 +112,7 @@ class DuckDBStore:
         self._closed = False
         if self.path == ":memory:":
             self._con = self._connect(write=True)
-            self._create_schema(self._con)
+            sql.create_schema(self._con)
             return
         parent = Path(self.path).expanduser().resolve().parent
         if not parent.exists():
@@ -198,7 +122,7 @@ class DuckDBStore:
         if not read_only and not self._has_schema():
             # A new file, or one written before the sketches table: CREATE ... IF NOT EXISTS.
             with self.writing() as con:
-                self._create_schema(con)
+                sql.create_schema(con)
 
     def __repr__(self) -> str:
         return f"DuckDBStore({self.path!r})"
@@ -215,29 +139,7 @@ class DuckDBStore:
         """A new connection, retrying while another process holds the file's lock."""
         if self._closed:
             raise StoreError(f"database {self.path} is closed")
-        deadline = time.monotonic() + self.lock_timeout
-        pause = _RETRY_MIN_S
-        while True:
-            try:
-                with _CONNECT_LOCK:
-                    return duckdb.connect(
-                        self.path, read_only=not write and self.path != ":memory:"
-                    )
-            except duckdb.IOException as error:
-                message = str(error)
-                if "lock" not in message.lower():
-                    raise StoreError(f"cannot open database {self.path}: {message}") from error
-                if time.monotonic() >= deadline:
-                    raise StoreLockedError(
-                        f"database {self.path} is in use by another process: waited "
-                        f"{self.lock_timeout:g} s to {'write' if write else 'read'} it. Wait for "
-                        "that process to finish, raise lock_timeout ($DEJAVU_LAB_LOCK_TIMEOUT) "
-                        f"or use another --db ({message.splitlines()[0]})"
-                    ) from error
-            except duckdb.Error as error:
-                raise StoreError(f"cannot open database {self.path}: {error}") from error
-            time.sleep(pause)
-            pause = min(2 * pause, _RETRY_MAX_S)
+        return connect(self.path, write=write, lock_timeout=self.lock_timeout)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -283,24 +185,7 @@ class DuckDBStore:
         if not Path(self.path).exists():
             return False
         with self.connection() as con:
-            found = con.execute(
-                "SELECT count(DISTINCT table_name) FROM information_schema.tables "
-                "WHERE table_name IN (SELECT unnest(?::VARCHAR[]))",
-                [list(_TABLES)],
-            ).fetchall()[0][0]
-        return int(found) == len(_TABLES)
-
-    @staticmethod
-    def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(_SCHEMA)
-        con.execute(
-            "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-            [str(SCHEMA_VERSION)],
-        )
-        # A new database at the same path never takes an older one's index sidecar.
-        con.execute(
-            "INSERT INTO meta VALUES ('database_id', uuid()::VARCHAR) ON CONFLICT DO NOTHING"
-        )
+            return sql.has_tables(con)
 
     def data_version(self) -> tuple[int, ...] | None:
         """Changes whenever the file is written (by any process); None in memory.
@@ -312,15 +197,7 @@ class DuckDBStore:
             return None
         if self._pinned_version is not None:
             return self._pinned_version
-        version: list[int] = []
-        for name in (self.path, self.path + ".wal"):
-            try:
-                stat = os.stat(name)
-            except FileNotFoundError:
-                version += [0, 0, 0]
-            else:
-                version += [stat.st_mtime_ns, stat.st_size, stat.st_ino]
-        return tuple(version)
+        return file_version(self.path)
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[None]:
@@ -345,7 +222,7 @@ class DuckDBStore:
         version = self.data_version()
         if "version" not in self._seen or self._seen["version"] != version:
             self._seen = {"version": version}
-            self._drop_indexes()
+            self._sidecars.drop()
         if key not in self._seen:
             with self.connection() as con:
                 self._seen[key] = read(con)
@@ -354,28 +231,18 @@ class DuckDBStore:
     # -- parameters -----------------------------------------------------
 
     def read_params(self) -> dict[str, Any] | None:
-        return self._current("params", _read_params)  # type: ignore[no-any-return]
+        return self._current("params", sql.read_params)  # type: ignore[no-any-return]
 
     def write_params(self, params: Mapping[str, Any], version: str) -> None:
         with self.writing() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(
-                    "INSERT INTO meta VALUES ('params', ?), ('package_version', ?) "
-                    "ON CONFLICT DO NOTHING",
-                    [params_to_json(params), version],
-                )
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+            sql.write_params(con, params, version)
         self._seen = {}
 
     # -- songs ----------------------------------------------------------
 
     def content_hashes(self) -> set[str]:
         with self.connection() as con:
-            return {row[0] for row in con.execute("SELECT content_hash FROM songs").fetchall()}
+            return sql.content_hashes(con)
 
     def add_song(
         self, info: SongInfo, fingerprints: Fingerprints, *, sketch: np.ndarray | None = None
@@ -413,94 +280,30 @@ class DuckDBStore:
                 "offset": fingerprints.offsets.astype(np.int32, copy=False),
             }
         )
-        deadline = time.monotonic() + self.lock_timeout
-        pause = _RETRY_MIN_S
+        backoff = Backoff(self.lock_timeout)
         while True:
             with self.writing() as con:
                 try:
-                    song_id = self._insert_song(con, info, frame, len(fingerprints), frames)
+                    song_id = sql.insert_song(con, info, frame, len(fingerprints), frames)
                     break
-                except _Contested as contested:
+                except Contested as contested:
                     # Another connection of this process (another process would have
                     # waited for the file's lock) is committing a song of this content
                     # hash: once it has, the next try raises DuplicateSongError; if its
                     # commit fails, the next try stores this song.
-                    if time.monotonic() >= deadline:
+                    if backoff.expired():
                         raise StoreError(
                             f"database {self.path}: cannot store {info.path}: another "
                             "connection of this process was storing a song of the same "
                             f"content hash ({info.content_hash}) for {self.lock_timeout:g} s"
                         ) from contested.__cause__
-            time.sleep(pause)
-            pause = min(2 * pause, _RETRY_MAX_S)
+            backoff.wait()
         self._seen = {}
-        self._drop_indexes()
-        return song_id
-
-    @staticmethod
-    def _insert_song(
-        con: duckdb.DuckDBPyConnection,
-        info: SongInfo,
-        frame: pd.DataFrame,
-        num_hashes: int,
-        sketch: bytes | None,
-    ) -> int:
-        """Insert a song, its hashes and its sketch in a transaction; its new id.
-
-        Raises :class:`DuplicateSongError` if the song is stored, and
-        :class:`_Contested` (nothing stored) if another connection stored or is
-        committing a song of the same content hash since the transaction began.
-        """
-        con.execute("BEGIN TRANSACTION")
-        try:
-            existing = con.execute(
-                "SELECT song_id FROM songs WHERE content_hash = ?", [info.content_hash]
-            ).fetchall()
-            if existing:
-                raise DuplicateSongError(info.content_hash, int(existing[0][0]))
-            song_id = int(con.execute("SELECT nextval('song_id_seq')").fetchall()[0][0])
-            try:
-                # First, so that a constraint error here can only be the content hash's
-                # (its id is new): a song another connection committed meanwhile.
-                con.execute(
-                    "INSERT INTO songs (song_id, name, path, content_hash, duration_s, "
-                    "num_hashes) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        song_id,
-                        info.name,
-                        info.path,
-                        info.content_hash,
-                        info.duration_s,
-                        num_hashes,
-                    ],
-                )
-            except duckdb.ConstraintException as error:
-                raise _Contested() from error
-            con.register("new_fingerprints", frame)
-            try:
-                con.execute(
-                    'INSERT INTO fingerprints SELECT hash, ?::INTEGER, "offset" '
-                    "FROM new_fingerprints",
-                    [song_id],
-                )
-            finally:
-                con.unregister("new_fingerprints")
-            if sketch is not None:
-                con.execute("INSERT INTO sketches VALUES (?, ?)", [song_id, sketch])
-            try:
-                con.execute("COMMIT")
-            except duckdb.TransactionException as error:
-                # Only a connection committing the same key at once conflicts here: the
-                # new song's id is new, and so is its sketch's row.
-                raise _Contested() from error
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")  # none left to roll back if the COMMIT failed
-            raise
+        self._sidecars.drop()
         return song_id
 
     def songs(self) -> list[SongRecord]:
-        return list(self._current("songs", _read_songs))
+        return list(self._current("songs", sql.read_songs))
 
     def song_sketches(self, song_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored sketches of ``song_ids``.
@@ -522,15 +325,7 @@ class DuckDBStore:
         if sidecar is not None:
             return sidecar.read(ids.tolist())
         with self.connection() as con:
-            try:
-                rows = con.execute(
-                    "SELECT song_id, frames FROM sketches "
-                    "WHERE song_id IN (SELECT unnest(?::BIGINT[]))",
-                    [ids.tolist()],
-                ).fetchall()
-            except duckdb.CatalogException:  # no sketches table: an older database
-                return {}
-        return {int(song_id): sketch_array(frames) for song_id, frames in rows}
+            return sql.read_sketches(con, ids.tolist())
 
     def song_ids_with_sketch(self) -> set[int]:
         """The ids of the songs whose sketch is stored (one query of the ids alone).
@@ -542,11 +337,7 @@ class DuckDBStore:
             no sketches table).
         """
         with self.connection() as con:
-            try:
-                ids = con.execute("SELECT song_id FROM sketches").fetchnumpy()["song_id"]
-            except duckdb.CatalogException:  # no sketches table: an older database
-                return set()
-        return set(np.asarray(ids, dtype=np.int64).tolist())
+            return sql.sketched_song_ids(con)
 
     def add_sketch(self, song_id: int, sketch: np.ndarray) -> bool:
         """Store the sketch of a stored song that has none, in one transaction.
@@ -571,49 +362,28 @@ class DuckDBStore:
         """
         frames = added_sketch_bytes(song_id, sketch)  # checked before anything is written
         song = int(song_id)
-        deadline = time.monotonic() + self.lock_timeout
-        pause = _RETRY_MIN_S
+        backoff = Backoff(self.lock_timeout)
         while True:
             with self.writing() as con:
                 try:
-                    added = self._insert_sketch(con, song, frames)
+                    added = sql.insert_sketch(con, song, frames)
                 except (duckdb.ConstraintException, duckdb.TransactionException):
                     # Another connection of this process is storing this song's sketch
                     # (another process would have waited for the file's lock): once it
                     # commits, or rolls back, the next try returns False, or stores it.
-                    if time.monotonic() >= deadline:
+                    if backoff.expired():
                         raise
                 else:
                     if added:
                         return True
-                    known = con.execute(
-                        "SELECT count(*) FROM songs WHERE song_id = ?", [song]
-                    ).fetchall()[0][0]
+                    known = sql.has_song(con, song)
                     break
-            time.sleep(pause)
-            pause = min(2 * pause, _RETRY_MAX_S)
+            backoff.wait()
         if not known:
             raise StoreError(
                 f"no song {song} is stored in database {self.path}: cannot add its sketch"
             )
         return False
-
-    @staticmethod
-    def _insert_sketch(con: duckdb.DuckDBPyConnection, song_id: int, frames: bytes) -> bool:
-        """Insert a stored song's sketch unless it has one, in a transaction; whether it did."""
-        con.execute("BEGIN TRANSACTION")
-        try:
-            added = con.execute(
-                "INSERT INTO sketches SELECT song_id, ?::BLOB FROM songs WHERE song_id = ? "
-                "ON CONFLICT DO NOTHING RETURNING song_id",
-                [frames, song_id],
-            ).fetchall()
-            con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")  # none left to roll back if the COMMIT failed
-            raise
-        return bool(added)
 
     def song_fingerprints(
         self, song_id: int, start: int | None = None, stop: int | None = None
@@ -629,15 +399,7 @@ class DuckDBStore:
             return Fingerprints(hashes, offsets)
         lo, hi = frame_range(start, stop)
         with self.connection() as con:
-            result = con.execute(
-                'SELECT hash, "offset" FROM fingerprints WHERE song_id = ? '
-                'AND "offset" >= ? AND "offset" < ? ORDER BY "offset", hash',
-                [song_id, lo, hi],
-            ).fetchnumpy()
-        return Fingerprints(
-            np.asarray(result["hash"], dtype=np.uint32),
-            np.asarray(result["offset"], dtype=np.int32),
-        )
+            return sql.song_rows(con, song_id, lo, hi)
 
     def song_stretches(
         self, song_ids: Sequence[int], start: Sequence[int], stop: Sequence[int]
@@ -660,7 +422,7 @@ class DuckDBStore:
             )
         return Stretches.read(self.song_fingerprints, song_ids, start, stop)
 
-    # -- lookups --------------------------------------------------------
+    # -- indexes --------------------------------------------------------
 
     def index_signature(self) -> dict[str, Any]:
         """What the index sidecar must have been built from.
@@ -669,7 +431,7 @@ class DuckDBStore:
         of their content hashes), its rows and its parameters: adding a song
         changes it, and so does replacing the file by another database.
         """
-        return dict(self._current("signature", _read_signature))
+        return dict(self._current("signature", sql.read_signature))
 
     def load_index(self) -> HashIndex:
         """Load (once while the file is unchanged) the index of every stored hash.
@@ -678,91 +440,7 @@ class DuckDBStore:
         or built and written there if it is missing or stale; where the sidecar
         cannot be written (a read-only folder) it is built in memory.
         """
-        self._current("signature", _read_signature)  # drops a stale index
-        if self._index is None:
-            self._index = self._load_sidecar(
-                "hash index", sidecar_path, HashIndex.open, self._build_index
-            )
-        return self._index
-
-    def _load_sidecar(
-        self,
-        what: str,
-        where: Callable[[str], Path],
-        opener: Callable[[Path, Mapping[str, Any]], _Index | None],
-        builder: Callable[[duckdb.DuckDBPyConnection, Mapping[str, Any], Path | None], _Index],
-        sign: Callable[[duckdb.DuckDBPyConnection], dict[str, Any]] | None = None,
-        key: str = "signature",
-    ) -> _Index:
-        """Open a sidecar of this database, or build it (logged) if missing or stale.
-
-        The signature (``sign``'s, kept under ``key`` while the file is unchanged;
-        by default the songs' and rows') is read and the index built on one
-        read-only connection: no process writes meanwhile, so the index is of the
-        songs it names. Where the sidecar cannot be written, ``builder`` is called
-        without one.
-        """
-        sign = sign or _read_signature
-        signature = dict(self._current(key, sign))
-        sidecar = None if self.path == ":memory:" else where(self.path)
-        index = None if sidecar is None else opener(sidecar, signature)
-        if index is not None:
-            return index
-        with self.connection() as con:
-            signature = sign(con)
-            index = None if sidecar is None else opener(sidecar, signature)
-            if index is None:
-                with _logged_build(what, sidecar, signature):
-                    try:
-                        index = builder(con, signature, sidecar)
-                    except OSError:  # a read-only folder, or another reader published meanwhile
-                        index = builder(con, signature, None)
-        return index
-
-    def _build_index(
-        self, con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
-    ) -> HashIndex:
-        """Stream the rows sorted by hash into an :class:`IndexWriter`."""
-        extremes = con.execute(
-            'SELECT count(*), min(song_id), max(song_id), min("offset"), max("offset") '
-            "FROM fingerprints"
-        ).fetchall()[0]
-        values = [0 if value is None else int(value) for value in extremes]
-        n_songs = int(signature.get("songs", 0))
-        layout = IndexLayout.plan(
-            n_rows=values[0],
-            min_song_id=values[1],
-            max_song_id=values[2],
-            min_offset=values[3],
-            max_offset=values[4],
-            common_postings=max(INDEX_COMMON_MIN_ROWS, round(INDEX_COMMON_FRACTION * n_songs)),
-        )
-        try:
-            writer = IndexWriter(layout, sidecar)
-        except OSError:
-            writer = IndexWriter(layout, None)
-        # An in-memory database's own data counts against its memory limit.
-        memory = None
-        if self.path != ":memory:":
-            memory = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-            con.execute(f"SET memory_limit = '{INDEX_SORT_MEMORY}'")
-        try:
-            result = con.execute(
-                'SELECT hash, song_id, "offset" FROM fingerprints ORDER BY hash, song_id, "offset"'
-            )
-            while len(chunk := result.fetch_df_chunk(_INDEX_CHUNK_VECTORS)):
-                writer.write(
-                    chunk["hash"].to_numpy(np.uint32),
-                    chunk["song_id"].to_numpy(np.int32),
-                    chunk["offset"].to_numpy(np.int32),
-                )
-            return writer.finish(signature)
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            if memory is not None:
-                con.execute(f"SET memory_limit = '{memory}'")
+        return self._sidecars.hash_index(self._current, self.connection)
 
     def load_song_index(self) -> SongIndex:
         """Load (once) the song-major index (:mod:`dejavu_lab.store.indexes.song_index`).
@@ -770,12 +448,7 @@ class DuckDBStore:
         Opened from its sidecar (``<path>.songs``) or built there, song by song
         from the table (a few songs' rows sorted at a time), if missing or stale.
         """
-        self._current("signature", _read_signature)  # drops a stale index
-        if self._song_index is None:
-            self._song_index = self._load_sidecar(
-                "song index", song_sidecar_path, SongIndex.open, self._build_song_index
-            )
-        return self._song_index
+        return self._sidecars.song_index(self._current, self.connection)
 
     def load_song_stretches(self) -> SongStretches:
         """Load (once) each song's rows by offset (:mod:`dejavu_lab.store.indexes.song_stretches`).
@@ -783,18 +456,7 @@ class DuckDBStore:
         Opened from its sidecar (``<path>.stretches``) or built there from the
         song index, song by song, if missing or stale.
         """
-        self._current("signature", _read_signature)  # drops a stale index
-        if self._stretches is None:
-
-            def build(
-                con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
-            ) -> SongStretches:
-                return SongStretches.from_song_index(self.load_song_index(), sidecar, signature)
-
-            self._stretches = self._load_sidecar(
-                "song stretches", stretch_sidecar_path, SongStretches.open, build
-            )
-        return self._stretches
+        return self._sidecars.song_stretches(self._current, self.connection)
 
     def load_song_sketches(self) -> SongSketches | None:
         """Load (once) the songs' sketches (:mod:`dejavu_lab.store.indexes.song_sketches`).
@@ -807,58 +469,9 @@ class DuckDBStore:
         """
         if self.index_mode != "memory" or self.path == ":memory:" or self._con is not None:
             return None
-        self._current("sketch_signature", _read_sketch_signature)  # drops a stale one
-        if self._sketches is None:
-            self._sketches = self._load_sidecar(
-                "song sketches",
-                sketch_sidecar_path,
-                SongSketches.open,
-                _build_song_sketches,
-                sign=_read_sketch_signature,
-                key="sketch_signature",
-            )
-        return self._sketches
+        return self._sidecars.song_sketches(self._current, self.connection)
 
-    def _build_song_index(
-        self, con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
-    ) -> SongIndex:
-        """Stream the rows, a few songs at a time, sorted by song, hash, offset."""
-        counts = con.execute(
-            'SELECT song_id, count(*) AS n, min("offset") AS low, max("offset") AS high '
-            "FROM fingerprints GROUP BY song_id ORDER BY song_id"
-        ).fetchnumpy()
-        songs = np.asarray(counts["song_id"], dtype=np.int64)
-        rows = np.asarray(counts["n"], dtype=np.int64)
-        low, high = np.asarray(counts["low"]), np.asarray(counts["high"])
-        offsets = offset_dtype(int(low.min(initial=0)), int(high.max(initial=0)))
-        try:
-            writer = SongIndexWriter(int(rows.sum()), sidecar, offsets=offsets)
-        except OSError:
-            writer = SongIndexWriter(int(rows.sum()), None, offsets=offsets)
-        try:
-            # Song ranges of about _SONG_INDEX_CHUNK_ROWS rows (a song is never split).
-            ends = np.cumsum(rows)
-            begin = 0
-            while begin < len(songs):
-                start = int(ends[begin] - rows[begin])
-                end = max(
-                    begin + 1, int(np.searchsorted(ends, start + _SONG_INDEX_CHUNK_ROWS, "right"))
-                )
-                chunk = con.execute(
-                    'SELECT hash, song_id, "offset" FROM fingerprints '
-                    'WHERE song_id BETWEEN ? AND ? ORDER BY song_id, hash, "offset"',
-                    [int(songs[begin]), int(songs[end - 1])],
-                ).fetchnumpy()
-                writer.write(
-                    np.asarray(chunk["hash"], dtype=np.uint32),
-                    np.asarray(chunk["song_id"], dtype=np.int32),
-                    np.asarray(chunk["offset"], dtype=np.int32),
-                )
-                begin = end
-            return writer.finish(signature)
-        except BaseException:
-            writer.abort()
-            raise
+    # -- lookups --------------------------------------------------------
 
     def lookup_songs(self, hashes: np.ndarray, song_ids: np.ndarray) -> Lookup:
         """The rows of :meth:`lookup` (without a stop-list) of the given songs only.
@@ -889,36 +502,16 @@ class DuckDBStore:
         """
         if len(hashes) == 0:
             return Lookup.empty()
-        query = pd.DataFrame(
-            {
-                "query_index": np.arange(len(hashes), dtype=np.int64),
-                "hash": np.asarray(hashes, dtype=np.uint32),
-            }
-        )
+        query = sql.hash_query(hashes)
         with self.connection() as con:
-            con.register("query_hashes", query)
-            try:
-                result = con.execute(
-                    'SELECT q.query_index, f.song_id, f."offset" FROM query_hashes q '
-                    "JOIN fingerprints f ON f.hash = q.hash"
-                ).fetchnumpy()
-            finally:
-                con.unregister("query_hashes")
-        found = Lookup(
-            np.asarray(result["query_index"], dtype=np.int64),
-            np.asarray(result["song_id"], dtype=np.int32),
-            np.asarray(result["offset"], dtype=np.int32),
-        )
+            found = sql.join_hashes(con, query)
         return skip_common(found, max_postings, len(hashes), max_rows=max_rows)
 
     # -- size -----------------------------------------------------------
 
     def stats(self) -> StoreStats:
         with self.connection() as con:
-            row = con.execute(
-                "SELECT count(*), coalesce(sum(num_hashes), 0), coalesce(sum(duration_s), 0) "
-                "FROM songs"
-            ).fetchall()[0]
+            num_songs, num_fingerprints, duration_s = sql.song_totals(con)
         size = 0
         if self.path != ":memory:":
             # Every write closes its connection, which checkpoints the log into the file.
@@ -926,112 +519,16 @@ class DuckDBStore:
             wal = self.path + ".wal"
             if os.path.exists(wal):
                 size += os.path.getsize(wal)
-        return StoreStats(int(row[0]), int(row[1]), size, float(row[2]))
+        return StoreStats(num_songs, num_fingerprints, size, duration_s)
 
     def get_num_fingerprints(self) -> int:
         """Number of stored hashes (Dejavu's name)."""
         return self.stats().num_fingerprints
 
-    def _drop_indexes(self) -> None:
-        self._index = None
-        if self._song_index is not None:
-            self._song_index.close()
-            self._song_index = None
-        if self._stretches is not None:
-            self._stretches.close()
-            self._stretches = None
-        if self._sketches is not None:
-            self._sketches.close()
-            self._sketches = None
-
     def close(self) -> None:
-        self._drop_indexes()
+        self._sidecars.drop()
         self._seen = {}
         if self._con is not None and self.path == ":memory:":
             self._con.close()
             self._con = None
         self._closed = True
-
-
-class _Contested(Exception):
-    """A song insert met one of the same content hash another connection committed
-    (or is committing) since its transaction began; it stored nothing."""
-
-
-def _read_params(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    rows = dict(con.execute("SELECT key, value FROM meta").fetchall())
-    if "params" not in rows:
-        return None
-    return {"params": json.loads(rows["params"]), "version": rows.get("package_version")}
-
-
-def _read_songs(con: duckdb.DuckDBPyConnection) -> list[SongRecord]:
-    rows = con.execute(
-        "SELECT song_id, name, path, content_hash, duration_s, num_hashes, fingerprinted_at "
-        "FROM songs ORDER BY song_id"
-    ).fetchall()
-    return [SongRecord(int(r[0]), r[1], r[2], r[3], float(r[4]), int(r[5]), r[6]) for r in rows]
-
-
-def _read_signature(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    songs = con.execute(
-        "SELECT count(*), coalesce(max(song_id), 0), coalesce(sum(num_hashes), 0), "
-        "coalesce(bit_xor(hash(content_hash)), 0) FROM songs"
-    ).fetchall()[0]
-    rows = con.execute("SELECT count(*) FROM fingerprints").fetchall()[0][0]
-    identity = con.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchall()
-    return {
-        "database_id": identity[0][0] if identity else None,
-        "songs": int(songs[0]),
-        "max_song_id": int(songs[1]),
-        "song_hashes": int(songs[2]),
-        "songs_digest": int(songs[3]),
-        "rows": int(rows),
-        "params": _read_params(con),
-    }
-
-
-def _read_sketch_signature(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The database's signature, and how many sketches it holds, and their bytes."""
-    try:
-        count, size = con.execute(
-            "SELECT count(*), coalesce(sum(octet_length(frames)), 0) FROM sketches"
-        ).fetchall()[0]
-    except duckdb.CatalogException:  # no sketches table: an older database
-        count, size = 0, 0
-    return {**_read_signature(con), "sketches": int(count), "sketch_bytes": int(size)}
-
-
-def _build_song_sketches(
-    con: duckdb.DuckDBPyConnection, signature: Mapping[str, Any], sidecar: Path | None
-) -> SongSketches | None:
-    """Stream the sketches, in song order, into their sidecar (None without one)."""
-    if sidecar is None:
-        return None
-    try:
-        lengths = con.execute(
-            "SELECT octet_length(frames) // 4 FROM sketches ORDER BY song_id"
-        ).fetchnumpy()
-        cursor = con.execute("SELECT song_id, frames FROM sketches ORDER BY song_id")
-    except duckdb.CatalogException:  # no sketches table: an older database
-        return SongSketches.from_songs([], sidecar, signature, lengths=[])
-
-    def songs() -> Iterator[tuple[int, np.ndarray]]:
-        while batch := cursor.fetchmany(64):
-            for song_id, frames in batch:
-                yield int(song_id), sketch_array(frames)
-
-    column = next(iter(lengths.values()))
-    return SongSketches.from_songs(
-        songs(), sidecar, signature, lengths=np.asarray(column, np.int64).tolist()
-    )
-
-
-@contextlib.contextmanager
-def _logged_build(what: str, sidecar: Path | None, signature: Mapping[str, Any]) -> Iterator[None]:
-    """Log the (re)build of a sidecar: minutes, for millions of rows."""
-    where = "in memory" if sidecar is None else f"into {sidecar}"
-    logger.info("building the %s of %s rows %s", what, f"{signature.get('rows', 0):,}", where)
-    start = time.perf_counter()
-    yield
-    logger.info("%s built in %.1f s", what, time.perf_counter() - start)
