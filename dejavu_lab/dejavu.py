@@ -12,8 +12,6 @@ the calibrated rule that decides them is :func:`dejavu_lab.core.decision.decide`
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,35 +29,20 @@ from .core.calibration import (
     EvidenceScales,
     NullModel,
     confidence_of,
-    hash_evidence,
 )
 from .core.decision import decide
+from .core.evidence import evidence_scales, scale_evidence, speed_evidence
 from .core.heap import retain_freed_memory
-from .core.invariant import landmarks_only
 from .core.matching import Candidate, Lookup, MatchResult
 from .core.peaks import Peaks
 from .core.pipeline import Pipeline, StageCache
-from .core.presets import PRESETS, get_preset
-from .core.scale_matching import ScaleRows, choose_scales
-from .core.sketch import sketch_check
-from .core.speed import (
-    Factor,
-    ScaledAnswer,
-    SpeedMatch,
-    corrected,
-    distinct_keys,
-    dt_variants,
-    scale_peaks,
-    scaled_hashes,
-    window_heights,
-)
-from .core.verify import (
-    PeakSet,
-    Stretches,
-    Verification,
-    Verifier,
-    peaks_from_fingerprints,
-)
+from .core.pipeline_choice import choose_pipeline
+from .core.scaled_answers import scale_answer, speed_answer
+from .core.sketch_scores import sketch_scorer
+from .core.song_caches import SKETCH_CACHE_SONGS as SKETCH_CACHE_SONGS  # a copy, for reading
+from .core.song_caches import SketchCache, SongTable
+from .core.speed import Factor, ScaledAnswer, factor_heights
+from .core.verify import Stretches, Verification, Verifier, check_candidates
 from .exceptions import ParameterError
 from .fingerprinting import (
     FingerprintReport,
@@ -75,16 +58,6 @@ from .store import check_compatible, open_store
 from .store.base import SongInfo
 
 CONFIG_KEYS = ("database", "pipeline", "preset")
-
-#: Songs whose sketches a recogniser keeps in memory at most (about 42 kB a song).
-SKETCH_CACHE_SONGS = 1024
-
-
-def _preset_for(reference_params: Mapping[str, Any]) -> Pipeline:
-    for pipeline in PRESETS.values():
-        if pipeline.reference_params() == dict(reference_params):
-            return pipeline
-    return get_preset("default")
 
 
 class Dejavu:
@@ -135,26 +108,16 @@ class Dejavu:
             )
         self.db = store if store is not None else open_store(config.get("database"))
         stored = self.db.read_params()
-        chosen = pipeline if pipeline is not None else config.get("pipeline", config.get("preset"))
-        if isinstance(chosen, str):
-            chosen = get_preset(chosen)
-        elif isinstance(chosen, Mapping):
-            chosen = get_preset("default").with_params(**dict(chosen))
-        if chosen is None:
-            if stored is not None:
-                base = _preset_for(stored["params"])
-                chosen = base.with_params(**stored["params"])
-            else:
-                chosen = get_preset("default")
-        assert isinstance(chosen, Pipeline)
+        chosen = choose_pipeline(
+            pipeline if pipeline is not None else config.get("pipeline", config.get("preset")),
+            stored,
+        )
         check_compatible(stored, chosen.reference_params(), f"database {self.db!r}")
         self.pipeline: Pipeline = chosen
         self.null_model: NullModel = null_model or DEFAULT_NULL
         self.sketch_null: NullModel = sketch_null or DEFAULT_SKETCH_NULL
-        self._sketches: dict[int, np.ndarray | None] = {}
-        self._sketches_version: Any = None
-        self._song_table: tuple[np.ndarray, dict[int, str]] | None = None
-        self._song_table_version: Any = None
+        self._sketches = SketchCache()
+        self._song_table = SongTable()
 
     def __enter__(self) -> Dejavu:
         return self
@@ -217,7 +180,7 @@ class Dejavu:
             progress=progress,
             executor=executor,
         )
-        self._song_table = None
+        self._song_table.clear()
         return report
 
     def fingerprint_file(self, path: str | os.PathLike[str], song_name: str | None = None) -> int:
@@ -237,7 +200,7 @@ class Dejavu:
         result = fingerprint_path(Path(path).resolve(), self.pipeline, song_name=song_name)
         info = SongInfo(result.name, result.path, result.content_hash, result.duration_s)
         song_id = int(self.db.add_song(info, result.fingerprints, sketch=result.sketch))
-        self._song_table = None
+        self._song_table.clear()
         return song_id
 
     def add_missing_sketches(
@@ -267,7 +230,7 @@ class Dejavu:
         report = add_missing_sketches(
             self.db, self.pipeline, progress=progress, nprocesses=nprocesses
         )
-        self._sketches, self._sketches_version = {}, None
+        self._sketches.clear()
         return report
 
     # -- recognition ----------------------------------------------------
@@ -278,17 +241,10 @@ class Dejavu:
         return version() if callable(version) else None
 
     def _songs(self) -> tuple[np.ndarray, dict[int, str]]:
-        version = self._store_version()
-        if version != self._song_table_version:
-            self._song_table, self._song_table_version = None, version
-        if self._song_table is None:
-            songs = self.db.songs()
-            size = max((s.song_id for s in songs), default=0) + 1
-            frames = np.zeros(size, dtype=np.int64)
-            for song in songs:
-                frames[song.song_id] = self.pipeline.frames_for(song.duration_s)
-            self._song_table = (frames, {s.song_id: s.name for s in songs})
-        return self._song_table
+        """Each stored song's length (frames) and name, read again when the store changes."""
+        return self._song_table.get(
+            read=self.db.songs, frames_for=self.pipeline.frames_for, version=self._store_version()
+        )
 
     def match_samples(
         self,
@@ -332,7 +288,7 @@ class Dejavu:
         )
         query, query_peaks = analysis.fingerprints, analysis.peaks
         lookup = self._lookup(query.hashes, query.offsets, frames)
-        if self._store_version() != self._song_table_version:
+        if self._store_version() != self._song_table.version:
             frames, names = self._songs()  # songs were added meanwhile: the lookup may hold them
         query_frames = self.pipeline.frames_for(
             len(samples) / self.pipeline.spectrogram.sample_rate
@@ -364,7 +320,13 @@ class Dejavu:
                     ranked, query_peaks, query_frames, passes=passes
                 ),
                 full_band=lambda: _full_band(samples, rate, verifier),
-                sketch_z=self._sketch_scorer(analysis.sketch, ranked[: verifier.candidates or 1]),
+                sketch_z=sketch_scorer(
+                    analysis.sketch,
+                    ranked[: verifier.candidates or 1],
+                    verifier=verifier,
+                    frame_seconds=self.pipeline.spectrogram.frame_seconds,
+                    read=self._song_sketches,
+                ),
             )
             best, decided_by = decision.best, decision.decided_by
             evidence, probability = decision.evidence, decision.false_match_probability
@@ -394,21 +356,12 @@ class Dejavu:
         if best is None and self.pipeline.scale.enabled:
             scaled = self._match_scale(query_peaks, query_frames, frames, wanted)
             if scaled is not None:
-                scale = self.pipeline.scale
-                searched = (
-                    scaled.score / scale.min_z
-                    if scaled.decided_by == "peaks"
-                    else scaled.score / max(scale.min_confidence or 1.0, 1e-6)
-                )
+                searched = scale_evidence(scaled, scale=self.pipeline.scale)
         if best is None and scaled is None and self.pipeline.speed.searches(query_s):
             scaled = self._match_speed(query_peaks, query_frames, frames, wanted)
             if scaled is not None:
-                searched = (
-                    scaled.score / self.pipeline.speed.min_z
-                    if scaled.decided_by == "peaks"
-                    else hash_evidence(
-                        scaled.score, scaled.best.aligned_hashes, self.evidence_scales()
-                    )
+                searched = speed_evidence(
+                    scaled, search=self.pipeline.speed, scales=self.evidence_scales()
                 )
         if scaled is not None:
             speed, pitch_semitones = scaled.speed, scaled.pitch_semitones
@@ -456,45 +409,7 @@ class Dejavu:
 
     def evidence_scales(self) -> EvidenceScales:
         """The shape of the evidence: the pipeline's old thresholds as ``r = 1``."""
-        matcher, verifier = self.pipeline.matcher, self.pipeline.verifier
-        return EvidenceScales(
-            hash_confidence=max(matcher.min_confidence, 1e-6),
-            hash_aligned=matcher.min_aligned,
-            z_scale=max(verifier.min_z, 1e-6),
-            frame_z_scale=max(verifier.min_frame_z, 1e-6),
-            fraction_scale=verifier.min_fraction,
-            support_confidence=verifier.support_confidence,
-            supported_z_scale=max(verifier.supported_min_z, 1e-6),
-            supported_frame_z_scale=max(verifier.supported_min_frame_z, 1e-6),
-        )
-
-    def _sketch_scorer(
-        self, query: np.ndarray | None, candidates: Sequence[Candidate]
-    ) -> Callable[[Candidate], float | None]:
-        """``z`` of the query's sketch against each candidate song's at its offset
-        (:func:`~dejavu_lab.core.sketch.sketch_check`), None for a song without a stored
-        sketch (or without the query's); the songs' are read at the first call."""
-        verifier = self.pipeline.verifier
-        if query is None or not verifier.folds_sketch:
-            return lambda candidate: None
-        frame_s = self.pipeline.spectrogram.frame_seconds
-        read: dict[int, dict[int, np.ndarray]] = {}
-
-        def score(candidate: Candidate) -> float | None:
-            if not read:
-                read[0] = self._song_sketches([c.song_id for c in candidates])
-            song = read[0].get(candidate.song_id)
-            if song is None:
-                return None
-            return sketch_check(
-                query,
-                song,
-                round(candidate.offset_frames),
-                search_frames=verifier.search_frames,
-                background_frames=verifier.background_frames(frame_s),
-            ).z
-
-        return score
+        return evidence_scales(self.pipeline.matcher, self.pipeline.verifier)
 
     def _song_sketches(self, song_ids: list[int]) -> dict[int, np.ndarray]:
         """The stored sketches of these songs (absent: none stored), through a cache
@@ -502,15 +417,7 @@ class Dejavu:
         read = getattr(self.db, "song_sketches", None)
         if not callable(read):
             return {}
-        version = self._store_version()
-        if version != self._sketches_version or len(self._sketches) > SKETCH_CACHE_SONGS:
-            self._sketches, self._sketches_version = {}, version
-        missing = [song for song in song_ids if song not in self._sketches]
-        if missing:
-            found = read(missing)
-            for song in missing:
-                self._sketches[song] = found.get(song)
-        return {song: bits for song in song_ids if (bits := self._sketches[song]) is not None}
+        return self._sketches.get(song_ids, read=read, version=self._store_version())
 
     def _lookup(
         self, hashes: np.ndarray, query_offsets: np.ndarray, song_frames: np.ndarray
@@ -543,109 +450,44 @@ class Dejavu:
     ) -> list[Verification]:
         """Check candidates peak by peak, best first, until one passes
         (``passes``, default the verifier's thresholds)."""
-        verifier = verifier or self.pipeline.verifier
-        passes = passes or verifier.passes
-        frame_s = self.pipeline.spectrogram.frame_seconds
-        query = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
-        reach_back = self.pipeline.hasher.max_dt
-        chosen = list(ranked[: verifier.candidates])
-        if not chosen:
-            return []
-        windows = [verifier.window(c.offset_frames, frame_s, query_frames) for c in chosen]
-        pinned = getattr(self.db, "pinned", None)
-        # The candidates' stretches are read under one check of the store's version.
-        with pinned() if callable(pinned) else contextlib.nullcontext():
-            # Targets of anchors up to max_dt frames earlier land in the window too.
-            stretches = self._stretches(
-                [c.song_id for c in chosen],
-                [first - reach_back for first, _ in windows],
-                [stop for _, stop in windows],
-            )
-        return verifier.check_stretches(
-            query,
-            stretches,
-            song_ids=[c.song_id for c in chosen],
-            offsets_frames=[c.offset_frames for c in chosen],
-            query_frames=query_frames,
-            frame_seconds=frame_s,
-            hash_confidences=[float(c.confidence) for c in chosen],
+        return check_candidates(
+            ranked,
+            query_peaks,
+            query_frames,
+            verifier=verifier or self.pipeline.verifier,
+            frame_seconds=self.pipeline.spectrogram.frame_seconds,
+            reach_back=self.pipeline.hasher.max_dt,
+            read=self._stretches,
             passes=passes,
         )
 
     def _stretches(self, song_ids: list[int], start: list[int], stop: list[int]) -> Stretches:
         """The stored rows of each song with ``start <= offset < stop``, for the peak check."""
-        read = getattr(self.db, "song_stretches", None)
-        if callable(read):
-            return read(song_ids, start, stop)  # type: ignore[no-any-return]
-        return Stretches.read(self.db.song_fingerprints, song_ids, start, stop)
+        pinned = getattr(self.db, "pinned", None)
+        # The candidates' stretches are read under one check of the store's version.
+        with pinned() if callable(pinned) else contextlib.nullcontext():
+            read = getattr(self.db, "song_stretches", None)
+            if callable(read):
+                return read(song_ids, start, stop)  # type: ignore[no-any-return]
+            return Stretches.read(self.db.song_fingerprints, song_ids, start, stop)
 
     def _match_speed(
         self, query_peaks: Peaks, query_frames: int, song_frames: np.ndarray, top_k: int
     ) -> ScaledAnswer | None:
         """Search the query at other speeds and pitches (:mod:`dejavu_lab.core.speed`).
 
-        Returns the answer at the best factor, or None when nothing passes.
+        Returns the answer at the best factor, or None when nothing passes
+        (:func:`~dejavu_lab.core.scaled_answers.speed_answer`).
         """
-        search, matcher = self.pipeline.speed, self.pipeline.matcher
-
-        def match(peaks: Peaks, factor: Factor) -> MatchResult:
-            hashed = self.pipeline.hasher(peaks, query=True)
-            lookup = self._lookup(hashed.hashes, hashed.offsets, song_frames)
-            return matcher(
-                hashed.offsets,
-                lookup,
-                song_frames=song_frames,
-                query_frames=round(query_frames * factor.time_scale),
-                query_hashes=hashed.hashes,
-                top_k=max(top_k, search.candidates),
-            )
-
-        def rule(found: SpeedMatch) -> MatchResult:
-            return corrected(
-                found.result,
-                tests=found.factors_tried,
-                min_aligned=matcher.min_aligned,
-                min_confidence=matcher.min_confidence,
-            )
-
-        outcome = search.search(
+        return speed_answer(
             query_peaks,
+            query_frames,
+            pipeline=self.pipeline,
+            song_frames=song_frames,
+            top_k=top_k,
+            lookup=lambda hashes, offsets: self._lookup(hashes, offsets, song_frames),
             count=self._tallest_windows,
-            match=match,
-            accept=(lambda found: rule(found).is_match) if search.first_match else None,
-            decided=lambda found: rule(found).is_match,
-        )
-        result = rule(outcome)
-        ranked = list(result.candidates)
-        factor = outcome.factor
-        if result.best is not None:
-            return ScaledAnswer(
-                speed=factor.speed,
-                pitch_semitones=factor.pitch_semitones,
-                ranked=ranked,
-                best=result.best,
-                score=result.best.confidence,
-                z_of={},
-                decided_by="hashes",
-            )
-        if not search.candidates:
-            return None
-        verifier = search.verifier(self.pipeline.verifier)
-        frames = round(query_frames * outcome.factor.time_scale)
-        checks = self._verify(ranked[: search.candidates], outcome.peaks, frames, verifier)
-        if not checks or not verifier.passes(checks[-1]):
-            return None
-        best = next(c for c in ranked if c.song_id == checks[-1].song_id)
-        ranked.remove(best)
-        ranked.insert(0, best)
-        return ScaledAnswer(
-            speed=factor.speed,
-            pitch_semitones=factor.pitch_semitones,
-            ranked=ranked,
-            best=best,
-            score=checks[-1].z,
-            z_of={c.song_id: c.z for c in checks},
-            decided_by="peaks",
+            verify=self._verify,
         )
 
     def _match_scale(
@@ -653,126 +495,29 @@ class Dejavu:
     ) -> ScaledAnswer | None:
         """Match the query by its triplet hashes (:mod:`dejavu_lab.core.scale_matching`).
 
-        Returns the answer at the fitted speed and pitch, or None when nothing passes.
+        Returns the answer at the fitted speed and pitch, or None when nothing passes
+        (:func:`~dejavu_lab.core.scaled_answers.scale_answer`).
         """
-        scale = self.pipeline.scale
-        query = self.pipeline.triplets.query(query_peaks)
-        if not len(query):
-            return None
-        found = self.db.lookup(query.hashes, max_postings=scale.max_postings)
-        triplet = query.origin[found.query_index]
-        rows = ScaleRows(
-            query.anchor_frames[triplet].astype(np.float64),
-            found.song_id.astype(np.int64),
-            found.offset.astype(np.int64),
-            triplet,
+        return scale_answer(
+            query_peaks,
+            query_frames,
+            pipeline=self.pipeline,
+            song_frames=song_frames,
+            top_k=top_k,
+            lookup=self.db.lookup,
+            song_fingerprints=self.db.song_fingerprints,
         )
-        fits = scale(rows, song_frames=song_frames, query_frames=query_frames)
-        if not fits:
-            return None
-        ranked = [
-            Candidate(f.song_id, f.offset_frames, f.aligned_rows, f.song_rows, 0, f.confidence)
-            for f in fits[: max(top_k, scale.candidates)]
-        ]
-        verifier = dataclasses.replace(
-            self.pipeline.verifier,
-            min_z=scale.min_z,
-            min_frame_z=scale.min_frame_z,
-            min_fraction=scale.min_fraction,
-            support_confidence=None,
-        )
-        frame_s = self.pipeline.spectrogram.frame_seconds
-        query_set = PeakSet.from_arrays(query_peaks.frame, query_peaks.bin)
-        grid = scale.scale_grid()
-        z_of: dict[int, float] = {}
-        for fit, candidate in zip(fits[: max(1, scale.candidates)], ranked, strict=False):
-            span = math.ceil((1.0 + scale.max_change) * query_frames)
-            first, stop = verifier.window(fit.offset_frames, frame_s, span)
-            stored = peaks_from_fingerprints(
-                landmarks_only(
-                    self.db.song_fingerprints(
-                        fit.song_id, first - self.pipeline.hasher.max_dt, stop
-                    )
-                )
-            )
-            speed, freq_scale = choose_scales(
-                query_set,
-                stored,
-                fit,
-                query_frames=query_frames,
-                grid=grid,
-                time_tolerance=verifier.time_tolerance,
-                simpler_within=scale.simpler_within,
-            )
-            pitch = 12.0 * math.log2(freq_scale)
-            # The line turns about the query's centre: the offset follows the speed.
-            offset = fit.offset_frames + (fit.speed - speed) * query_frames / 2.0
-            candidate = dataclasses.replace(candidate, offset_frames=offset)
-            if scale.passes_hashes(fit):
-                return ScaledAnswer(
-                    speed=speed,
-                    pitch_semitones=pitch,
-                    ranked=_first(ranked, candidate),
-                    best=candidate,
-                    score=fit.confidence,
-                    z_of=z_of,
-                    decided_by="hashes",
-                )
-            if not scale.candidates:
-                continue
-            scaled = scale_peaks(query_peaks, freq_scale=freq_scale, time_scale=speed)
-            check = verifier(
-                PeakSet.from_arrays(scaled.frame, scaled.bin),
-                stored,
-                song_id=fit.song_id,
-                offset_frames=offset,
-                query_frames=math.ceil(speed * query_frames),
-                frame_seconds=frame_s,
-                hash_confidence=fit.confidence,
-            )
-            z_of[fit.song_id] = check.z
-            if verifier.passes(check):
-                return ScaledAnswer(
-                    speed=speed,
-                    pitch_semitones=pitch,
-                    ranked=_first(ranked, candidate),
-                    best=candidate,
-                    score=check.z,
-                    z_of=z_of,
-                    decided_by="peaks",
-                )
-        return None
 
     def _tallest_windows(self, peaks: Peaks, factors: list[Factor]) -> np.ndarray:
-        """For each factor, about the tallest window of any song (one lookup for all).
-
-        The query's peaks mapped back under every factor are hashed with the
-        speed search's sparser fan (:func:`~dejavu_lab.core.speed.scaled_hashes`)
-        (``speed__fan_value``, sparser still past ``speed__fan_seconds``)
-        and its ``dt`` variants (``speed__dt_tolerance``), looked up at once (no
-        shortlist: every row of every song), and their votes counted together
-        (:func:`~dejavu_lab.core.speed.window_heights`).
-        """
-        search = self.pipeline.speed
-        hasher = dataclasses.replace(
-            self.pipeline.hasher,
-            query_fan_value=search.rank_fan(peaks.n_frames * peaks.frame_seconds),
-            query_dt_tolerance=0,
-        )
-        hashed, owner = scaled_hashes(peaks, factors, hasher)
-        hashes, offsets = hashed.hashes, hashed.offsets
-        if search.dt_tolerance:
-            # Each variant votes as a query hash of its own (every row counts).
-            hashes, origin = dt_variants(hashes, dt_tolerance=search.dt_tolerance)
-            owner, offsets = owner[origin], offsets[origin]
-        keys, key_of = distinct_keys(hashes)
-        return window_heights(
-            owner,
-            offsets,
-            key_of,
-            self.db.lookup(keys),
-            n_sets=len(factors),
+        """For each factor, about the tallest window of any song (one lookup for all):
+        :func:`~dejavu_lab.core.speed.ranking.factor_heights` on the store."""
+        return factor_heights(
+            peaks,
+            factors,
+            search=self.pipeline.speed,
+            hasher=self.pipeline.hasher,
             time_tolerance=self.pipeline.matcher.time_tolerance,
+            lookup=self.db.lookup,
         )
 
     def match_file(self, path: str | os.PathLike[str], *, top_k: int | None = None) -> Recognition:
@@ -794,11 +539,6 @@ class Dejavu:
 def _full_band(samples: np.ndarray, rate: int, verifier: Verifier) -> bool:
     """Whether a query kept its bass, for the channel gate (silence does not)."""
     return bool(verifier.keeps_bass(low_band_ratio_db(samples, rate)))
-
-
-def _first(ranked: list[Candidate], best: Candidate) -> list[Candidate]:
-    """``ranked`` with ``best`` moved to the front."""
-    return [best, *(c for c in ranked if c.song_id != best.song_id)]
 
 
 class BaseRecognizer:

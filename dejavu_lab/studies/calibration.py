@@ -229,7 +229,7 @@ def named(
 
     The false-match probability of ``evidence`` must be at most ``max_false_match``
     (default: the verifier's), and the channel gate must not refuse it
-    (:meth:`Verifier.refuses <dejavu_lab.core.verify.Verifier.refuses>`; it reads the
+    (:meth:`Verifier.refuses <dejavu_lab.core.verify.verifier.Verifier.refuses>`; it reads the
     ``bass_db`` column, :func:`bass_rows`, and is required when the verifier has a gate).
     """
     limit = verifier.max_false_match if max_false_match is None else max_false_match
