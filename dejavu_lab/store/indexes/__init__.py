@@ -1,7 +1,10 @@
 """The indexes a store keeps beside its tables, each a sidecar of ``.npy`` files.
 
 - :mod:`~dejavu_lab.store.indexes.hash_index`: every row by hash, for the lookup of a
-  query's hashes (``<database>.index``);
+  query's hashes (``<database>.index``), with its row packing
+  (:mod:`~dejavu_lab.store.indexes.layout`), its writer
+  (:mod:`~dejavu_lab.store.indexes.index_writer`) and its stop-list and row budget
+  (:mod:`~dejavu_lab.store.indexes.selection`);
 - :mod:`~dejavu_lab.store.indexes.song_index`: each song's rows by hash, for a
   candidate's shortlist (``<database>.songs``);
 - :mod:`~dejavu_lab.store.indexes.song_stretches`: each song's rows by offset, for the

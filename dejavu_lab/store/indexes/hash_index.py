@@ -23,6 +23,10 @@ returns None for a sidecar whose signature differs from the store's, and the
 store rebuilds it from its table with an :class:`IndexWriter`, streaming
 sorted chunks so that the rows are never held twice.
 
+The row packing is :mod:`~dejavu_lab.store.indexes.layout`'s, the cutting of sorted rows
+into runs :mod:`~dejavu_lab.store.indexes.index_writer`'s, and the stop-list and row budget
+:mod:`~dejavu_lab.store.indexes.selection`'s; their names import from here too.
+
 >>> import numpy as np
 >>> index = HashIndex(
 ...     np.array([7, 3, 7], np.uint32), np.array([1, 2, 2], np.int32), np.array([5, 0, 9], np.int32)
@@ -37,21 +41,34 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import shutil
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from ...core.matching import Lookup
-from ._files import META, NpyFile, canonical, publish, scratch_beside
+from ._files import META, canonical, publish
+from .index_writer import RunWriter
+from .layout import IndexLayout
+from .selection import skip_common, within_budget
+
+__all__ = [
+    "RESIDENT_BUDGET",
+    "SIDECAR_FORMAT",
+    "HashIndex",
+    "IndexLayout",
+    "IndexWriter",
+    "sidecar_path",
+    "sidecar_signature",
+    "skip_common",
+    "within_budget",
+]
 
 #: Version of the sidecar layout; a sidecar of another version is rebuilt.
 #: (1: a prefix table over per-row hash residuals, 5 bytes a row.)
 SIDECAR_FORMAT = 2
-_UINT32_LIMIT = 1 << 32
 _PAGE = mmap.PAGESIZE
 #: Bytes of a mapped index's rows that lookups may make resident in a query
 #: process before :meth:`HashIndex.release` drops them (None: never drop).
@@ -76,108 +93,6 @@ def _file_resident_bytes() -> int:
     except OSError:
         return 0
     return int(fields[2]) * _PAGE if len(fields) > 2 else 0
-
-
-@dataclass(frozen=True)
-class IndexLayout:
-    """How rows are laid out: the row packing and the number of distinct hashes.
-
-    Attributes
-    ----------
-    n_rows : int
-        Rows in the index.
-    offset_bits : int or None
-        Bits of the offset in a packed row ``song_id << offset_bits | offset``;
-        None when song ids and offsets are stored apart (they do not fit 32 bits,
-        or one is negative).
-    common_postings : int or None
-        Runs of more rows than this are stored after all the others (None:
-        all in hash order).
-    n_keys : int
-        Distinct hash values (known once the rows are written; 0 before).
-    n_common_keys : int
-        Of those, the common ones, stored last (0 before the rows are written).
-    """
-
-    n_rows: int
-    offset_bits: int | None
-    common_postings: int | None = None
-    n_keys: int = 0
-    n_common_keys: int = 0
-
-    @classmethod
-    def plan(
-        cls,
-        *,
-        n_rows: int,
-        min_song_id: int,
-        max_song_id: int,
-        min_offset: int,
-        max_offset: int,
-        common_postings: int | None = None,
-    ) -> IndexLayout:
-        """Choose the row packing for rows with these extremes."""
-        if n_rows == 0:
-            return cls(0, None, common_postings)
-        offset_bits: int | None = max(1, int(max_offset).bit_length())
-        song_bits = int(max_song_id).bit_length()
-        if min_song_id < 0 or min_offset < 0 or song_bits + (offset_bits or 0) > 32:
-            offset_bits = None
-        return cls(int(n_rows), offset_bits, common_postings)
-
-    @classmethod
-    def for_rows(
-        cls,
-        hashes: np.ndarray,
-        song_ids: np.ndarray,
-        offsets: np.ndarray,
-        *,
-        common_postings: int | None = None,
-    ) -> IndexLayout:
-        """:meth:`plan` for rows held in arrays."""
-        if len(hashes) == 0:
-            return cls.plan(
-                n_rows=0,
-                min_song_id=0,
-                max_song_id=0,
-                min_offset=0,
-                max_offset=0,
-                common_postings=common_postings,
-            )
-        return cls.plan(
-            n_rows=len(hashes),
-            min_song_id=int(song_ids.min()),
-            max_song_id=int(song_ids.max()),
-            min_offset=int(offsets.min()),
-            max_offset=int(offsets.max()),
-            common_postings=common_postings,
-        )
-
-    @property
-    def starts_dtype(self) -> np.dtype:
-        """uint32 while row numbers fit, else int64."""
-        return np.dtype(np.uint32) if self.n_rows < _UINT32_LIMIT else np.dtype(np.int64)
-
-    @property
-    def bytes_per_row(self) -> int:
-        """Bytes a row takes (packed, or separate song id and offset)."""
-        return 4 if self.offset_bits is not None else 8
-
-    def pack(self, song_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """``song_id << offset_bits | offset`` as uint32 (packed layouts only)."""
-        assert self.offset_bits is not None
-        packed = np.asarray(song_ids, dtype=np.uint32) << np.uint32(self.offset_bits)
-        packed |= np.asarray(offsets, dtype=np.uint32)
-        return packed
-
-
-def _runs(hashes: np.ndarray, previous: int = -1) -> np.ndarray:
-    """Positions where a run of equal sorted hashes starts (after ``previous``)."""
-    new = np.empty(len(hashes), dtype=bool)
-    if len(hashes):
-        new[0] = int(hashes[0]) != previous
-        np.not_equal(hashes[1:], hashes[:-1], out=new[1:])
-    return np.flatnonzero(new)
 
 
 class HashIndex:
@@ -511,68 +426,6 @@ class HashIndex:
         return cls._from_parts(layout, keys, starts, postings)
 
 
-def skip_common(
-    lookup: Lookup, max_postings: int | None, n_query: int, *, max_rows: int | None = None
-) -> Lookup:
-    """A complete lookup without the rows of hashes stored more than ``max_postings`` times.
-
-    In a complete lookup (every stored row of each query hash, as a join
-    gives), the rows found by a query position are its hash's whole posting
-    list, so counting them gives its length: this is
-    ``HashIndex.lookup(max_postings=)`` for stores that fetch rows first.
-
-    Parameters
-    ----------
-    lookup : Lookup
-        Every row of each of the ``n_query`` query hashes.
-    max_postings : int or None
-        The stop-list; None returns ``lookup`` itself.
-    n_query : int
-        Number of query hashes (``query_index`` is below it).
-    max_rows : int, optional
-        And a row budget, as ``HashIndex.lookup(max_rows=)``: of the hashes
-        left, the rarest while their rows fit.
-
-    Returns
-    -------
-    Lookup
-        The rows of the other hashes, in their order.
-    """
-    if (max_postings is None and max_rows is None) or len(lookup) == 0:
-        return lookup
-    postings = np.bincount(lookup.query_index, minlength=n_query)
-    if max_postings is not None:
-        postings[postings > max_postings] = 0
-    if max_rows is not None:
-        postings = postings * within_budget(postings, max_rows)
-    keep = np.flatnonzero(postings[lookup.query_index] > 0)
-    if len(keep) == len(lookup):
-        return lookup
-    return Lookup(lookup.query_index[keep], lookup.song_id[keep], lookup.offset[keep])
-
-
-def within_budget(counts: np.ndarray, max_rows: int) -> np.ndarray:
-    """Which query hashes fit a budget of rows, rarest first.
-
-    Parameters
-    ----------
-    counts : np.ndarray, shape (q,), int
-        Rows (posting-list length) of each query hash.
-    max_rows : int
-        The budget.
-
-    Returns
-    -------
-    np.ndarray, shape (q,), bool
-        True for the hashes whose rows, added in order of increasing count
-        (ties by position), stay within ``max_rows``.
-    """
-    order = np.argsort(counts, kind="stable")
-    keep = np.zeros(len(counts), dtype=bool)
-    keep[order[np.cumsum(counts[order]) <= max_rows]] = True
-    return keep
-
-
 def sidecar_path(database: str | os.PathLike[str]) -> Path:
     """Where the sidecar of a database file lives: ``<database>.index``."""
     return Path(os.fspath(database) + ".index")
@@ -588,14 +441,14 @@ def sidecar_signature(directory: str | os.PathLike[str]) -> dict[str, Any] | Non
     return dict(signature) if isinstance(signature, dict) else None
 
 
-class IndexWriter:
+class IndexWriter(RunWriter):
     """Build an index from rows streamed in hash order, in memory or into a sidecar.
 
     Parameters
     ----------
     layout : IndexLayout
-        From :meth:`IndexLayout.plan` over the rows to come (a store gets the
-        extremes from one aggregate query).
+        From :meth:`IndexLayout.plan <dejavu_lab.store.indexes.layout.IndexLayout.plan>`
+        over the rows to come (a store gets the extremes from one aggregate query).
     directory : path, optional
         Sidecar to write. The row files are appended to sequentially in a
         temporary directory beside it (no writable memory map, so the pages
@@ -609,111 +462,10 @@ class IndexWriter:
     -----
     Use: ``writer.write(hashes, song_ids, offsets)`` for each chunk of
     ``SELECT hash, song_id, "offset" ... ORDER BY hash, song_id, "offset"``,
-    then ``index = writer.finish(signature)``.
+    then ``index = writer.finish(signature)``. The other methods (``write``,
+    ``write_columns``, ``write_parts``, ``abort``) are those of
+    :class:`~dejavu_lab.store.indexes.index_writer.RunWriter`.
     """
-
-    def __init__(
-        self, layout: IndexLayout, directory: str | os.PathLike[str] | None = None
-    ) -> None:
-        self.layout = layout
-        self.directory = None if directory is None else Path(directory)
-        self._temporary: Path | None = None
-        names = ("packed",) if layout.offset_bits is not None else ("song_ids", "offsets")
-        dtypes = (np.uint32,) if layout.offset_bits is not None else (np.int32, np.int32)
-        columns = {name: np.dtype(dtype) for name, dtype in zip(names, dtypes, strict=True)}
-        self._sinks: dict[str, _Memory | NpyFile]
-        if self.directory is not None:
-            self._temporary = scratch_beside(self.directory, self)
-            self._sinks = {
-                name: NpyFile(self._temporary / f"{name}.npy", dtype, layout.n_rows)
-                for name, dtype in columns.items()
-            }
-        else:
-            self._sinks = {
-                name: _Memory(np.empty(layout.n_rows, dtype)) for name, dtype in columns.items()
-            }
-        spill = None if self._temporary is None else self._temporary
-        self._common = {
-            name: _Spill(dtype, None if spill is None else spill / f"{name}.common")
-            for name, dtype in columns.items()
-        }
-        # Keys and run starts, ordinary [0] and common [1]; starts count within each part.
-        self._keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        self._starts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        self._part_rows = [0, 0]
-        self._carry: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
-        self._copied: tuple[np.ndarray, np.ndarray] | None = None
-        self._filled = 0
-        self._last_hash = -1
-
-    def write(self, hashes: np.ndarray, song_ids: np.ndarray, offsets: np.ndarray) -> None:
-        """Append a chunk of rows sorted by hash (and following the previous chunk).
-
-        Raises
-        ------
-        ValueError
-            If the rows are out of order or more than the layout announced.
-        """
-        if self.layout.offset_bits is not None:
-            columns: tuple[np.ndarray, ...] = (self.layout.pack(song_ids, offsets),)
-        else:
-            columns = (np.asarray(song_ids, dtype=np.int32), np.asarray(offsets, dtype=np.int32))
-        self.write_columns(hashes, columns)
-
-    def write_columns(self, hashes: np.ndarray, columns: tuple[np.ndarray, ...]) -> None:
-        """:meth:`write` for rows already in the layout's columns (packed or apart)."""
-        hashes = np.asarray(hashes, dtype=np.uint32)
-        n = len(hashes)
-        if n == 0:
-            return
-        if int(hashes[0]) < self._last_hash or np.any(hashes[1:] < hashes[:-1]):
-            raise ValueError("IndexWriter.write: rows must come sorted by hash")
-        if self._filled + n > self.layout.n_rows:
-            raise ValueError(
-                f"IndexWriter.write: more than the {self.layout.n_rows:,} rows planned"
-            )
-        self._filled += n
-        self._last_hash = int(hashes[-1])
-        if self._carry is not None:
-            hashes = np.concatenate([self._carry[0], hashes])
-            columns = tuple(
-                np.concatenate([held, new])
-                for held, new in zip(self._carry[1], columns, strict=True)
-            )
-        # The last run may go on in the next chunk: hold it back.
-        first = _runs(hashes)
-        held = int(first[-1])
-        self._carry = (hashes[held:], tuple(c[held:] for c in columns))
-        self._emit(hashes[:held], tuple(c[:held] for c in columns), first[:-1])
-
-    def _emit(self, hashes: np.ndarray, columns: tuple[np.ndarray, ...], first: np.ndarray) -> None:
-        """Store complete runs (starting at ``first``) in the ordinary or common part."""
-        if len(first) == 0:
-            return
-        lengths = np.diff(np.append(first, len(hashes)))
-        limit = self.layout.common_postings
-        common = lengths > limit if limit is not None else np.zeros(len(first), dtype=bool)
-        parts = ((0, ~common), (1, common)) if common.any() else ((0, None),)
-        for part, runs in parts:
-            if runs is not None and not runs.any():
-                continue
-            run_lengths = lengths if runs is None else lengths[runs]
-            self._keys[part].append(hashes[first if runs is None else first[runs]])
-            self._starts[part].append(self._part_rows[part] + np.cumsum(run_lengths) - run_lengths)
-            self._part_rows[part] += int(run_lengths.sum())
-            rows = None if runs is None else np.repeat(runs, lengths)
-            sinks = self._sinks if part == 0 else self._common
-            for sink, column in zip(sinks.values(), columns, strict=True):
-                sink.append(column if rows is None else column[rows])
-
-    def write_parts(
-        self, keys: np.ndarray, starts: np.ndarray, postings: tuple[np.ndarray, ...]
-    ) -> None:
-        """Copy the arrays of an index with this layout."""
-        self._copied = (np.asarray(keys, dtype=np.uint32), np.asarray(starts))
-        for sink, source in zip(self._sinks.values(), postings, strict=True):
-            sink.append(source)
-        self._filled = self.layout.n_rows
 
     def finish(self, signature: Mapping[str, Any]) -> HashIndex:
         """Complete the index; a sidecar is closed, then renamed into place.
@@ -723,110 +475,11 @@ class IndexWriter:
         ValueError
             If fewer rows were written than the layout announced.
         """
-        if self._filled != self.layout.n_rows:
-            self.abort()
-            raise ValueError(
-                f"IndexWriter.finish: {self._filled:,} rows written, {self.layout.n_rows:,} planned"
-            )
-        if self._carry is not None:
-            hashes, columns = self._carry
-            self._carry = None
-            self._emit(hashes, columns, np.zeros(1, np.int64))
-        if self._copied is not None:
-            keys, starts = self._copied
-            layout = self.layout
-        else:
-            ordinary_rows = self._part_rows[0]
-            for name, spill in self._common.items():
-                for chunk in spill.chunks():
-                    self._sinks[name].append(chunk)
-            keys = np.concatenate([np.zeros(0, np.uint32), *self._keys[0], *self._keys[1]])
-            layout = replace(
-                self.layout,
-                n_keys=len(keys),
-                n_common_keys=sum(len(k) for k in self._keys[1]),
-            )
-            starts = np.empty(len(keys) + 1, dtype=layout.starts_dtype)
-            starts[:-1] = np.concatenate(
-                [
-                    np.zeros(0, np.int64),
-                    *self._starts[0],
-                    *(ordinary_rows + part for part in self._starts[1]),
-                ]
-            )
-            starts[-1] = layout.n_rows
-        self._keys, self._starts = ([], []), ([], [])
-        for spill in self._common.values():
-            spill.discard()
-        arrays = [sink.close() for sink in self._sinks.values()]
+        layout, keys, starts, arrays = self._finish_arrays()
         if self.directory is None:
-            return HashIndex._from_parts(layout, keys, starts, tuple(arrays))
+            return HashIndex._from_parts(layout, keys, starts, arrays)
         assert self._temporary is not None
         np.save(self._temporary / "keys.npy", keys)
         np.save(self._temporary / "starts.npy", starts)
         meta = {"format": SIDECAR_FORMAT, "layout": asdict(layout)}
         return publish(self._temporary, self.directory, meta, signature, HashIndex.open)
-
-    def abort(self) -> None:
-        """Give up: close and delete the files written so far (a sidecar in place stays)."""
-        for sink in self._sinks.values():
-            sink.discard()
-        for spill in self._common.values():
-            spill.discard()
-        if self._temporary is not None:
-            shutil.rmtree(self._temporary, ignore_errors=True)
-
-
-class _Memory:
-    """An array filled from the start."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.array = array
-        self.filled = 0
-
-    def append(self, values: np.ndarray) -> None:
-        self.array[self.filled : self.filled + len(values)] = values
-        self.filled += len(values)
-
-    def close(self) -> np.ndarray:
-        return self.array
-
-    def discard(self) -> None:
-        pass
-
-
-class _Spill:
-    """Values put aside, in memory or in a raw file, then read back in chunks."""
-
-    #: Values read back at a time.
-    CHUNK = 1 << 24
-
-    def __init__(self, dtype: np.dtype, path: Path | None) -> None:
-        self.dtype = dtype
-        self.path = path
-        self.parts: list[np.ndarray] = []
-        self.handle = None if path is None else open(path, "wb")  # noqa: SIM115
-
-    def append(self, values: np.ndarray) -> None:
-        values = np.ascontiguousarray(values, dtype=self.dtype)
-        if self.handle is None:
-            self.parts.append(values)
-        else:
-            values.tofile(self.handle)
-
-    def chunks(self) -> Iterator[np.ndarray]:
-        if self.handle is None:
-            yield from self.parts
-            return
-        self.handle.close()
-        assert self.path is not None
-        with open(self.path, "rb") as source:
-            while len(chunk := np.fromfile(source, self.dtype, self.CHUNK)):
-                yield chunk
-
-    def discard(self) -> None:
-        self.parts = []
-        if self.handle is not None:
-            self.handle.close()
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)

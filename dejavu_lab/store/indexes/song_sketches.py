@@ -19,7 +19,7 @@ process makes it stale; it is then rebuilt from the sketches table.
 >>> sketches = SongSketches.from_songs(
 ...     [(2, np.array([5, 6], np.uint32)), (7, np.array([9], np.uint32))]
 ... )
->>> {song: bits.tolist() for song, bits in sketches.read([7, 3, 2]).items()}
+>>> {song: bits.tolist() for song, bits in sorted(sketches.read([7, 3, 2]).items())}
 {2: [5, 6], 7: [9]}
 """
 
