@@ -43,7 +43,8 @@ import numpy as np
 from ..core.params import Constraint
 from ..dejavu import BaseRecognizer
 from ..exceptions import ParameterError
-from .microphone import DeviceSpec, MicrophoneStream, record
+from .devices import DeviceSpec
+from .recording import MicrophoneStream, record
 from .streaming import (
     DEFAULT_CONFIRMATIONS,
     DEFAULT_STEP_S,
@@ -131,7 +132,7 @@ class MicrophoneRecognizer(BaseRecognizer):
         seconds : float
             Recording length, in seconds.
         device : int, str or None
-            Input device (see :func:`dejavu_lab.live.microphone.resolve_device`).
+            Input device (see :func:`dejavu_lab.live.devices.resolve_device`).
         top_k : int, optional
             Candidates to keep.
 

@@ -361,7 +361,7 @@ class StreamingRecognizer:
         return update.recognition if update.confirmed else as_no_match(update.recognition)
 
     def _step(self) -> StreamUpdate:
-        from .microphone import rms_dbfs
+        from .levels import rms_dbfs
 
         window = self.buffer()
         window_start_s = (self._received - window.size) / self.sample_rate
