@@ -22,23 +22,23 @@ import numpy as np
 
 from ._version import __version__
 from .core.audio import load_audio, resample
-from .core.bandwidth import low_band_ratio_db
-from .core.calibration import (
+from .core.decision import decide
+from .core.decision.bandwidth import low_band_ratio_db
+from .core.decision.calibration import (
     DEFAULT_NULL,
     DEFAULT_SKETCH_NULL,
     EvidenceScales,
     NullModel,
     confidence_of,
 )
-from .core.decision import decide
-from .core.evidence import evidence_scales, scale_evidence, speed_evidence
+from .core.decision.evidence import evidence_scales, scale_evidence, speed_evidence
+from .core.decision.scaled_answers import scale_answer, speed_answer
+from .core.decision.sketch_scores import sketch_scorer
 from .core.heap import retain_freed_memory
 from .core.matching import Candidate, Lookup, MatchResult
 from .core.peaks import Peaks
 from .core.pipeline import Pipeline, StageCache
 from .core.pipeline_choice import choose_pipeline
-from .core.scaled_answers import scale_answer, speed_answer
-from .core.sketch_scores import sketch_scorer
 from .core.song_caches import SKETCH_CACHE_SONGS as SKETCH_CACHE_SONGS  # a copy, for reading
 from .core.song_caches import SketchCache, SongTable
 from .core.speed import Factor, ScaledAnswer, factor_heights
@@ -77,12 +77,12 @@ class Dejavu:
         An already opened store (overrides ``config["database"]``).
     null_model : NullModel, optional
         The null distribution of the evidence for this database
-        (:func:`dejavu_lab.studies.calibration.calibrate`); default the one
-        fitted on the free-music corpus (:data:`~dejavu_lab.core.calibration.DEFAULT_NULL`).
+        (:func:`dejavu_lab.studies.calibration.calibrate`); default the one fitted on
+        the free-music corpus (:data:`~dejavu_lab.core.decision.calibration.DEFAULT_NULL`).
     sketch_null : NullModel, optional
         The same for the sketch fold's evidence (``verifier__sketch_weight``), which
         decides candidates whose songs have sketches stored; default
-        :data:`~dejavu_lab.core.calibration.DEFAULT_SKETCH_NULL`.
+        :data:`~dejavu_lab.core.decision.calibration.DEFAULT_SKETCH_NULL`.
 
     Raises
     ------
@@ -477,7 +477,7 @@ class Dejavu:
         """Search the query at other speeds and pitches (:mod:`dejavu_lab.core.speed`).
 
         Returns the answer at the best factor, or None when nothing passes
-        (:func:`~dejavu_lab.core.scaled_answers.speed_answer`).
+        (:func:`~dejavu_lab.core.decision.scaled_answers.speed_answer`).
         """
         return speed_answer(
             query_peaks,
@@ -496,7 +496,7 @@ class Dejavu:
         """Match the query by its triplet hashes (:mod:`dejavu_lab.core.scale_matching`).
 
         Returns the answer at the fitted speed and pitch, or None when nothing passes
-        (:func:`~dejavu_lab.core.scaled_answers.scale_answer`).
+        (:func:`~dejavu_lab.core.decision.scaled_answers.scale_answer`).
         """
         return scale_answer(
             query_peaks,

@@ -67,7 +67,7 @@ class Recognition:
         Pitch of the query over the song's (semitones); 0.0 likewise.
     false_match_probability : float or None
         The chance that a query of music the database does not hold scores
-        this high (:mod:`dejavu_lab.core.calibration`); for "no match", that of
+        this high (:mod:`dejavu_lab.core.decision.calibration`); for "no match", that of
         the best candidate. A match needs at most ``verifier__max_false_match``.
         None without the calibrated rule.
     evidence : float

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio, resample
-from dejavu_lab.core.calibration import NullModel
+from dejavu_lab.core.decision.calibration import NullModel
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.verify import Verifier
 from dejavu_lab.studies import CorpusAudio, evaluate_queries, plots

@@ -33,7 +33,7 @@ from calibration import decision_table, fit_half, query_chunks, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import resample
-from dejavu_lab.core.calibration import peak_evidence
+from dejavu_lab.core.decision.calibration import peak_evidence
 from dejavu_lab.core.peaks import PeakPicker, Peaks
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import CorpusAudio

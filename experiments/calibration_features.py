@@ -34,7 +34,7 @@ from calibration import query_chunks, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import resample
-from dejavu_lab.core.calibration import fit_null
+from dejavu_lab.core.decision.calibration import fit_null
 from dejavu_lab.core.invariant import landmarks_only
 from dejavu_lab.core.verify import PeakSet, peaks_from_fingerprints
 from dejavu_lab.studies.calibration import null_pipeline

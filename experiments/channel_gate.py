@@ -13,7 +13,7 @@ match heard through the laptop microphone, so no one threshold names the one and
 other. But a clean copy of a reference song gives far more evidence (seed 1: ``r`` at least 13
 at 1 s, 80 at 2 s), and a query that went through a small loudspeaker lost its bass. The gate:
 a query whose power below the spectrogram's band (30-110 Hz over 150 Hz-5 kHz:
-:func:`~dejavu_lab.core.bandwidth.low_band_ratio_db`) is above ``gate_db`` must reach
+:func:`~dejavu_lab.core.decision.bandwidth.low_band_ratio_db`) is above ``gate_db`` must reach
 ``strict`` evidence as well as the null's threshold. It reads the channel, not the music:
 clips played through other channels that keep the bass (added noise alone, a codec, a speed
 change) meet the strict bar too, which this study does not measure (the robustness study would).
@@ -62,8 +62,8 @@ from tqdm.auto import tqdm
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio, resample
-from dejavu_lab.core.bandwidth import low_band_ratio_db
-from dejavu_lab.core.calibration import DEFAULT_NULL, fit_null
+from dejavu_lab.core.decision.bandwidth import low_band_ratio_db
+from dejavu_lab.core.decision.calibration import DEFAULT_NULL, fit_null
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.studies import CorpusAudio
 from dejavu_lab.studies.accuracy import OFFSET_TOLERANCE_S

@@ -19,7 +19,7 @@ import json
 import pandas as pd
 from _common import RESULTS, command_line
 
-from dejavu_lab.core.calibration import DEFAULT_SKETCH_NULL
+from dejavu_lab.core.decision.calibration import DEFAULT_SKETCH_NULL
 from dejavu_lab.core.presets import get_preset
 
 SEEDS = range(6)

@@ -50,7 +50,12 @@ from calibration import query_chunks, score_clips, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import resample
-from dejavu_lab.core.calibration import DEFAULT_NULL, fit_null, hash_evidence, peak_evidence
+from dejavu_lab.core.decision.calibration import (
+    DEFAULT_NULL,
+    fit_null,
+    hash_evidence,
+    peak_evidence,
+)
 from dejavu_lab.core.invariant import landmarks_only
 from dejavu_lab.core.matching import count_votes
 from dejavu_lab.core.presets import get_preset

@@ -46,7 +46,7 @@ from _common import at_true_offset, clip_scoring_parser, output_dir, save, write
 from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
-from dejavu_lab.core.calibration import fit_null, peak_evidence
+from dejavu_lab.core.decision.calibration import fit_null, peak_evidence
 from dejavu_lab.core.invariant import landmarks_only
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.probe import PEAKNESS, contrast_map, probe_check

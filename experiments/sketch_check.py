@@ -64,7 +64,7 @@ from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio
-from dejavu_lab.core.calibration import DEFAULT_NULL, fit_null, peak_evidence
+from dejavu_lab.core.decision.calibration import DEFAULT_NULL, fit_null, peak_evidence
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.sketch import best_offset, sketch_check, spectrogram_sketch
 from dejavu_lab.studies import CorpusAudio

@@ -40,7 +40,7 @@ from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio
-from dejavu_lab.core.calibration import fit_null
+from dejavu_lab.core.decision.calibration import fit_null
 from dejavu_lab.core.sketch import N_BANDS, band_filters, sketch_check
 from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
 from dejavu_lab.studies.provenance import provenance

@@ -9,7 +9,7 @@ import pytest
 from conftest import SONG_RATE
 
 from dejavu_lab.core.audio import resample
-from dejavu_lab.core.bandwidth import SEGMENT, low_band_ratio_db
+from dejavu_lab.core.decision.bandwidth import SEGMENT, low_band_ratio_db
 from dejavu_lab.studies.channel import get_condition
 from dejavu_lab.studies.synth import synth_song
 

@@ -12,7 +12,7 @@ from conftest import SONG_RATE, add_noise
 from scipy.stats import binom, binomtest
 
 from dejavu_lab import Dejavu
-from dejavu_lab.core.calibration import (
+from dejavu_lab.core.decision.calibration import (
     DEFAULT_NULL,
     LEVELS,
     NullModel,

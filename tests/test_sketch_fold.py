@@ -14,7 +14,7 @@ from conftest import N_SONGS, SONG_RATE, UNSEEN_SEEDS, add_noise
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio, resample
-from dejavu_lab.core.calibration import (
+from dejavu_lab.core.decision.calibration import (
     DEFAULT_NULL,
     DEFAULT_SKETCH_NULL,
     NullModel,

@@ -10,7 +10,7 @@
 
     The no-match rule: one threshold on one scale. Each candidate's evidence
     ``r`` is the larger of its hash vote's and its peak check's, each scaled so
-    that ``r = 1`` where the earlier rule accepted (:mod:`dejavu_lab.core.calibration`),
+    that ``r = 1`` where the earlier rule accepted (:mod:`dejavu_lab.core.decision.calibration`),
     plus 0.1 times the ``z`` of the song's stored sketch at that offset (every
     frame's band-energy bits, :mod:`dejavu_lab.core.sketch`; ``verifier__sketch_weight``);
     the null model of unseen music turns it into a false-match probability,

@@ -4,7 +4,7 @@ Every query is recognised once with every candidate checked and nothing
 accepted (:func:`null_pipeline`), which records the largest evidence ``r`` of
 each query and the candidate it belongs to. From these rows:
 
-- :func:`calibrate` fits a null model (:mod:`dejavu_lab.core.calibration`) on the
+- :func:`calibrate` fits a null model (:mod:`dejavu_lab.core.decision.calibration`) on the
   evidence of queries that cannot match: clips of never-fingerprinted tracks, or
   decoys (:func:`decoy_songs`: the database's own music played backwards);
 - :func:`reliability` compares, on other queries, the predicted false-match
@@ -28,8 +28,8 @@ from scipy.stats import binom
 from tqdm.auto import tqdm
 
 from ..core.audio import resample
-from ..core.bandwidth import low_band_ratio_db
-from ..core.calibration import NullModel, fit_null
+from ..core.decision.bandwidth import low_band_ratio_db
+from ..core.decision.calibration import NullModel, fit_null
 from ..core.pipeline import Pipeline
 from ..core.verify import Verifier
 from ..dejavu import Dejavu
@@ -196,7 +196,7 @@ def predicted(rows: pd.DataFrame, null: NullModel) -> np.ndarray:
 
 def bass_rows(queries: Sequence[Query], sample_rate: int) -> pd.DataFrame:
     """Each clip's bass ratio (dB) as the recogniser measures it for the channel gate:
-    :func:`~dejavu_lab.core.bandwidth.low_band_ratio_db` of the clip resampled to
+    :func:`~dejavu_lab.core.decision.bandwidth.low_band_ratio_db` of the clip resampled to
     ``sample_rate`` (the pipeline's, Hz).
 
     Returns

@@ -53,7 +53,7 @@ class Verifier:
         Check candidates only when the hashes alone name no song, so
         that a query whose hashes agree is answered at the hash matcher's speed.
     max_false_match : float or None
-        The calibrated rule (:mod:`dejavu_lab.core.calibration`): a match
+        The calibrated rule (:mod:`dejavu_lab.core.decision.calibration`): a match
         needs a false-match probability at most this (0-1). The thresholds
         above (and the matcher's ``min_confidence``, ``min_aligned``) then only
         shape the evidence, with ``r = 1`` where they would have accepted.
@@ -61,7 +61,7 @@ class Verifier:
     full_band_db : float or None
         The channel gate of the calibrated rule: a query whose bass, the power at
         30-110 Hz over that at 150 Hz-5 kHz
-        (:func:`~dejavu_lab.core.bandwidth.low_band_ratio_db`), is above this (dB)
+        (:func:`~dejavu_lab.core.decision.bandwidth.low_band_ratio_db`), is above this (dB)
         did not come through a small loudspeaker, and a match needs evidence
         ``full_band_min_evidence`` as well (-100 to 100). None: no gate.
     full_band_min_evidence : float
@@ -136,7 +136,7 @@ class Verifier:
 
     def keeps_bass(self, bass_db: ArrayLike) -> np.ndarray:
         """Whether queries with these bass ratios (dB,
-        :func:`~dejavu_lab.core.bandwidth.low_band_ratio_db`) face the channel gate's
+        :func:`~dejavu_lab.core.decision.bandwidth.low_band_ratio_db`) face the channel gate's
         bar: above ``full_band_db`` (NaN, silence, does not; without the gate, none)."""
         bass_db = np.asarray(bass_db, float)
         if self.full_band_db is None:

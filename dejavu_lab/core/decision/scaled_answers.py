@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .hashing import Fingerprints
-from .invariant import landmarks_only
-from .matching import Candidate, Lookup, MatchResult
-from .peaks import Peaks
-from .pipeline import Pipeline
-from .scale_matching import ScaleRows, choose_scales
-from .speed import Factor, ScaledAnswer, SpeedMatch, corrected, scale_peaks
-from .verify import PeakSet, Verification, Verifier, peaks_from_fingerprints
+from ..hashing import Fingerprints
+from ..invariant import landmarks_only
+from ..matching import Candidate, Lookup, MatchResult
+from ..peaks import Peaks
+from ..pipeline import Pipeline
+from ..scale_matching import ScaleRows, choose_scales
+from ..speed import Factor, ScaledAnswer, SpeedMatch, corrected, scale_peaks
+from ..verify import PeakSet, Verification, Verifier, peaks_from_fingerprints
 
 
 def speed_answer(

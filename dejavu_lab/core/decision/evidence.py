@@ -1,19 +1,19 @@
 """The evidence ``r`` on one scale: a pipeline's thresholds as ``r = 1``.
 
 :func:`evidence_scales` gives the shape of the evidence of the calibrated rule
-(:func:`~dejavu_lab.core.calibration.hash_evidence`,
-:func:`~dejavu_lab.core.calibration.peak_evidence`); :func:`speed_evidence` and
+(:func:`~dejavu_lab.core.decision.calibration.hash_evidence`,
+:func:`~dejavu_lab.core.decision.calibration.peak_evidence`); :func:`speed_evidence` and
 :func:`scale_evidence` put an answer found at another speed or pitch, which its own rule
 decided, on the same scale (``r = 1`` at that rule's thresholds).
 """
 
 from __future__ import annotations
 
+from ..matching import Matcher
+from ..scale_matching import ScaleMatcher
+from ..speed import ScaledAnswer, SpeedSearch
+from ..verify import Verifier
 from .calibration import EvidenceScales, hash_evidence
-from .matching import Matcher
-from .scale_matching import ScaleMatcher
-from .speed import ScaledAnswer, SpeedSearch
-from .verify import Verifier
 
 
 def evidence_scales(matcher: Matcher, verifier: Verifier) -> EvidenceScales:

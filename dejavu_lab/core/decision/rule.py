@@ -3,7 +3,7 @@
 The rule of the default preset (``verifier__max_false_match`` set), as one pure function
 (:func:`decide`) over the candidates the hash vote ranked: the peak check it may need and
 the sketch scores it may fold in are passed in as callables, so nothing here knows about
-the store. The evidence and its null are :mod:`dejavu_lab.core.calibration`'s; the answer
+the store. The evidence and its null are :mod:`dejavu_lab.core.decision.calibration`'s; the answer
 is a :class:`Decision`.
 """
 
@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..matching import Candidate
+from ..verify import Verification, Verifier
 from .calibration import EvidenceScales, NullModel, hash_evidence, peak_evidence, sketch_fold
-from .matching import Candidate
-from .verify import Verification, Verifier
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .matching import Candidate
-from .sketch import sketch_check
-from .verify import Verifier
+from ..matching import Candidate
+from ..sketch import sketch_check
+from ..verify import Verifier
 
 
 def sketch_scorer(
