@@ -147,6 +147,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"fingerprints:  {stats.num_fingerprints:,}")
     print(f"audio:         {stats.audio_seconds / 3600:.2f} h")
     print(f"size:          {stats.size_bytes / 1e6:.2f} MB ({per_track / 1e6:.3f} MB per song)")
+    if stats.free_bytes:
+        print(
+            f"               of which {stats.free_bytes / 1e6:.2f} MB free blocks, "
+            "reused by later writes"
+        )
     for label, folder in _sidecars(str(args.db)):
         size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
         print(f"{label:<15}{size / 1e6:.2f} MB in {folder} (a cache, rebuilt when stale)")

@@ -41,7 +41,9 @@ def main() -> None:
         per_song = stats.size_bytes / 1e6 / max(stats.num_songs, 1)
         print(
             f"   database: {stats.num_songs} songs, {stats.num_fingerprints:,} fingerprints, "
-            f"{stats.size_bytes / 1e6:.2f} MB ({per_song:.2f} MB a song)"
+            f"{stats.size_bytes / 1e6:.2f} MB ({per_song:.2f} MB a song"
+            + (f"; {stats.free_bytes / 1e6:.2f} MB of it free blocks" if stats.free_bytes else "")
+            + ")"
         )
 
         print(

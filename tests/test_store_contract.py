@@ -190,6 +190,8 @@ def test_songs_fingerprints_and_stats(store_spec: str, rng: np.random.Generator)
     assert stats.num_fingerprints == sum(len(fp) for fp in songs.values())
     assert stats.audio_seconds == pytest.approx(sum(30.0 + k / 3 for k in range(4)))
     assert stats.size_bytes >= 0 if store_spec == ":memory:" else stats.size_bytes > 0
+    # Free blocks are part of the file, never more than it, and never all of it.
+    assert 0 <= stats.free_bytes < max(stats.size_bytes, 1)
     store.close()
 
 

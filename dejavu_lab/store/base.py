@@ -76,12 +76,17 @@ class StoreStats:
         Bytes on disk (database file, or the server's table + index size).
     audio_seconds : float
         Total duration of the stored songs (s).
+    free_bytes : int
+        Of ``size_bytes``, the blocks a DuckDB file holds free for later writes
+        (a small database built song by song can be a third free); 0 where the
+        store does not say.
     """
 
     num_songs: int
     num_fingerprints: int
     size_bytes: int
     audio_seconds: float
+    free_bytes: int = 0
 
 
 @runtime_checkable

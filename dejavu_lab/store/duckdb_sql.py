@@ -289,6 +289,15 @@ def song_totals(con: duckdb.DuckDBPyConnection) -> tuple[int, int, float]:
     return int(row[0]), int(row[1]), float(row[2])
 
 
+def free_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """Bytes of the database file's free blocks (reused by later writes)."""
+    row = con.execute(
+        "SELECT free_blocks * block_size FROM pragma_database_size() "
+        "WHERE database_name = current_database()"
+    ).fetchall()
+    return int(row[0][0]) if row and row[0][0] is not None else 0
+
+
 # -- signatures and row streams of the sidecars ----------------------------
 
 

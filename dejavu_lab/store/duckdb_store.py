@@ -512,6 +512,7 @@ class DuckDBStore:
     def stats(self) -> StoreStats:
         with self.connection() as con:
             num_songs, num_fingerprints, duration_s = sql.song_totals(con)
+            free = sql.free_bytes(con) if self.path != ":memory:" else 0
         size = 0
         if self.path != ":memory:":
             # Every write closes its connection, which checkpoints the log into the file.
@@ -519,7 +520,7 @@ class DuckDBStore:
             wal = self.path + ".wal"
             if os.path.exists(wal):
                 size += os.path.getsize(wal)
-        return StoreStats(num_songs, num_fingerprints, size, duration_s)
+        return StoreStats(num_songs, num_fingerprints, size, duration_s, free_bytes=free)
 
     def get_num_fingerprints(self) -> int:
         """Number of stored hashes (Dejavu's name)."""
