@@ -10,6 +10,14 @@ holds ``seconds`` of audio after the change; its start is given in the
 reference's time.
 
 python experiments/speed_robust.py --size full --seed 0 --presets default speed invariant
+python experiments/speed_robust.py --size full --seed 2 --per-unseen 2 \
+    --presets invariant invariant-fan5-8-share \
+    --variant "invariant-fan5-8-share=invariant:triplets__fan_value=5,\
+triplets__query_fan_value=8,scale__votes=share"
+
+``--variant NAME=BASE:param=value,...`` adds a preset ``NAME``, ``BASE`` with those
+parameters (values as JSON, bare words as strings), to the run (if ``--presets`` does not
+name it) and to its file names.
 
 Presets that store the same fingerprints share one database (``speed`` uses
 ``default``'s, ``invariant-speed`` uses ``invariant``'s, with triplet hashes).
@@ -18,6 +26,7 @@ Presets that store the same fingerprints share one database (``speed`` uses
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 
@@ -79,6 +88,29 @@ def make_clip(
     out = np.zeros(n_out)
     out[: min(n_out, len(played))] = played[:n_out]
     return out
+
+
+def register_variant(spec: str) -> tuple[str, str, dict[str, object]]:
+    """Add ``NAME=BASE:param=value,...`` to :data:`PRESETS` (values as JSON, else strings).
+
+    Examples
+    --------
+    >>> register_variant("doc-example=invariant:scale__votes=share,scale__blocks=4")[2]
+    {'scale__votes': 'share', 'scale__blocks': 4}
+    """
+    head, _, params = spec.partition(":")
+    name, _, base = head.partition("=")
+    if not name or not base or not params:
+        raise SystemExit(f"--variant {spec!r}: expected NAME=BASE:param=value,...")
+    values: dict[str, object] = {}
+    for item in params.split(","):
+        key, _, text = item.partition("=")
+        try:
+            values[key] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key] = text
+    PRESETS[name] = get_preset(base).with_params(**values)
+    return name, base, values
 
 
 def database_preset(preset: str) -> str:
@@ -181,8 +213,20 @@ def main() -> None:
     p.add_argument("--per-song", type=int, default=1, help="clips per track, condition, length")
     p.add_argument("--per-unseen", type=int, default=4, help="clips per unseen track")
     p.add_argument("--conditions", nargs="+", choices=list(PLAN), default=None, help="default: all")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=BASE:PARAMS",
+        help="also run preset BASE with these parameters (param=value,...) under NAME",
+    )
     p.set_defaults(presets=["default", "speed", "invariant"])
     args = p.parse_args()
+    for spec in args.variant:
+        name, base, params = register_variant(spec)
+        if name not in args.presets:
+            args.presets.append(name)
+        print(f"variant {name}: {base} with {params}", flush=True)
     corpus, folder = load_corpus(args), output_dir(args)
     started = time.perf_counter()
     clips = build(corpus, args.seed, args.per_song, args.per_unseen, args.conditions)

@@ -209,6 +209,63 @@ def test_fit_scales_names_the_planted_song(rng: np.random.Generator) -> None:
     assert all(f.confidence < best.confidence for f in fits[1:])
 
 
+def test_row_votes_are_a_share_or_unit() -> None:
+    rows = ScaleRows(
+        query_frame=np.zeros(4),
+        song_id=np.ones(4, dtype=np.int64),
+        offset=np.arange(4, dtype=np.int64),
+        triplet=np.array([0, 0, 0, 1]),
+    )
+    np.testing.assert_allclose(rows.weights(), [1 / 3, 1 / 3, 1 / 3, 1])
+    np.testing.assert_array_equal(rows.weights("unit"), np.ones(4))
+    with pytest.raises(ValueError, match="votes='half'"):
+        rows.weights("half")
+    with pytest.raises(ParameterError, match=r"ScaleMatcher.votes='half'.*'share', 'unit'"):
+        ScaleMatcher(votes="half")
+    assert ScaleMatcher().votes == "share"
+    pipe = get_preset("invariant")
+    with pytest.raises(ParameterError, match="scale__votes"):
+        pipe.with_params(scale__vote="unit")
+    share, unit = (pipe.with_params(scale__votes=votes) for votes in ("share", "unit"))
+    assert (share.scale.votes, unit.scale.votes) == ("share", "unit")
+    # Query-side: the same database serves both.
+    assert "scale__votes" not in unit.reference_params()
+    assert unit.reference_params() == share.reference_params() == pipe.reference_params()
+
+
+def test_unit_votes_name_the_planted_song(rng: np.random.Generator) -> None:
+    """Each true row's triplet also finds 5 chance rows: with unit votes the line still wins."""
+    query_frames, true_rows, echoes = 130, 40, 5
+    q = rng.uniform(0, query_frames, true_rows)
+    chance = true_rows * echoes + 1500
+    rows = ScaleRows(
+        query_frame=np.concatenate([q, np.repeat(q, echoes), rng.uniform(0, query_frames, 1500)]),
+        song_id=np.concatenate([np.full(true_rows, 3), rng.integers(1, 6, chance)]),
+        offset=np.concatenate([np.rint(1.045 * q + 2100), rng.integers(0, 5000, chance)]).astype(
+            np.int64
+        ),
+        triplet=np.concatenate(
+            [
+                np.arange(true_rows),
+                np.repeat(np.arange(true_rows), echoes),
+                true_rows + np.arange(1500),
+            ]
+        ),
+    )
+    fits = fit_scales(
+        rows,
+        song_frames=np.array([0, 5000, 5000, 5000, 5000, 5000]),
+        query_frames=query_frames,
+        speeds=ScaleMatcher(max_change=0.07).speeds(),
+        time_tolerance=1,
+        blocks=4,
+        votes="unit",
+    )
+    best = fits[0]
+    assert best.song_id == 3 and abs(best.speed - 1.045) < 0.005
+    assert abs(best.offset_frames - 2100) < 2 and best.aligned_rows >= 35
+
+
 # -- end to end ---------------------------------------------------------------
 
 
@@ -225,6 +282,24 @@ def test_resampled_excerpts_name_song_offset_and_speed(
         assert abs(result.offset_seconds - start_s) <= 0.1, (factor, start_s, result)
         assert abs(result.speed - factor) <= 0.005, (factor, result.speed)
         assert abs(result.pitch_semitones - 12 * math.log2(factor)) <= 0.1, result
+
+
+@pytest.mark.parametrize("votes", ["share", "unit"])
+@pytest.mark.parametrize("factor", [0.96, 1.04])
+def test_either_vote_names_resampled_excerpts_with_offset_and_speed(
+    invariant_djv: Dejavu, song_samples: dict[str, np.ndarray], factor: float, votes: str
+) -> None:
+    """Either ``scale__votes`` opens the same database and names each excerpt."""
+    pipeline = get_preset("invariant").with_params(scale__votes=votes)
+    djv = Dejavu(store=invariant_djv.db, pipeline=pipeline)
+    rng = np.random.default_rng(round(factor * 1000))
+    for name, samples in list(song_samples.items())[:5]:
+        start_s = float(rng.uniform(3.0, SONG_SECONDS - 6.0))
+        result = djv.match_samples(_played_at(samples, start_s, 3.0, factor), SONG_RATE)
+        assert result.song_name == name, (factor, name, result)
+        assert result.offset_seconds is not None
+        assert abs(result.offset_seconds - start_s) <= 0.1, (factor, start_s, result)
+        assert abs(result.speed - factor) <= 0.005, (factor, result.speed)
 
 
 def test_pitch_shifted_and_stretched_excerpts_are_named(

@@ -150,17 +150,18 @@ PRESETS["speed"] = PRESETS["default"].with_params(
 
 
 PRESETS["invariant"] = PRESETS["default"].with_params(
-    triplets__fan_value=5,
+    triplets__fan_value=8,
     triplets__min_dt=4,
     triplets__max_dt=63,
     triplets__max_octaves=1.5,
     triplets__ratio_levels=64,
     triplets__octave_step=1.0 / 64.0,
-    triplets__query_fan_value=8,
+    triplets__query_fan_value=15,
     triplets__query_margin=0.25,
     triplets__query_peaks_per_second=80.0,
     scale__max_change=0.07,
     scale__max_postings=200,
+    scale__votes="unit",
 )
 
 PRESETS["invariant-speed"] = PRESETS["invariant"].with_params(

@@ -43,6 +43,8 @@ from .verify import PeakSet
 COARSE_BUCKETS = 1 << 18
 #: Odd multiplier spreading songs over the buckets.
 _SONG_STRIDE = 40503
+#: How a row votes (:meth:`ScaleRows.weights`): ``1 / rows`` of its query triplet, or 1.
+VOTES = ("share", "unit")
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,16 @@ class ScaleRows:
     def __len__(self) -> int:
         return len(self.song_id)
 
-    def weights(self) -> np.ndarray:
-        """``1 / rows`` of the row's query triplet: a triplet heard many times counts once."""
+    def weights(self, votes: str = "share") -> np.ndarray:
+        """Each row's vote.
+
+        ``"share"``: ``1 / rows`` of the row's query triplet (a triplet heard
+        many times counts once); ``"unit"``: 1.
+        """
+        if votes == "unit":
+            return np.ones(len(self))
+        if votes != "share":
+            raise ValueError(f"votes={votes!r}: expected one of {', '.join(map(repr, VOTES))}")
         found = np.bincount(self.triplet)
         return 1.0 / found[self.triplet]
 
@@ -220,6 +230,7 @@ def fit_scales(
     speeds: np.ndarray,
     time_tolerance: int,
     blocks: int,
+    votes: str = "share",
 ) -> list[ScaleFit]:
     """Fit speed and offset for the songs of the tallest coarse blocks, best first.
 
@@ -234,6 +245,8 @@ def fit_scales(
     time_tolerance : int
     blocks : int
         Coarse block pairs refined.
+    votes : {"share", "unit"}
+        How a row votes in both passes (:meth:`ScaleRows.weights`).
     """
     if not len(rows):
         return []
@@ -244,7 +257,7 @@ def fit_scales(
     width = 2 * time_tolerance + 1
     tests = max(1.0, len(speeds) * total_frames / width)
     fits: dict[int, ScaleFit] = {}
-    weights = rows.weights()
+    weights = rows.weights(votes)
     for index in coarse_blocks(
         rows, weights, query_frames=query_frames, block_frames=block_frames, keep=blocks
     ):
@@ -398,6 +411,11 @@ class ScaleMatcher:
         stop-list; 1-1,000,000; None: all).
     blocks : int
         Coarse block pairs refined (1-100).
+    votes : {"share", "unit"}
+        What a row a lookup returns votes, in the coarse and the fine pass:
+        ``"share"``, ``1 / rows`` of its query triplet (a triplet found in many
+        rows counts once); ``"unit"``, 1 (a true line of a few triplets is not
+        buried under the rows of common ones). Query-side: no rebuild.
     candidates : int
         Best fits checked peak by peak (0-20).
     pitch_step : float
@@ -420,6 +438,7 @@ class ScaleMatcher:
     time_tolerance: int = 1
     max_postings: int | None = None
     blocks: int = 8
+    votes: str = "share"
     candidates: int = 3
     pitch_step: float = 0.002
     simpler_within: float = 0.10
@@ -435,6 +454,7 @@ class ScaleMatcher:
         "time_tolerance": Constraint(int, 0, 8),
         "max_postings": Constraint(int, 1, 1_000_000, allow_none=True),
         "blocks": Constraint(int, 1, 100),
+        "votes": Constraint(str, options=VOTES),
         "candidates": Constraint(int, 0, 20),
         "pitch_step": Constraint(float, 0.0005, 0.05),
         "min_aligned": Constraint(int, 1, 10_000),
@@ -480,4 +500,5 @@ class ScaleMatcher:
             speeds=self.speeds(),
             time_tolerance=self.time_tolerance,
             blocks=self.blocks,
+            votes=self.votes,
         )
