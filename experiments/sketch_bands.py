@@ -21,21 +21,16 @@ report and its rule (written before the held-out seed is read) are ``sketch_lags
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import librosa
 import numpy as np
-import pandas as pd
 import sketch_lags
-from _common import clip_scoring_parser, command_line, output_dir
-from calibration import score_clips, study_database
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.audio import load_audio
 from dejavu_lab.core.sketch import sketch_check
-from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash, tracks
-from dejavu_lab.studies.provenance import provenance
+from dejavu_lab.studies.corpus import default_corpus_dir, tracks
 
 #: Variant name -> mel bands (bits a frame: one fewer; at most 65 for a uint64).
 VARIANTS = {"b33": 33, "b49": 49, "b65": 65}
@@ -103,33 +98,13 @@ def rows_maker(songs: dict[str, dict[str, np.ndarray]]):  # type: ignore[no-unty
 
 
 def main() -> None:
-    p = clip_scoring_parser(__doc__ or "", seconds=[1.0, 2.0, 3.0], per_unseen=8)
-    p.add_argument("--fit-seed", type=int, default=1)
-    p.add_argument("--report-seeds", type=int, nargs="*", default=[0])
-    args = p.parse_args()
-    folder = output_dir(args) / "sketch_bands"
-    folder.mkdir(parents=True, exist_ok=True)
-    if not args.from_csv:
-        manifest = manifest_hash(default_corpus_dir(args.size))
-        djv = study_database(args, manifest, "default")
-        djv = Dejavu(store=djv.db, pipeline=djv.pipeline.with_params(verifier__sketch_weight=0.0))
-        rows = score_clips(args, djv, rows_maker(song_bits(djv, args.size)))
-        rows.to_csv(
-            folder / f"sketch_bands_seed{args.seed}.csv.gz", index=False, float_format="%.5g"
-        )
-        record = {**provenance(djv.pipeline.get_params(), manifest), "command": command_line()}
-        (folder / f"sketch_bands_seed{args.seed}.provenance.json").write_text(
-            json.dumps(record, indent=2)
-        )
-        return
-    fit = pd.read_csv(folder / f"sketch_bands_seed{args.fit_seed}.csv.gz")
-    reports = {s: pd.read_csv(folder / f"sketch_bands_seed{s}.csv.gz") for s in args.report_seeds}
-    sketch_lags.VARIANTS = {v: (0,) for v in VARIANTS}  # the tables read z_<variant>
-    table = sketch_lags.tables(fit, reports)
-    table.to_csv(folder / f"sketch_bands_fit{args.fit_seed}_table.csv", index=False)
-    text = sketch_lags.report(table, {args.fit_seed: fit, **reports}, baseline="b33")
-    (folder / f"sketch_bands_fit{args.fit_seed}.txt").write_text(text + "\n")
-    print(text)
+    sketch_lags.run_study(
+        "sketch_bands",
+        lambda djv, size: rows_maker(song_bits(djv, size)),
+        VARIANTS,
+        "b33",
+        __doc__ or "",
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -178,10 +178,12 @@ def best_of(rows: pd.DataFrame, variant: str, weight: float) -> pd.DataFrame:
     return pool.loc[pool.groupby("query_id").score.idxmax()]
 
 
-def tables(fit: pd.DataFrame, reports: dict[int, pd.DataFrame]) -> pd.DataFrame:
+def tables(
+    fit: pd.DataFrame, reports: dict[int, pd.DataFrame], variants: Iterable[str] = VARIANTS
+) -> pd.DataFrame:
     out = []
     seeds = {int(fit.seed.iloc[0]): ("fit", fit)} | {s: ("held out", r) for s, r in reports.items()}
-    for variant, weight in itertools.product(VARIANTS, WEIGHTS):
+    for variant, weight in itertools.product(variants, WEIGHTS):
         best = best_of(fit[fit.source != "reference"], variant, weight)
         null = fit_null(best.score.to_numpy(float), best.seconds.to_numpy(float))
         for level, (seed, (role, rows)) in itertools.product(LEVELS, seeds.items()):
@@ -222,31 +224,49 @@ def chosen(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def main() -> None:
-    p = clip_scoring_parser(__doc__ or "", seconds=[1.0, 2.0, 3.0], per_unseen=8)
+    run_study(
+        "sketch_lags",
+        lambda djv, size: rows_maker(song_energies(djv, size)),
+        VARIANTS,
+        "lag1",
+        __doc__ or "",
+    )
+
+
+def run_study(
+    stem: str,
+    make_rows: Callable[[Dejavu, str], Any],
+    variants: Iterable[str],
+    baseline: str,
+    doc: str,
+) -> None:
+    """A sketch-variant study's two steps: score a seed's clips (``make_rows(djv, size)`` gives
+    the ``clip_rows`` of :func:`calibration.score_clips`) to ``<stem>_seed<S>.csv.gz``, or, with
+    ``--from-csv``, the tables and report of the fit seed and the held-out ones; ``doc`` is
+    the script's ``--help``."""
+    p = clip_scoring_parser(doc, seconds=[1.0, 2.0, 3.0], per_unseen=8)
     p.add_argument("--fit-seed", type=int, default=1)
     p.add_argument("--report-seeds", type=int, nargs="*", default=[0])
     args = p.parse_args()
-    folder = output_dir(args) / "sketch_lags"
+    folder = output_dir(args) / stem
     folder.mkdir(parents=True, exist_ok=True)
     if not args.from_csv:
         manifest = manifest_hash(default_corpus_dir(args.size))
         djv = study_database(args, manifest, "default")
         djv = Dejavu(store=djv.db, pipeline=djv.pipeline.with_params(verifier__sketch_weight=0.0))
-        rows = score_clips(args, djv, rows_maker(song_energies(djv, args.size)))
-        rows.to_csv(
-            folder / f"sketch_lags_seed{args.seed}.csv.gz", index=False, float_format="%.5g"
-        )
+        rows = score_clips(args, djv, make_rows(djv, args.size))
+        rows.to_csv(folder / f"{stem}_seed{args.seed}.csv.gz", index=False, float_format="%.5g")
         record = {**provenance(djv.pipeline.get_params(), manifest), "command": command_line()}
-        (folder / f"sketch_lags_seed{args.seed}.provenance.json").write_text(
+        (folder / f"{stem}_seed{args.seed}.provenance.json").write_text(
             json.dumps(record, indent=2)
         )
         return
-    fit = pd.read_csv(folder / f"sketch_lags_seed{args.fit_seed}.csv.gz")
-    reports = {s: pd.read_csv(folder / f"sketch_lags_seed{s}.csv.gz") for s in args.report_seeds}
-    table = tables(fit, reports)
-    table.to_csv(folder / f"sketch_lags_fit{args.fit_seed}_table.csv", index=False)
-    text = report(table, {args.fit_seed: fit, **reports}, baseline="lag1")
-    (folder / f"sketch_lags_fit{args.fit_seed}.txt").write_text(text + "\n")
+    fit = pd.read_csv(folder / f"{stem}_seed{args.fit_seed}.csv.gz")
+    reports = {s: pd.read_csv(folder / f"{stem}_seed{s}.csv.gz") for s in args.report_seeds}
+    table = tables(fit, reports, list(variants))
+    table.to_csv(folder / f"{stem}_fit{args.fit_seed}_table.csv", index=False)
+    text = report(table, {args.fit_seed: fit, **reports}, baseline=baseline)
+    (folder / f"{stem}_fit{args.fit_seed}.txt").write_text(text + "\n")
     print(text)
 
 

@@ -24,19 +24,14 @@ Rows to ``sketch_values_seed<S>.csv.gz``; the report as ``sketch_lags.py``'s.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import sketch_lags
-from _common import clip_scoring_parser, command_line, output_dir
-from calibration import score_clips, study_database
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dejavu_lab import Dejavu
 from dejavu_lab.core.sketch import MIN_BACKGROUND
-from dejavu_lab.studies.provenance import provenance
 
 SEARCH_FRAMES = 2
 GUARD_FRAMES = 3
@@ -119,34 +114,13 @@ def rows_maker(energies: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    p = clip_scoring_parser(__doc__ or "", seconds=[1.0, 2.0, 3.0], per_unseen=8)
-    p.add_argument("--fit-seed", type=int, default=1)
-    p.add_argument("--report-seeds", type=int, nargs="*", default=[0])
-    args = p.parse_args()
-    folder = output_dir(args) / "sketch_values"
-    folder.mkdir(parents=True, exist_ok=True)
-    if not args.from_csv:
-        from dejavu_lab.studies.corpus import default_corpus_dir, manifest_hash
-
-        manifest = manifest_hash(default_corpus_dir(args.size))
-        djv = study_database(args, manifest, "default")
-        djv = Dejavu(store=djv.db, pipeline=djv.pipeline.with_params(verifier__sketch_weight=0.0))
-        energies = sketch_lags.song_energies(djv, args.size)
-        rows = score_clips(args, djv, rows_maker(energies))
-        rows.to_csv(folder / f"sketch_values_seed{args.seed}.csv.gz", index=False)
-        record = {**provenance(djv.pipeline.get_params(), manifest), "command": command_line()}
-        (folder / f"sketch_values_seed{args.seed}.provenance.json").write_text(
-            json.dumps(record, indent=2)
-        )
-        return
-    fit = pd.read_csv(folder / f"sketch_values_seed{args.fit_seed}.csv.gz")
-    reports = {s: pd.read_csv(folder / f"sketch_values_seed{s}.csv.gz") for s in args.report_seeds}
-    sketch_lags.VARIANTS = {v: (0,) for v in VARIANTS}  # the tables read z_<variant>
-    table = sketch_lags.tables(fit, reports)
-    table.to_csv(folder / f"sketch_values_fit{args.fit_seed}_table.csv", index=False)
-    text = sketch_lags.report(table, {args.fit_seed: fit, **reports}, baseline="sign")
-    (folder / f"sketch_values_fit{args.fit_seed}.txt").write_text(text + "\n")
-    print(text)
+    sketch_lags.run_study(
+        "sketch_values",
+        lambda djv, size: rows_maker(sketch_lags.song_energies(djv, size)),
+        VARIANTS,
+        "sign",
+        __doc__ or "",
+    )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,6 @@ from dejavu_lab.core.audio import load_audio, resample
 from dejavu_lab.core.hashing import Fingerprints, unpack_hashes
 from dejavu_lab.core.invariant import TripletHasher, Triplets, quantise, unpack_triplets
 from dejavu_lab.core.peaks import Peaks
-from dejavu_lab.core.peaks import _keep_strongest as keep_strongest
 from dejavu_lab.core.pipeline import Pipeline
 from dejavu_lab.core.presets import get_preset
 from dejavu_lab.core.scale_matching import ScaleRows, coarse_blocks
@@ -94,7 +93,10 @@ CONDITIONS = {
     "mic-vs0.97": (0.97, 0.0, True),
     "mic-pitch+0.7": (1.0, 0.7, True),
 }
-#: name -> triplet parameters changed from the ``"invariant"`` preset.
+#: The ``"invariant"`` preset as the diagnosis measured it (it has since stored fans of 8 /
+#: 15 and voted 1 a row: ``fan-8-query-15`` and the ``unit_fit`` columns).
+BASE_PARAMS = {"triplets__fan_value": 5, "triplets__query_fan_value": 8, "scale__votes": "share"}
+#: name -> triplet parameters changed from :data:`BASE_PARAMS`.
 VARIANTS: dict[str, dict[str, object]] = {
     "preset": {},
     "query-fan-15": {"triplets__query_fan_value": 15},
@@ -194,17 +196,8 @@ def reference_triplets(peaks: Peaks, hasher: TripletHasher) -> tuple[np.ndarray,
 
 
 def thin(peaks: Peaks, hasher: TripletHasher) -> Peaks:
-    """The query peaks the triplet stage groups (:meth:`TripletHasher.query`'s thinning)."""
-    if hasher.query_peaks_per_second is None or not len(peaks):
-        return peaks
-    frame, bin_, amp = keep_strongest(
-        peaks.frame,
-        peaks.bin,
-        peaks.amp_db,
-        per_block=hasher.query_peaks_per_second,
-        frame_seconds=peaks.frame_seconds,
-    )
-    return Peaks(frame, bin_, amp, peaks.frame_seconds, peaks.n_frames)
+    """The query peaks the triplet stage groups (:meth:`TripletHasher.thinned`)."""
+    return hasher.thinned(peaks)
 
 
 def match_peaks(
@@ -233,14 +226,6 @@ def near_keys(hashes: np.ndarray, frames: np.ndarray) -> np.ndarray:
 def share(part: float, whole: float) -> float:
     """``part / whole``, NaN when there is nothing to share."""
     return part / whole if whole else math.nan
-
-
-class UnitRows(ScaleRows):
-    """Rows whose every row votes 1 in the fit (the matcher weighs a row ``1 / rows`` of its
-    query triplet)."""
-
-    def weights(self) -> np.ndarray:
-        return np.ones(len(self))
 
 
 class Store:
@@ -424,7 +409,7 @@ def clip_rows(clip: Clip, song: Song, store: Store, pipe: Pipeline) -> dict[str,
     triplet = q_origin[row_q]
     on_line = (row_song == clip.song) & (np.abs(row_offset - q_anchor[triplet]) <= TOLERANCE)
     rows = ScaleRows(q_thin.frame[qa][triplet].astype(np.float64), row_song, row_offset, triplet)
-    weights = rows.weights()
+    weights = rows.weights(matcher.votes)
     speeds = matcher.speeds()
     reach = max(abs(speeds[0] - 1.0), abs(speeds[-1] - 1.0)) * clip.query_frames / 2.0
     kept = coarse_blocks(
@@ -444,8 +429,9 @@ def clip_rows(clip: Clip, song: Song, store: Store, pipe: Pipeline) -> dict[str,
         true_block_kept=int(any(on_line[k].any() for k in kept)),
         best_other_k=0,
     )
-    for label, scored in (("fit", rows), ("unit_fit", UnitRows(*dataclasses.astuple(rows)))):
-        fits = matcher(scored, song_frames=store.song_frames, query_frames=clip.query_frames)
+    unit = dataclasses.replace(matcher, votes="unit")
+    for label, fitter in (("fit", matcher), ("unit_fit", unit)):
+        fits = fitter(rows, song_frames=store.song_frames, query_frames=clip.query_frames)
         rank = next(
             (
                 i
@@ -534,7 +520,7 @@ def main() -> None:
     listed = tracks(corpus_dir, set="reference")
     if args.limit:
         listed = listed[: args.limit]
-    base = get_preset("invariant")
+    base = get_preset("invariant").with_params(**BASE_PARAMS)
     songs: list[Song] = []
     clips: list[Clip] = []
     names: list[str] = []

@@ -397,18 +397,24 @@ class TripletHasher:
         hashes, _ = quantise(triplets, ratio_levels=self.ratio_levels, octave_step=self.octave_step)
         return Fingerprints(hashes, peaks.frame[triplets.anchor].astype(np.int32)).unique()
 
+    def thinned(self, peaks: Peaks) -> Peaks:
+        """The query peaks the triplets are made of: the strongest
+        ``query_peaks_per_second`` (all of them when None)."""
+        if self.query_peaks_per_second is None or not len(peaks):
+            return peaks
+        frame, bin_, amp = keep_strongest(
+            peaks.frame,
+            peaks.bin,
+            peaks.amp_db,
+            per_block=self.query_peaks_per_second,
+            frame_seconds=peaks.frame_seconds,
+        )
+        return Peaks(frame, bin_, amp, peaks.frame_seconds, peaks.n_frames)
+
     def query(self, peaks: Peaks) -> QueryTriplets:
         """A query's hashes, with the neighbouring cells of values near an edge."""
         fan = self.query_fan_value or max(self.fan_value, 2)
-        if self.query_peaks_per_second is not None and len(peaks):
-            frame, bin_, amp = keep_strongest(
-                peaks.frame,
-                peaks.bin,
-                peaks.amp_db,
-                per_block=self.query_peaks_per_second,
-                frame_seconds=peaks.frame_seconds,
-            )
-            peaks = Peaks(frame, bin_, amp, peaks.frame_seconds, peaks.n_frames)
+        peaks = self.thinned(peaks)
         triplets = self._triplets(peaks, fan)
         hashes, origin = quantise(
             triplets,
